@@ -1,0 +1,30 @@
+# Set-up is part of every target: a fresh clone needs only `make demo` or `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.cinemanet-installed
+
+.PHONY: demo test bench clean-venv
+
+$(STAMP): pyproject.toml requirements/base.txt requirements/nodeps.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade "pip>=24"
+	$(BIN)/python -m pip install -q -r requirements/base.txt
+	$(BIN)/python -m pip install -q --no-deps -r requirements/nodeps.txt
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
+	@touch $@
+
+## demo: set up .venv, then tag the bundled sample stills with all 14 concept groups
+demo: $(STAMP)
+	$(BIN)/cinemanet tag examples/images --format table
+
+## test: set up .venv, then run the test suite (no network, no GPU, ../shared optional)
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+## bench: the benchmark scripts whose figures the README quotes
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_tag.py
+
+clean-venv:
+	rm -rf $(VENV)

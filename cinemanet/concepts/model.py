@@ -1,0 +1,155 @@
+"""A concept model: which predictor answers each group, with which heads and thresholds.
+
+The model is described by a small YAML file (``models/<name>/model.yaml``); this module turns
+evidence into per-group scores and picks labels and tags the same way for every group.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Mapping
+
+import yaml
+
+from ..perception import Evidence
+from ..taxonomy import Group, get_taxonomy
+from .base import ConceptPredictor, Scores, predictor_class
+from .features import feature_needs
+from .heads import LinearHead
+
+DEFAULT_MODEL = "default"
+DEFAULT_THRESHOLD = 0.5
+
+
+@dataclass
+class GroupSpec:
+    predictor: str
+    heads: dict[str, str] = field(default_factory=dict)
+    threshold: float = DEFAULT_THRESHOLD
+    params: dict = field(default_factory=dict)
+
+
+@dataclass
+class ModelSpec:
+    name: str
+    version: str
+    groups: dict[str, GroupSpec]
+    analyzer_options: dict[str, dict] = field(default_factory=dict)
+    root: Path | None = None
+
+    @classmethod
+    def load(cls, path: Path) -> "ModelSpec":
+        path = Path(path)
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        groups = {k: GroupSpec(**v) for k, v in data["groups"].items()}
+        tax = get_taxonomy()
+        missing = [g for g in tax.group_keys if g not in groups]
+        unknown = [g for g in groups if g not in tax.group_keys]
+        if missing or unknown:
+            raise ValueError(f"{path}: model must answer every group (missing {missing}, unknown {unknown})")
+        return cls(
+            name=data["name"],
+            version=str(data["version"]),
+            groups=groups,
+            analyzer_options=data.get("analyzer_options", {}),
+            root=path.parent,
+        )
+
+
+def model_spec(name_or_path: str | Path = DEFAULT_MODEL) -> ModelSpec:
+    """A packaged model by name, or a ``model.yaml`` (or its folder) by path."""
+    p = Path(name_or_path)
+    if p.is_dir():
+        p = p / "model.yaml"
+    if not p.exists():
+        pkg = resources.files("cinemanet").joinpath("models", str(name_or_path), "model.yaml")
+        if not pkg.is_file():
+            raise FileNotFoundError(f"no model {name_or_path!r}: not a packaged model name nor a model.yaml path")
+        p = Path(str(pkg))
+    return ModelSpec.load(p)
+
+
+@dataclass
+class GroupResult:
+    label: str | None
+    confidence: float
+    scores: Scores
+
+
+def choose(group: Group, scores: Mapping[str, float], threshold: float) -> tuple[str | None, float]:
+    """The group's label: for single-label groups the best label if it reaches the threshold;
+    for multi-label groups the most specific label that does (ties by score). Otherwise the
+    group's ``na`` label, or None where the group has none."""
+    na = group.na.key if group.na else None
+    candidates = [(k, p) for k, p in scores.items() if k != na and p >= threshold]
+    if candidates:
+        if group.multi_label:
+            k, p = max(candidates, key=lambda kp: (group.depth(kp[0]), kp[1]))
+        else:
+            k, p = max(candidates, key=lambda kp: kp[1])
+        return k, float(p)
+    if na is not None:
+        return na, float(scores.get(na, 0.0))
+    return None, 0.0
+
+
+class ConceptModel:
+    """Predictors for all 14 groups, run in dependency order."""
+
+    def __init__(self, spec: ModelSpec):
+        self.spec = spec
+        self.taxonomy = get_taxonomy()
+        self.predictors: dict[str, ConceptPredictor] = {}
+        for gkey, gs in spec.groups.items():
+            cls = predictor_class(gs.predictor)
+            if cls.group != gkey:
+                raise ValueError(f"predictor {gs.predictor} answers {cls.group}, not {gkey}")
+            heads = {name: LinearHead.load(spec.root / rel) for name, rel in gs.heads.items()}
+            self.predictors[gkey] = cls(heads=heads, **gs.params)
+        self.order = self._order()
+
+    def _order(self) -> list[str]:
+        out: list[str] = []
+
+        def visit(g: str, stack: tuple[str, ...] = ()) -> None:
+            if g in out:
+                return
+            if g in stack:
+                raise ValueError(f"predictor dependency cycle: {' -> '.join(stack + (g,))}")
+            for dep in self.predictors[g].after:
+                visit(dep, stack + (g,))
+            out.append(g)
+
+        for g in self.predictors:
+            visit(g)
+        return out
+
+    @property
+    def analyzers(self) -> list[str]:
+        names: list[str] = []
+        for p in self.predictors.values():
+            names += p.needs
+            for h in p.heads.values():
+                names += feature_needs(h.inputs)
+        return list(dict.fromkeys(names))
+
+    def scores(self, ev: Evidence) -> dict[str, Scores]:
+        done: dict[str, Scores] = {}
+        for g in self.order:
+            done[g] = self.predictors[g].predict(ev, done)
+        return {g: done[g] for g in self.taxonomy.group_keys}
+
+    def decide(self, scores: Mapping[str, Scores]) -> tuple[dict[str, GroupResult], list[str]]:
+        """Labels per group, and the tags (every non-na label at or above its threshold)."""
+        groups: dict[str, GroupResult] = {}
+        tags: list[str] = []
+        for g in self.taxonomy.groups:
+            thr = self.spec.groups[g.key].threshold
+            sc = scores[g.key]
+            label, conf = choose(g, sc, thr)
+            groups[g.key] = GroupResult(label, conf, dict(sc))
+            na = g.na.key if g.na else None
+            tags += [k for k in g.keys if k != na and sc.get(k, 0.0) >= thr]
+        return groups, tags

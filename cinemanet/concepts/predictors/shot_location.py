@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from ..base import ConceptPredictor, register_predictor
+from ..imagenet_evidence import imagenet_scores
+
+IMAGENET_CAP = 0.6  # ImageNet objects only hint at a place: never let them reach certainty
+
+
+@register_predictor
+class LocationFromSceneHead(ConceptPredictor):
+    """Interior/exterior and 14 places from a head trained on the 15-Scene photos (mapped to
+    v1 keys); other places from ImageNet objects typical of them, capped low. Close framings
+    that show little of the setting lean towards not applicable. A child never scores above
+    its parent."""
+
+    name = "shot.location/scene-head"
+    group = "shot.location"
+    needs = ("backbone",)
+    after = ("shot.framing",)
+    method = "trained head (15-Scene mapped to v1) for interior/exterior and 14 places; ImageNet objects for others (capped)"
+
+    def predict(self, ev, done):
+        g = self.taxonomy_group
+        scene = self.heads["scene"](ev)
+        interior_key, exterior_key = f"{g.key}.interior", f"{g.key}.exterior"
+        p_int = sum(p for k, p in scene.items() if k == interior_key or interior_key in g.ancestors(k))
+        fr = done.get("shot.framing", {})
+        na = min(
+            1.0,
+            0.7 * fr.get("shot.framing.extremecloseup", 0.0)
+            + 0.25 * fr.get("shot.framing.closeup", 0.0)
+            + fr.get("shot.framing.na", 0.0),
+        )
+        side = {interior_key: (1.0 - na) * p_int, exterior_key: (1.0 - na) * (1.0 - p_int)}
+        out = dict(side)
+        for k, p in scene.items():
+            out[k] = max(out.get(k, 0.0), (1.0 - na) * p)
+        for k, p in imagenet_scores(ev.imagenet, "location").items():
+            top = interior_key if interior_key in g.ancestors(k) else exterior_key
+            out[k] = max(out.get(k, 0.0), side[top] * min(IMAGENET_CAP, p))
+        for k in sorted(out, key=g.depth):  # keep the hierarchy consistent, parents first
+            for a in g.ancestors(k):
+                out[k] = min(out[k], out.get(a, 1.0))
+        out[f"{g.key}.na"] = na
+        return self.full_scores(out)

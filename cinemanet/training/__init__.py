@@ -1,0 +1,1 @@
+"""Training and evaluation of concept heads, reusing perception and concepts."""

@@ -1,0 +1,61 @@
+"""Labelled stills on disk -> (path, label) items, with folder names resolved through the taxonomy."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import yaml
+
+from ..media import IMAGE_EXTENSIONS
+from ..taxonomy import get_taxonomy
+
+
+@dataclass(frozen=True)
+class Item:
+    path: Path
+    label: str  # a v1 label key, or a source class name where the head predicts source classes
+    sha256: str
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def folder_items(root: Path, group: str | None = None) -> list[Item]:
+    """One sub-folder per class. With ``group``, folder names must resolve to that group's labels."""
+    root = Path(root)
+    tax = get_taxonomy()
+    items = []
+    for d in sorted(p for p in root.iterdir() if p.is_dir()):
+        if group is None:
+            label = d.name
+        else:
+            g = tax.group(group)
+            lab = g[d.name] if d.name in g else tax.resolve(d.name)
+            if lab is None or lab.group != group:
+                raise ValueError(f"{d}: folder name {d.name!r} is not a label of {group}")
+            label = lab.key
+        for f in sorted(d.iterdir()):
+            if f.suffix.lower() in IMAGE_EXTENSIONS:
+                items.append(Item(f, label, file_sha256(f)))
+    return items
+
+
+def scene15_mapping() -> dict[str, dict]:
+    text = resources.files(__package__).joinpath("scene15.yaml").read_text(encoding="utf-8")
+    mapping = yaml.safe_load(text)
+    tax = get_taxonomy()
+    for cls, m in mapping.items():
+        tax.label(m["label"])  # validate
+    return mapping
+
+
+def data_hash(items: list[Item]) -> str:
+    """A digest of exactly which files, with which labels, a head was trained and tested on."""
+    h = hashlib.sha256()
+    for it in sorted(items, key=lambda i: (i.label, i.sha256)):
+        h.update(f"{it.label}\t{it.sha256}\n".encode())
+    return h.hexdigest()

@@ -1,0 +1,138 @@
+"""Each measured predictor on images whose answer is known by construction, through the full model."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import city, rotate
+
+
+def label(net, img, group):
+    return net.tag(img).groups[group]
+
+
+def test_gray_image_is_black_and_white(net, sample_rgb):
+    gray = cv2.cvtColor(cv2.cvtColor(sample_rgb, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
+    r = net.tag(gray)
+    assert r.groups["color.tones"].label == "color.tones.blackwhite"
+    assert r.groups["color.saturation"].label == "color.saturation.desaturated"
+    assert r.groups["color.theory"].label == "color.theory.monochrome"
+    # and the colour original is not
+    assert net.tag(sample_rgb).groups["color.tones"].label != "color.tones.blackwhite"
+
+
+@pytest.mark.parametrize("degrees", [-12, -8, 8, 12])
+def test_rotated_horizon_is_tilted(net, degrees):
+    assert label(net, rotate(city(), degrees), "shot.level").label == "shot.level.tilted"
+
+
+def test_level_city_is_level(net):
+    assert label(net, city(), "shot.level").label == "shot.level.level"
+
+
+def test_blurred_image_is_out_of_focus(net, sample_rgb):
+    blurred = cv2.GaussianBlur(sample_rgb, (0, 0), 6)
+    assert label(net, blurred, "shot.focus").label == "shot.focus.out"
+    assert label(net, city(), "shot.focus").label == "shot.focus.deep"
+
+
+def test_background_blur_is_shallow(net):
+    img = city()
+    soft = cv2.GaussianBlur(img, (0, 0), 7)
+    h, w = img.shape[:2]
+    soft[h // 4 : 3 * h // 4, w // 3 : 2 * w // 3] = img[h // 4 : 3 * h // 4, w // 3 : 2 * w // 3]
+    assert label(net, soft, "shot.focus").label == "shot.focus.shallow"
+
+
+def test_flat_frame_has_no_focus_or_framing(net):
+    flat = np.full((360, 640, 3), 90, np.uint8)
+    r = net.tag(flat)
+    assert r.groups["shot.focus"].label == "shot.focus.na"
+    assert r.groups["shot.framing"].label == "shot.framing.na"
+
+
+@pytest.mark.parametrize("rgb,key", [((0, 177, 64), "color.key.green"), ((0, 71, 187), "color.key.blue")])
+def test_chroma_field_is_a_key_screen(net, sample_rgb, rgb, key):
+    img = np.empty((360, 640, 3), np.uint8)
+    img[:] = rgb
+    img = np.clip(img + np.random.default_rng(1).normal(0, 2, img.shape), 0, 255).astype(np.uint8)
+    h, w = img.shape[:2]
+    person = cv2.resize(sample_rgb, (w // 4, h // 2))
+    img[h // 2 :, w // 2 - w // 8 : w // 2 + w // 8] = person  # something standing in front
+    assert label(net, img, "color.key").label == key
+    assert label(net, sample_rgb, "color.key").label == "color.key.na"
+
+
+def test_bright_low_contrast_is_high_key(net, sample_rgb):
+    f = sample_rgb.astype(np.float32) / 255
+    bright = (0.68 + 0.28 * f) * 255
+    assert label(net, bright.astype(np.uint8), "shot.lighting").label == "shot.lighting.key.high"
+
+
+def test_dark_frame_with_highlights_is_low_key(net, sample_rgb):
+    f = sample_rgb.astype(np.float32) / 255
+    dark = (f**2.2 * 0.35) * 255
+    dark[100:120, 300:330] = 250  # a practical lamp
+    assert label(net, dark.astype(np.uint8), "shot.lighting").label == "shot.lighting.key.low"
+
+
+def test_warm_and_cool_grades(net, sample_rgb):
+    f = sample_rgb.astype(np.float32)
+    warm = np.clip(f * np.array([1.25, 1.0, 0.7]), 0, 255).astype(np.uint8)
+    cool = np.clip(f * np.array([0.7, 0.95, 1.3]), 0, 255).astype(np.uint8)
+    assert label(net, warm, "color.tones").label == "color.tones.warm"
+    assert label(net, cool, "color.tones").label == "color.tones.cool"
+
+
+def test_saturation_follows_colourfulness(net, sample_rgb):
+    hsv = cv2.cvtColor(sample_rgb, cv2.COLOR_RGB2HSV).astype(np.float32)
+    vivid = hsv.copy()
+    vivid[..., 1] = np.clip(vivid[..., 1] * 3.0 + 60, 0, 255)
+    vivid = cv2.cvtColor(vivid.astype(np.uint8), cv2.COLOR_HSV2RGB)
+    dull = hsv.copy()
+    dull[..., 1] *= 0.15
+    dull = cv2.cvtColor(dull.astype(np.uint8), cv2.COLOR_HSV2RGB)
+    assert label(net, vivid, "color.saturation").label == "color.saturation.saturated"
+    assert label(net, dull, "color.saturation").label == "color.saturation.desaturated"
+
+
+def test_complementary_and_monochrome_palettes(net):
+    img = city()
+    teal_orange = img.copy()
+    teal_orange[:, : img.shape[1] // 2] = (0, 128, 140)
+    teal_orange[:, img.shape[1] // 2 :] = (230, 120, 20)
+    assert label(net, teal_orange, "color.theory").label == "color.theory.complementary"
+    red = np.zeros_like(img)
+    red[..., 0] = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+    assert label(net, red, "color.theory").label == "color.theory.monochrome"
+
+
+def test_text_card_has_text_subject(net):
+    img = np.full((360, 640, 3), 15, np.uint8)
+    cv2.putText(img, "THE END", (120, 200), cv2.FONT_HERSHEY_DUPLEX, 3.0, (240, 240, 240), 6, cv2.LINE_AA)
+    r = net.tag(img)
+    assert r.groups["shot.subject"].scores["shot.subject.text"] >= 0.5
+    assert "shot.subject.text" in r.tags
+    assert net.tag(city()).groups["shot.subject"].scores["shot.subject.text"] < 0.5
+
+
+def test_no_people_means_no_shot_type(net):
+    r = net.tag(city())
+    assert r.groups["shot.subject"].scores["shot.subject.person"] < 0.5
+    assert r.groups["shot.type"].label == "shot.type.na"
+
+
+def test_every_group_depends_on_the_image(net, sample_rgb):
+    """No group answers with a constant: across a few different images, every group's scores move."""
+    green = np.zeros((360, 640, 3), np.uint8)
+    green[:] = (0, 177, 64)
+    yy, xx = np.mgrid[0:360, 0:640]
+    grid = np.repeat(((((yy % 30) < 3) | ((xx % 30) < 3)) * 255).astype(np.uint8)[..., None], 3, 2)
+    imgs = [sample_rgb, city(), rotate(city(seed=3), 10), cv2.GaussianBlur(sample_rgb, (0, 0), 5),
+            np.full((200, 300, 3), 200, np.uint8), sample_rgb[:, ::-1] // 3, green, grid]
+    results = [net.tag(i) for i in imgs]
+    for g in results[0].groups:
+        vecs = np.array([[r.groups[g].scores[k] for k in sorted(r.groups[g].scores)] for r in results])
+        assert np.ptp(vecs, axis=0).max() > 0.02, f"{g} gives the same scores for different images"
