@@ -144,3 +144,24 @@ def test_help_explains_commands():
     assert out.returncode == 0 and "tag" in out.stdout and "taxonomy" in out.stdout
     out = run_cli("tag", "--help")
     assert "--format" in out.stdout and "--embeddings" in out.stdout and "exit status" in out.stdout
+
+
+def test_cli_survives_non_utf8_and_spaced_names(tmp_path):
+    import os
+
+    good = (EXAMPLES / "sintel_snow.jpg").read_bytes()
+    raw_dir = os.fsencode(str(tmp_path))
+    with open(raw_dir + b"/caf\xe9 still.jpg", "wb") as f:
+        f.write(good)
+    with open(raw_dir + b"/bad \xff name.jpg", "wb") as f:
+        f.write(b"not a jpeg")
+    for fmt in ("jsonl", "csv", "table"):
+        out = subprocess.run([sys.executable, "-m", "cinemanet", "tag", str(tmp_path), "--format", fmt],
+                             capture_output=True, timeout=300)
+        assert out.returncode == 1, out.stderr.decode(errors="replace")
+        assert b"Traceback" not in out.stderr
+        assert out.stderr.count(b"\n") == 2  # one line for the bad file, one summary line
+    lines = [json.loads(x) for x in subprocess.run([sys.executable, "-m", "cinemanet", "tag", str(tmp_path), "--format", "jsonl"],
+                                                   capture_output=True, timeout=300).stdout.splitlines()]
+    paths = {os.fsencode(d["path"]) for d in lines}
+    assert paths == {raw_dir + b"/caf\xe9 still.jpg", raw_dir + b"/bad \xff name.jpg"}

@@ -32,13 +32,16 @@ def feature_needs(names: Iterable[str]) -> tuple[str, ...]:
 
 
 def build_features(ev: Evidence, names: Iterable[str]) -> np.ndarray:
+    cache = ev.__dict__.setdefault("_features", {})  # heads that share an extractor share the work
     parts = []
     for n in names:
-        try:
-            fn = _EXTRACTORS[n][0]
-        except KeyError:
-            raise KeyError(f"unknown feature extractor {n!r}; known: {', '.join(_EXTRACTORS)}") from None
-        parts.append(np.asarray(fn(ev), np.float32).ravel())
+        if n not in cache:
+            try:
+                fn = _EXTRACTORS[n][0]
+            except KeyError:
+                raise KeyError(f"unknown feature extractor {n!r}; known: {', '.join(_EXTRACTORS)}") from None
+            cache[n] = np.asarray(fn(ev), np.float32).ravel()
+        parts.append(cache[n])
     return np.concatenate(parts)
 
 

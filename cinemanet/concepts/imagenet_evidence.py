@@ -16,7 +16,7 @@ from ..taxonomy import get_taxonomy
 @cache
 def _table(section: str) -> tuple[tuple[str, ...], np.ndarray]:
     text = resources.files(__package__).joinpath("data/imagenet_evidence.yaml").read_text(encoding="utf-8")
-    spec = yaml.safe_load(text)[section]
+    spec = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))[section]
     tax = get_taxonomy()
     keys = tuple(spec)
     m = np.zeros((len(keys), 1000), np.float32)
@@ -25,6 +25,11 @@ def _table(section: str) -> tuple[tuple[str, ...], np.ndarray]:
         for name in spec[k]:
             m[i, class_index(name)] = 1.0
     return keys, m
+
+
+def load(section: str) -> None:
+    """Build a section's table now (predictors call this at start-up, not on the first image)."""
+    _table(section)
 
 
 def imagenet_scores(probs: np.ndarray, section: str) -> dict[str, float]:

@@ -83,7 +83,7 @@ def tag(
     """
     from ..media import IMAGE_EXTENSIONS, discover
 
-    out = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout
+    out = open(output, "w", encoding="utf-8", errors="surrogateescape", newline="") if output else sys.stdout
     fmt = format or (TagFormat.table if (out is sys.stdout and sys.stdout.isatty()) else TagFormat.jsonl)
     inputs = list(discover(paths, IMAGE_EXTENSIONS))
     if not inputs:
@@ -300,6 +300,11 @@ def model_train_default(
 
 
 def main() -> None:
+    # File names that are not valid UTF-8 arrive as surrogate escapes: write them back as the
+    # original bytes on stdout (CSV, table) and visibly escaped on stderr, never crash on them.
+    for stream, errors in ((sys.stdout, "surrogateescape"), (sys.stderr, "backslashreplace")):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors=errors)
     app()
 
 

@@ -49,6 +49,20 @@ class Frame:
     def aspect(self) -> float:
         return self.width / max(1, self.height)
 
+    def view(self, long_side: int) -> np.ndarray:
+        """The working copy scaled down to ``long_side`` (cached: analyzers share views)."""
+        cache = self.__dict__.setdefault("_views", {})
+        if long_side not in cache:
+            h, w = self.rgb.shape[:2]
+            if max(h, w) <= long_side:
+                cache[long_side] = self.rgb
+            else:
+                import cv2
+
+                tw, th = _fit(w, h, long_side)
+                cache[long_side] = np.ascontiguousarray(cv2.resize(self.rgb, (tw, th), interpolation=cv2.INTER_AREA))
+        return cache[long_side]
+
 
 BAR_LEVEL = 24  # a row/column whose brightest pixel is below this (of 255) is a black bar
 MIN_BAR = 0.02  # fraction of the side

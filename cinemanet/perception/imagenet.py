@@ -23,9 +23,18 @@ def class_names() -> tuple[tuple[str, str, tuple[str, ...]], ...]:
     return tuple(rows)
 
 
+@cache
+def _index() -> dict[str, list[int]]:
+    idx: dict[str, list[int]] = {}
+    for i, (wnid, first, _) in enumerate(class_names()):
+        idx.setdefault(wnid, []).append(i)
+        idx.setdefault(first, []).append(i)
+    return idx
+
+
 def class_index(name: str) -> int:
     """Index of a class named by WordNet id or unambiguous first name."""
-    hits = [i for i, (wnid, first, _) in enumerate(class_names()) if name in (wnid, first)]
+    hits = _index().get(name, [])
     if len(hits) != 1:
         raise KeyError(f"ImageNet class {name!r} matches {len(hits)} classes; use its WordNet id")
     return hits[0]

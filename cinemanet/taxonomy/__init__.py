@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from typing import Iterator, Mapping
 
@@ -76,7 +76,7 @@ class Group:
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and (key in self._by_key or f"{self.key}.{key}" in self._by_key)
 
-    @property
+    @cached_property
     def keys(self) -> tuple[str, ...]:
         return tuple(lab.key for lab in self.labels)
 

@@ -68,6 +68,103 @@ def _evaluate(head, X, y, outputs, order=None) -> dict:
     return out
 
 
+@dataclass
+class Prepared:
+    """Labelled items, their features and the held-out split, shared by training and evaluation."""
+
+    sets: dict[str, Dataset]
+    features: dict[tuple[str, ...], dict[str, np.ndarray]]
+    group_of: dict[str, int]
+    is_test: dict[str, bool]
+    rates: dict[str, float | None]
+
+    def xy(self, ds: Dataset, outputs: list[str]):
+        by_sha = self.features[ds.inputs]
+        items = [it for it in ds.items if np.isfinite(by_sha[it.sha256]).all()]
+        X = np.stack([by_sha[it.sha256] for it in items])
+        y = np.array([outputs.index(it.label) for it in items])
+        g = np.array([self.group_of[it.sha256] for it in items])
+        t = np.array([self.is_test[it.sha256] for it in items])
+        return items, X, y, g, t
+
+
+def prepare(data: Path, jobs: int | None = None, log: Callable[[str], None] = print) -> Prepared:
+    sets = load_datasets(data)
+    used = {k: d for k, d in sets.items() if not k.startswith("_")}
+    everything = [it for d in used.values() for it in d.items]
+    log(f"{len(everything)} labelled images; computing features (cached by content hash)...")
+    t0 = time.perf_counter()
+    by_inputs: dict[tuple[str, ...], dict[str, np.ndarray]] = {}
+    rates: dict[str, float | None] = {}
+    for d in used.values():
+        if d.inputs not in by_inputs:
+            items = [it for e in used.values() if e.inputs == d.inputs for it in e.items]
+            compute_features.last_rate = None
+            feats = compute_features(items, d.inputs, jobs=jobs)
+            rates["+".join(d.inputs)] = compute_features.last_rate
+            by_inputs[d.inputs] = {it.sha256: x for it, x in zip(items, feats)}
+    log(f"features ready in {time.perf_counter() - t0:.1f}s")
+    log("grouping near-duplicates for a leakage-free split...")
+    groups_all = duplicate_groups(everything)
+    test_all = holdout_mask(everything, groups_all)
+    return Prepared(
+        sets=sets,
+        features=by_inputs,
+        group_of={it.sha256: int(g) for it, g in zip(everything, groups_all)},
+        is_test={it.sha256: bool(t) for it, t in zip(everything, test_all)},
+        rates=rates,
+    )
+
+
+def _outputs(name: str, prep: Prepared) -> list[str]:
+    if name == "framing":
+        return list(get_taxonomy().group("shot.framing").order)
+    if name == "ots":
+        return ["shot.type.master", "shot.type.overtheshoulder"]
+    return sorted({it.label for it in prep.sets["scene"].items})
+
+
+HEAD_FILES = {
+    "framing": "heads/shot.framing.npz",
+    "ots": "heads/shot.type.overtheshoulder.npz",
+    "scene": "heads/shot.location.npz",
+}
+
+
+def _interior_exterior(head, prep: Prepared) -> tuple[float, int]:
+    """Interior/exterior accuracy as the location predictor derives it from the scene head."""
+    g = get_taxonomy().group("shot.location")
+    outputs = _outputs("scene", prep)
+    interior = np.array(["shot.location.interior" in g.ancestors(k) for k in outputs])
+    mapping = scene15_mapping()
+    side = {it.sha256: mapping[it.label]["side"] for it in prep.sets["_scene_classes"].items}
+    items, X, y, _, t = prep.xy(prep.sets["scene"], outputs)
+    p_int = head_proba(head, X[t])[:, interior].sum(1)
+    truth = np.array([side[it.sha256] for it, tt in zip(items, t) if tt])
+    known = truth != None  # noqa: E711  (industrial mixes both)
+    return accuracy(truth[known] == "interior", p_int[known] >= 0.5), int(known.sum())
+
+
+def evaluate_heads(data: Path, model_dir: Path, jobs: int | None = None, log: Callable[[str], None] = print) -> dict:
+    """Held-out metrics of the heads in ``model_dir`` on the same split training used."""
+    from ..concepts.heads import LinearHead
+
+    prep = prepare(data, jobs, log)
+    out = {}
+    order = list(get_taxonomy().group("shot.framing").order)
+    for name, file in HEAD_FILES.items():
+        head = LinearHead.load(Path(model_dir) / file)
+        outputs = _outputs(name, prep)
+        items, X, y, _, t = prep.xy(prep.sets[name], outputs)
+        out[name] = _evaluate(head, X[t], y[t], outputs, order if name == "framing" else None)
+        out[name]["data_sha256"] = data_hash(items)
+        out[name]["trained_on_sha256"] = head.meta.get("data_sha256")
+    out["scene"]["interior_exterior_accuracy"], out["scene"]["interior_exterior_n"] = _interior_exterior(
+        LinearHead.load(Path(model_dir) / HEAD_FILES["scene"]), prep
+    )
+    return out
+
+
 def train_default(
     data: Path,
     out_dir: Path,
@@ -75,42 +172,15 @@ def train_default(
     log: Callable[[str], None] = print,
     seed: int = 0,
 ) -> dict:
-    tax = get_taxonomy()
-    sets = load_datasets(data)
-    used = {k: d for k, d in sets.items() if not k.startswith("_")}
-    everything = [it for d in used.values() for it in d.items]
-    log(f"{len(everything)} labelled images; computing features (cached by content hash)...")
-    t0 = time.perf_counter()
-    by_inputs: dict[tuple[str, ...], dict[str, np.ndarray]] = {}
-    rates = {}
-    for d in used.values():
-        if d.inputs not in by_inputs:
-            items = [it for e in used.values() if e.inputs == d.inputs for it in e.items]
-            feats = compute_features(items, d.inputs, jobs=jobs)
-            rates["+".join(d.inputs)] = compute_features.last_rate
-            by_inputs[d.inputs] = {it.sha256: x for it, x in zip(items, feats)}
-    log(f"features ready in {time.perf_counter() - t0:.1f}s")
+    prep = prepare(data, jobs, log)
+    report: dict = {"data": Path(data).name, "seed": seed, "feature_images_per_s": prep.rates, "heads": {}}
 
-    log("grouping near-duplicates for a leakage-free split...")
-    groups_all = duplicate_groups(everything)
-    gid = {it.sha256: g for it, g in zip(everything, groups_all)}
-    test_all = holdout_mask(everything, groups_all)
-    is_test = {it.sha256: t for it, t in zip(everything, test_all)}
-
-    report: dict = {"data": str(data), "seed": seed, "feature_images_per_s": rates, "heads": {}}
-
-    def xy(ds: Dataset, outputs: list[str]):
-        by_sha = by_inputs[ds.inputs]
-        items = [it for it in ds.items if np.isfinite(by_sha[it.sha256]).all()]
-        X = np.stack([by_sha[it.sha256] for it in items])
-        y = np.array([outputs.index(it.label) for it in items])
-        g = np.array([gid[it.sha256] for it in items])
-        t = np.array([is_test[it.sha256] for it in items])
-        return items, X, y, g, t
-
-    def train(name: str, ds: Dataset, outputs: list[str], file: str, binary_output=None, order=None):
+    def train(name: str, binary_output=None):
+        ds = prep.sets[name]
+        outputs = _outputs(name, prep)
+        order = outputs if name == "framing" else None
         t1 = time.perf_counter()
-        items, X, y, g, t = xy(ds, outputs)
+        items, X, y, g, t = prep.xy(ds, outputs)
         head, info = fit_head(X[~t], y[~t], outputs, ds.inputs, g[~t], seed=seed, binary_output=binary_output)
         info["train_seconds"] = time.perf_counter() - t1
         ev = _evaluate(head, X[t], y[t], outputs, order)
@@ -123,37 +193,18 @@ def train_default(
             "fit": info,
             "heldout": {k: v for k, v in ev.items() if k != "confusion"},
         }
-        head.save(out_dir / file)
-        report["heads"][name] = {"file": file, **head.meta, "heldout": ev}
+        head.save(Path(out_dir) / HEAD_FILES[name])
+        report["heads"][name] = {"file": HEAD_FILES[name], **head.meta, "heldout": ev}
         log(f"{name}: held-out accuracy {ev['accuracy']:.3f} (n={ev['n_test']}), CV {info['cv_accuracy']:.3f}, "
             f"T={info['temperature']:.2f}, {info['train_seconds']:.1f}s")
-        return head, items, X, y, t
+        return head
 
-    framing_order = list(tax.group("shot.framing").order)
-    train("framing", sets["framing"], framing_order, "heads/shot.framing.npz", order=framing_order)
-    train(
-        "ots",
-        sets["ots"],
-        ["shot.type.master", "shot.type.overtheshoulder"],
-        "heads/shot.type.overtheshoulder.npz",
-        binary_output="shot.type.overtheshoulder",
-    )
-    scene_outputs = sorted({it.label for it in sets["scene"].items})
-    head, items, X, y, t = train("scene", sets["scene"], scene_outputs, "heads/shot.location.npz")
-
-    # interior vs exterior, as the location predictor derives it from the scene head
-    g = tax.group("shot.location")
-    interior = np.array(["shot.location.interior" in g.ancestors(k) for k in scene_outputs])
-    mapping = scene15_mapping()
-    cls_items = sets["_scene_classes"].items
-    side = {it.sha256: mapping[it.label]["side"] for it in cls_items}
-    p = head_proba(head, X[t])
-    p_int = p[:, interior].sum(1)
-    truth = np.array([side[it.sha256] for it, tt in zip(items, t) if tt])
-    known = truth != None  # noqa: E711  (industrial is mixed)
-    io_acc = accuracy((truth[known] == "interior"), (p_int[known] >= 0.5))
+    train("framing")
+    train("ots", binary_output="shot.type.overtheshoulder")
+    scene = train("scene")
+    io_acc, io_n = _interior_exterior(scene, prep)
     report["heads"]["scene"]["heldout"]["interior_exterior_accuracy"] = io_acc
-    report["heads"]["scene"]["heldout"]["interior_exterior_n"] = int(known.sum())
-    log(f"interior/exterior: held-out accuracy {io_acc:.3f} (n={int(known.sum())})")
-    (out_dir / "metrics.json").write_text(json.dumps(report, indent=2, sort_keys=True, default=float) + "\n")
+    report["heads"]["scene"]["heldout"]["interior_exterior_n"] = io_n
+    log(f"interior/exterior: held-out accuracy {io_acc:.3f} (n={io_n})")
+    (Path(out_dir) / "metrics.json").write_text(json.dumps(report, indent=2, sort_keys=True, default=float) + "\n")
     return report

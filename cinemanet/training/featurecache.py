@@ -19,7 +19,7 @@ from ..perception import Perception
 from ..perception.backbone import cache_dir
 from .sources import Item
 
-FEATURES_VERSION = 3  # 2: backbone on the grayscale view; 3: pose skipped on close-ups
+FEATURES_VERSION = 5  # 2: grayscale view; 3: no pose on close-ups; 4: 192 px input; 5: pose at 320 px
 _worker: dict = {}
 
 

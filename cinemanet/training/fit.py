@@ -12,7 +12,7 @@ import numpy as np
 from ..concepts.heads import LinearHead
 from .metrics import expected_calibration_error, fit_temperature
 
-C_GRID = (0.003, 0.01, 0.03, 0.1, 0.3)
+C_GRID = (0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3)
 
 
 def _folds(y: np.ndarray, groups: np.ndarray, k: int, seed: int):

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from ..base import ConceptPredictor, register_predictor
-from ..imagenet_evidence import imagenet_scores
+from ..imagenet_evidence import imagenet_scores, load
 
 IMAGENET_CAP = 0.6  # ImageNet objects only hint at a place: never let them reach certainty
 
@@ -19,11 +19,19 @@ class LocationFromSceneHead(ConceptPredictor):
     after = ("shot.framing",)
     method = "trained head (15-Scene mapped to v1) for interior/exterior and 14 places; ImageNet objects for others (capped)"
 
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        g = self.taxonomy_group
+        load("location")
+        self._ancestors = {k: g.ancestors(k) for k in g.keys}
+        self._by_depth = sorted(g.keys, key=g.depth)
+
     def predict(self, ev, done):
         g = self.taxonomy_group
+        anc = self._ancestors
         scene = self.heads["scene"](ev)
         interior_key, exterior_key = f"{g.key}.interior", f"{g.key}.exterior"
-        p_int = sum(p for k, p in scene.items() if k == interior_key or interior_key in g.ancestors(k))
+        p_int = sum(p for k, p in scene.items() if k == interior_key or interior_key in anc[k])
         fr = done.get("shot.framing", {})
         na = min(
             1.0,
@@ -36,10 +44,11 @@ class LocationFromSceneHead(ConceptPredictor):
         for k, p in scene.items():
             out[k] = max(out.get(k, 0.0), (1.0 - na) * p)
         for k, p in imagenet_scores(ev.imagenet, "location").items():
-            top = interior_key if interior_key in g.ancestors(k) else exterior_key
+            top = interior_key if interior_key in anc[k] else exterior_key
             out[k] = max(out.get(k, 0.0), side[top] * min(IMAGENET_CAP, p))
-        for k in sorted(out, key=g.depth):  # keep the hierarchy consistent, parents first
-            for a in g.ancestors(k):
-                out[k] = min(out[k], out.get(a, 1.0))
+        for k in self._by_depth:  # keep the hierarchy consistent, parents first
+            if k in out:
+                for a in anc[k]:
+                    out[k] = min(out[k], out.get(a, 1.0))
         out[f"{g.key}.na"] = na
         return self.full_scores(out)

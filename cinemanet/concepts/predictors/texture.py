@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from ..base import ConceptPredictor, register_predictor, sigmoid
-from ..imagenet_evidence import imagenet_scores
+from ..imagenet_evidence import imagenet_scores, load
 
 CAP = 0.6
 
@@ -16,6 +16,10 @@ class TextureFromImageNet(ConceptPredictor):
     group = "texture"
     needs = ("backbone", "measure")
     method = "weak: ImageNet classes typical of each texture, gated by edge density, capped at 0.6"
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        load("texture")
 
     def predict(self, ev, done):
         busy = sigmoid((ev.stats.edge_density - 0.08) * 40.0)
