@@ -53,16 +53,30 @@ def make_frames(folder: Path, n: int) -> str:
     return source
 
 
+def _hwm_kb(pid: int) -> int:
+    """Peak resident set (VmHWM) of a live process, from /proc: cheap, and catches short peaks."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def tree_peak_rss(proc: psutil.Process, stop: threading.Event, out: list[int]) -> None:
-    peak = 0
+    """Sum over the command's processes of each one's peak RSS: an upper bound of the tree's
+    peak. Polled sparsely so the measurement does not steal CPU from what it measures."""
+    peaks: dict[int, int] = {}
     while not stop.is_set():
         try:
-            procs = [proc] + proc.children(recursive=True)
-            peak = max(peak, sum(p.memory_info().rss for p in procs if p.is_running()))
+            for p in [proc] + proc.children(recursive=True):
+                peaks[p.pid] = max(peaks.get(p.pid, 0), _hwm_kb(p.pid) * 1024)
         except psutil.Error:
             pass
-        time.sleep(0.02)
-    out.append(peak)
+        stop.wait(0.25)
+    out.append(sum(peaks.values()))
 
 
 def timed_cli(args: list[str]) -> tuple[float, int]:
@@ -144,7 +158,7 @@ def main() -> None:
     print("| figure | value | target |\n|---|---|---|")
     print(f"| throughput (median of {a.runs} runs, whole command) | {res['images_per_s']:.1f} images/s | >= 25 |")
     print(f"| steady rate once workers are up (Python API, same folder) | {steady:.1f} images/s | |")
-    print(f"| peak resident memory (process tree) | {res['peak_rss_mb']:.0f} MB | <= 1536 |")
+    print(f"| peak resident memory (sum of each process's peak) | {res['peak_rss_mb']:.0f} MB | <= 1536 |")
     print(f"| cold start: import + model load | {cold['import_and_load_s']:.2f} s | < 5 |")
     print(f"| cold start: import + load + first image | {cold['import_load_and_first_tag_s']:.2f} s | |")
     print("\n| stage | ms per image (CPU, per worker) |\n|---|---|")

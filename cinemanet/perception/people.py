@@ -132,14 +132,21 @@ class HandAnalyzer(Analyzer):
     after = ("pose", "faces", "person_mask")
 
     def __init__(self, only_without_body: bool = True, min_score: float = 0.5, closeup_face_height: float = 0.3):
-        mp = _mp()
         self.only_without_body = only_without_body
         self.closeup_face_height = closeup_face_height
-        with _quiet_stderr():
-            self.graph = mp.solutions.hands.Hands(
-                static_image_mode=True, model_complexity=0, max_num_hands=4, min_detection_confidence=min_score
-            )
-            _warm(self.graph)
+        self.min_score = min_score
+        self._graph = None  # built on first need: most frames never run it
+
+    @property
+    def graph(self):
+        if self._graph is None:
+            mp = _mp()
+            with _quiet_stderr():
+                self._graph = mp.solutions.hands.Hands(
+                    static_image_mode=True, model_complexity=0, max_num_hands=4, min_detection_confidence=self.min_score
+                )
+                _warm(self._graph)
+        return self._graph
 
     def analyze(self, frame: Frame, ev: Evidence) -> None:
         if self.only_without_body and (

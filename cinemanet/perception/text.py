@@ -1,6 +1,6 @@
 """Text evidence: the PP-OCRv4 text *detector* bundled in ``rapidocr-onnxruntime`` (no recognition).
 
-Run on a small (224 px) copy of the frame to keep tagging fast: title cards and large captions
+Run on a small (192 px) copy of the frame to keep tagging fast: title cards and large captions
 and signs survive it; subtitle-sized text (under about a tenth of the frame height) does not.
 """
 
@@ -16,7 +16,7 @@ from ._ort import session
 from .analyzer import Analyzer, register_analyzer
 from .evidence import Box, Evidence, TextEvidence
 
-DET_LONG_SIDE = 224
+DET_LONG_SIDE = 192
 BIN_THRESHOLD = 0.3  # rapidocr's defaults for this model
 BOX_THRESHOLD = 0.6
 
