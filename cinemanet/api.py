@@ -9,7 +9,7 @@ import multiprocessing as mp
 import os
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 from .concepts import ConceptModel, model_spec
 from .concepts.describe import describe
@@ -65,12 +65,12 @@ class CinemaNet:
         """Scores, labels, tags and description from evidence."""
         t0 = time.perf_counter()
         scores = self.concepts.scores(ev)
-        return self.result_from_scores(scores, ev.width, ev.height, path=path,
-                                       embedding=ev.embedding if embeddings else None, t0=t0)
+        self.timer.add("concepts", time.perf_counter() - t0)
+        return self.result_from_scores(scores, ev.width, ev.height, path=path, embedding=ev.embedding if embeddings else None)
 
-    def result_from_scores(self, scores, width: int, height: int, *, path=None, embedding=None, t0=None) -> TagResult:
+    def result_from_scores(self, scores, width: int, height: int, *, path=None, embedding=None) -> TagResult:
         """Labels, tags and description from per-group scores (also used for shot averages)."""
-        t0 = t0 or time.perf_counter()
+        t0 = time.perf_counter()
         groups, tags = self.concepts.decide(scores)
         text = describe({g: r.label for g, r in groups.items()}, tags)
         self.timer.add("concepts", time.perf_counter() - t0)
@@ -166,5 +166,3 @@ def _tag_pool(inputs: list[Input], model: str, embeddings: bool, jobs: int, time
             timer.merge(secs, calls)
             yield res
 
-
-ProgressCallback = Callable[[int, int], None]

@@ -101,7 +101,7 @@ def tag(
 
     writer = _Writer(fmt, out, get_taxonomy().group_keys)
     failed = 0
-    progress = _progress(len(inputs), quiet or len(inputs) < 2)
+    progress = _Progress(len(inputs), quiet or len(inputs) < 2)
     try:
         for res in tag_files(inputs, model, embeddings=embeddings, jobs=jobs or None):
             if not res.ok:
@@ -119,7 +119,7 @@ def tag(
         raise typer.Exit(1)
 
 
-class _progress:
+class _Progress:
     """A rich progress bar on stderr (only on a terminal)."""
 
     def __init__(self, total: int, quiet: bool):
@@ -300,6 +300,9 @@ def model_train_default(
 
 
 def main() -> None:
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="cinemanet: %(message)s", stream=sys.stderr)
     # File names that are not valid UTF-8 arrive as surrogate escapes: write them back as the
     # original bytes on stdout (CSV, table) and visibly escaped on stderr, never crash on them.
     for stream, errors in ((sys.stdout, "surrogateescape"), (sys.stderr, "backslashreplace")):

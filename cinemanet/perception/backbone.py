@@ -7,8 +7,10 @@ weights' hash, so nothing is downloaded and later starts need neither torch nor 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import tempfile
+import warnings
 from functools import cache
 from pathlib import Path
 
@@ -19,6 +21,8 @@ from ._ort import session
 from .analyzer import Analyzer, register_analyzer
 from .evidence import Evidence
 from ..media import Frame
+
+log = logging.getLogger("cinemanet")
 
 INPUT_SIZE = 192  # 224 costs 40% more for about the same head accuracy (docs/MODEL_CARD.md)
 EMBED_DIM = 1280
@@ -91,12 +95,14 @@ def export_onnx(weights: Path, out: Path) -> None:
     """Export the backbone to ``out`` atomically (temporary file, then rename)."""
     import torch
 
+    log.info("exporting the EfficientNet-Lite0 backbone to ONNX (first use only), cached at %s", out)
     model = build_torch_backbone(weights)
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".onnx.tmp")
     os.close(fd)
     try:
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the exporter's constant-folding chatter
             torch.onnx.export(
                 model,
                 torch.zeros(1, 3, INPUT_SIZE, INPUT_SIZE),

@@ -1,7 +1,7 @@
 """What the analyzers found in one image: plain data that concept predictors read.
 
-Coordinates are normalised to [0, 1] of the working frame (x right, y down). A field is None
-when its analyzer was not run, so predictors can tell "nothing found" from "not looked".
+Coordinates are normalised to [0, 1] of the working frame (x right, y down). A list field is
+None when its analyzer did not run and empty when it ran and found nothing.
 """
 
 from __future__ import annotations
@@ -114,8 +114,7 @@ class Evidence:
     features: np.ndarray | None = None  # raw backbone features the heads were trained on
     imagenet: np.ndarray | None = None  # 1000 ImageNet class probabilities
     faces: list[Face] | None = None
-    pose: Pose | None = None
-    pose_checked: bool = False
+    pose: Pose | None = None  # None: no body found, or the gated pose model did not need to run
     hands: list[Box] | None = None
     person_mask: np.ndarray | None = None  # float32 HxW in [0, 1] at a small size
     text: TextEvidence | None = None

@@ -115,7 +115,6 @@ class PoseAnalyzer(Analyzer):
             ev.pose = None
             return
         res = self.graph.process(frame.view(self.long_side))
-        ev.pose_checked = True
         if res.pose_landmarks is None:
             ev.pose = None
             return

@@ -22,13 +22,15 @@ BOX_THRESHOLD = 0.6
 
 
 def detector_path() -> Path:
-    try:
-        import rapidocr_onnxruntime
-    except ImportError as e:  # pragma: no cover - install problem
-        raise RuntimeError(
-            "the text detector is missing: pip install --no-deps rapidocr-onnxruntime==1.4.4"
-        ) from e
-    return Path(rapidocr_onnxruntime.__file__).parent / "models" / "ch_PP-OCRv4_det_infer.onnx"
+    """The detector's ONNX file inside the rapidocr wheel, found without importing the package
+    (its own code needs pyclipper and shapely, which we do not install)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("rapidocr_onnxruntime")
+    path = Path(spec.submodule_search_locations[0]) / "models" / "ch_PP-OCRv4_det_infer.onnx" if spec else None
+    if path is None or not path.is_file():
+        raise RuntimeError("the text detector is missing: pip install --no-deps rapidocr-onnxruntime==1.4.4")
+    return path
 
 
 @register_analyzer("text")

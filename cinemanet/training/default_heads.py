@@ -173,7 +173,9 @@ def train_default(
     seed: int = 0,
 ) -> dict:
     prep = prepare(data, jobs, log)
-    report: dict = {"data": Path(data).name, "seed": seed, "feature_images_per_s": prep.rates, "heads": {}}
+    report: dict = {"data": Path(data).name, "seed": seed, "heads": {}}
+    if any(prep.rates.values()):  # only when features were computed now, not read from the cache
+        report["feature_images_per_s"] = prep.rates
 
     def train(name: str, binary_output=None):
         ds = prep.sets[name]

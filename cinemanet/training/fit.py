@@ -55,12 +55,9 @@ def fit_head(
     C, cv_acc, oof_logits = best
     T = fit_temperature(oof_logits, y)
     m = _model(C, seed).fit(Z, y)
-    if binary_output:
-        W, b = m.coef_.astype(np.float32), m.intercept_.astype(np.float32)
-        head_outputs: tuple[str, ...] = (binary_output,)
-    else:
-        W, b = m.coef_.astype(np.float32), m.intercept_.astype(np.float32)
-        head_outputs = tuple(outputs)
+    # scikit-learn keeps one weight row for two classes: that is P(outputs[1]), a sigmoid head
+    head_outputs = (binary_output,) if binary_output else tuple(outputs)
+    W, b = m.coef_.astype(np.float32), m.intercept_.astype(np.float32)
     head = LinearHead(head_outputs, tuple(inputs), W, b, mean.astype(np.float32), scale.astype(np.float32), float(T))
     info = {
         "C": C,
