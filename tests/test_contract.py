@@ -14,7 +14,7 @@ import jsonschema
 import pytest
 
 from cinemanet.media import IMAGE_EXTENSIONS, discover
-from cinemanet.schemas import TAG_SCHEMA_FILE, shipped, tag_schema
+from cinemanet.schemas import SCHEMAS, TAG_SCHEMA_FILE, shipped, tag_schema
 from cinemanet.taxonomy import get_taxonomy
 
 from conftest import EXAMPLES
@@ -30,9 +30,10 @@ def validator():
     return jsonschema.Draft202012Validator(shipped())
 
 
-def test_shipped_schema_is_current():
-    assert shipped() == json.loads(json.dumps(tag_schema())), f"run `python -m cinemanet.schemas` to refresh {TAG_SCHEMA_FILE}"
-    jsonschema.Draft202012Validator.check_schema(shipped())
+@pytest.mark.parametrize("name", sorted(SCHEMAS))
+def test_shipped_schemas_are_current(name):
+    assert shipped(name) == json.loads(json.dumps(SCHEMAS[name]())), f"run `python -m cinemanet.schemas` to refresh {name}"
+    jsonschema.Draft202012Validator.check_schema(shipped(name))
 
 
 def test_api_result_matches_schema_and_contract(net, validator):

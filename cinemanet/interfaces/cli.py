@@ -11,6 +11,7 @@ import io
 import json
 import os
 import sys
+import time
 from enum import Enum
 from pathlib import Path
 from typing import Optional
@@ -200,6 +201,191 @@ class _Writer:
                 cells.append(f"{short.split('.')[-1]} {p.confidence:.2f}")
             t.add_row(name, *cells, r.description)
         Console(file=self.out, width=None if self.out.isatty() else 160).print(t)
+
+
+# ----------------------------------------------------------------------------------- analyze
+class ShotFormat(str, Enum):
+    jsonl = "jsonl"
+    table = "table"
+
+
+@app.command()
+def analyze(
+    paths: list[Path] = typer.Argument(..., help="Video files or folders (searched recursively).", show_default=False),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write sidecars into this folder instead of next to each video."),
+    compress: bool = typer.Option(False, "--compress", help="Write zstd-compressed sidecars (.cinemanet.json.zst)."),
+    detector: str = typer.Option("fast", "--detector", help="Shot detector: fast (default), content, adaptive, transnet."),
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Videos analysed in parallel processes."),
+    format: Optional[ShotFormat] = typer.Option(
+        None, "--format", "-f", help="jsonl: one cinemanet.shot/1 object per shot; table: one line per video "
+        "(default on a terminal).", case_sensitive=False),
+    embeddings: bool = typer.Option(False, "--embeddings", help="Include shot embeddings in the JSONL output (sidecars always have them)."),
+    force: bool = typer.Option(False, "--force", help="Re-analyse even when an up-to-date sidecar exists."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+) -> None:
+    """Find every shot of each video and describe it in cinematic terms.
+
+    Reads mp4, mov, mkv, avi, webm, mxf and m4v. For each video, writes a sidecar
+    <name>.cinemanet.json (atomically) with the video's summary and every shot: frames,
+    times, SMPTE timecodes, the 14 concept groups averaged over frames sampled inside the
+    shot, tags, a description, keyframes, dominant colours and motion. Videos whose sidecar
+    matches their content hash and the model are skipped. A video that fails is reported
+    and the batch goes on; the exit status is then 1.
+    """
+    from ..media import discover
+    from ..media.video import VIDEO_EXTENSIONS
+    from ..video.batch import analyze_paths
+    from ..video.detectors import detector_names
+
+    if detector not in detector_names():
+        _err(f"unknown detector {detector!r}; choose from {', '.join(detector_names())}")
+        raise typer.Exit(2)
+    if out is not None and not out.is_dir():
+        _err(f"--out {out}: not a folder")
+        raise typer.Exit(2)
+    fmt = format or (ShotFormat.table if sys.stdout.isatty() else ShotFormat.jsonl)
+    inputs = list(discover(paths, VIDEO_EXTENSIONS, kind="videos"))
+    bars = _VideoProgress([i.path for i in inputs if i.error is None], quiet)
+    failed = 0
+    rows = []
+    try:
+        for res in analyze_paths(paths, out_dir=out, compress=compress, detector=detector, jobs=jobs,
+                                 force=force, progress=bars.update):
+            bars.finish(res.path)
+            if res.status == "error":
+                failed += 1
+                _err(f"{res.path}: {res.error}")
+                if fmt is ShotFormat.jsonl:
+                    sys.stdout.write(dumps({"schema": "cinemanet.shot/1", "path": res.path, "error": res.error}) + "\n")
+            elif fmt is ShotFormat.jsonl:
+                for shot in res.doc["shots"]:
+                    if not embeddings:
+                        shot = {k: v for k, v in shot.items() if k != "embedding"}
+                    sys.stdout.write(dumps(shot) + "\n")
+            sys.stdout.flush()
+            rows.append(res)
+    finally:
+        bars.close()
+    if fmt is ShotFormat.table:
+        _video_table(rows)
+    if failed:
+        _err(f"{failed} of {len(rows)} video(s) failed")
+        raise typer.Exit(1)
+
+
+def dumps(obj) -> str:
+    from ..results import dumps as _d
+
+    return _d(obj)
+
+
+def _video_table(rows) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table()
+    for c in ("video", "status", "duration", "shots", "speed", "sidecar / error"):
+        t.add_column(c, overflow="fold")
+    for r in rows:
+        name = os.path.basename(r.path)
+        if r.status == "error":
+            t.add_row(name, "[red]error[/red]", "", "", "", r.error)
+            continue
+        dur = r.doc["video"]["duration"]
+        speed = f"{dur / r.seconds:.1f}x real time" if r.status == "done" and r.seconds > 0 else ""
+        t.add_row(name, r.status, f"{dur:.1f} s", str(len(r.doc["shots"])), speed, r.sidecar)
+    Console().print(t)
+
+
+class _VideoProgress:
+    """Rich progress on stderr: one bar per video in flight and one overall (frames/s, ETA)."""
+
+    def __init__(self, videos: list[str], quiet: bool):
+        self.p = None
+        if quiet or not sys.stderr.isatty() or not videos:
+            return
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+
+        from ..media.video import VideoReadError, probe
+
+        self.total = {}
+        for v in videos:
+            try:
+                self.total[v] = max(1, probe(v).frame_count)
+            except VideoReadError:
+                self.total[v] = 1
+        self.p = Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+                          TextColumn("{task.fields[fps]}"), TimeRemainingColumn(), console=Console(stderr=True))
+        self.p.start()
+        self.all = self.p.add_task("all videos", total=sum(self.total.values()), fps="")
+        self.tasks, self.done, self.t0 = {}, {}, time.perf_counter()
+
+    def update(self, video: str, done: int, total: int) -> None:
+        if not self.p:
+            return
+        if video not in self.tasks:
+            self.tasks[video] = self.p.add_task(os.path.basename(video)[:40], total=max(total, 1), fps="")
+        self.p.update(self.tasks[video], completed=done, total=max(total, done, 1))
+        self.done[video] = done
+        frames = sum(self.done.values())
+        rate = frames / max(time.perf_counter() - self.t0, 1e-6)
+        self.p.update(self.all, completed=frames, fps=f"{rate:.0f} frames/s")
+
+    def finish(self, video: str) -> None:
+        if self.p and video in self.tasks:
+            self.p.remove_task(self.tasks.pop(video))
+
+    def close(self) -> None:
+        if self.p:
+            self.p.stop()
+
+
+# ------------------------------------------------------------------------------------ export
+@app.command("export")
+def export_cmd(
+    sidecars: list[Path] = typer.Argument(..., help="Sidecars (<video>.cinemanet.json[.zst]) or the videos they belong to.",
+                                          show_default=False),
+    to: str = typer.Option(..., "--to", "-t", help="csv, edl (CMX3600 with a marker per shot), otio (OpenTimelineIO), "
+                           "fcpxml (Final Cut Pro X, via OTIO's adapter) or jpg (a contact sheet of keyframes)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="File or folder to write (default: next to the sidecar)."),
+) -> None:
+    """Export analysed shots to editing tools and spreadsheets.
+
+    One file per sidecar, named after its video (clip.mp4 -> clip.mp4.edl) unless --output
+    names a file. A sidecar that cannot be exported is reported and the others go on;
+    the exit status is then 1.
+    """
+    from ..video.export import ExportError, export, get_exporter
+    from ..video.sidecar import existing_sidecar
+
+    try:
+        get_exporter(to)
+    except ExportError as e:
+        _err(str(e))
+        raise typer.Exit(2)
+    if output is not None and len(sidecars) > 1 and not output.is_dir():
+        _err("--output must be a folder when exporting several sidecars")
+        raise typer.Exit(2)
+    failed = 0
+    for sc in sidecars:
+        src = sc
+        if not sc.name.endswith((".cinemanet.json", ".cinemanet.json.zst")):
+            found = existing_sidecar(sc)
+            if found is None:
+                failed += 1
+                _err(f"{sc}: no sidecar found next to it (run `cinemanet analyze` first)")
+                continue
+            src = found
+        try:
+            written = export(src, to, output if output is not None else src.parent)
+        except ExportError as e:
+            failed += 1
+            _err(f"{sc}: {e}")
+            continue
+        typer.echo(str(written))
+    if failed:
+        raise typer.Exit(1)
 
 
 # ---------------------------------------------------------------------------------- taxonomy

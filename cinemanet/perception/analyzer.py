@@ -18,6 +18,8 @@ class Analyzer:
     name: ClassVar[str] = ""
     #: names of analyzers whose evidence this one reads (they run first)
     after: ClassVar[tuple[str, ...]] = ()
+    #: the Evidence fields it fills (so a pipeline can reuse them from another frame)
+    provides: ClassVar[tuple[str, ...]] = ()
 
     def analyze(self, frame: Frame, ev: Evidence) -> None:  # pragma: no cover - interface
         raise NotImplementedError

@@ -154,6 +154,8 @@ class BackboneAnalyzer(Analyzer):
     the same domain at the cost of one pass. Colour concepts come from pixel measurements.
     """
 
+    provides = ("features", "embedding", "imagenet")
+
     def __init__(self, threads: int = 1, view: str = "gray"):
         if view not in ("gray", "rgb"):
             raise ValueError(f"backbone view must be 'gray' or 'rgb', not {view!r}")

@@ -196,5 +196,7 @@ def measure(rgb: np.ndarray) -> ImageStats:
 
 @register_analyzer("measure")
 class MeasureAnalyzer(Analyzer):
+    provides = ("stats",)
+
     def analyze(self, frame: Frame, ev: Evidence) -> None:
         ev.stats = measure(frame.rgb)

@@ -67,6 +67,8 @@ def person_seen(ev: Evidence) -> bool:
 class FaceAnalyzer(Analyzer):
     """Faces with MediaPipe's full-range detector (finds faces down to a few % of frame height)."""
 
+    provides = ("faces",)
+
     def __init__(self, min_score: float = 0.5):
         mp = _mp()
         with _quiet_stderr():
@@ -97,6 +99,7 @@ class PoseAnalyzer(Analyzer):
     of frames and misses under 2% of bodies), and not on close-ups, where a face fills so much
     of the frame that no body below the shoulders can show (the hand model covers hands there)."""
 
+    provides = ("pose",)
     after = ("faces", "person_mask")
 
     def __init__(self, min_score: float = 0.5, gated: bool = True, closeup_face_height: float = 0.3, long_side: int = 320):
@@ -128,6 +131,7 @@ class HandAnalyzer(Analyzer):
     is seen (face or person mask) but the pose model found no body and no face fills the
     frame: a found body already reports its hands, so the hand model is for inserts of hands."""
 
+    provides = ("hands",)
     after = ("pose", "faces", "person_mask")
 
     def __init__(self, only_without_body: bool = True, min_score: float = 0.5, closeup_face_height: float = 0.3):
@@ -166,6 +170,8 @@ class HandAnalyzer(Analyzer):
 @register_analyzer("person_mask")
 class PersonMaskAnalyzer(Analyzer):
     """Soft person segmentation (selfie segmentation, landscape model), kept at 1/3 size."""
+
+    provides = ("person_mask",)
 
     def __init__(self):
         mp = _mp()

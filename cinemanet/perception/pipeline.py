@@ -64,9 +64,16 @@ class Perception:
         self.analyzers: list[Analyzer] = [analyzer_class(n)(**options.get(n, {})) for n in self.names]
         self.timer = StageTimer()
 
-    def perceive(self, frame: Frame) -> Evidence:
+    def perceive(self, frame: Frame, reuse: Evidence | None = None, reuse_names: Iterable[str] = ()) -> Evidence:
+        """Evidence for ``frame``. Analyzers named in ``reuse_names`` are not run: their fields
+        are copied from ``reuse`` (frames of one shot share what changes little within it)."""
         ev = Evidence(width=frame.width, height=frame.height)
+        skip = set(reuse_names) if reuse is not None else set()
         for a in self.analyzers:
+            if a.name in skip:
+                for f in a.provides:
+                    setattr(ev, f, getattr(reuse, f))
+                continue
             t0 = time.perf_counter()
             a.analyze(frame, ev)
             self.timer.add(a.name, time.perf_counter() - t0)

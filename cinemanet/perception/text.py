@@ -35,6 +35,8 @@ def detector_path() -> Path:
 
 @register_analyzer("text")
 class TextAnalyzer(Analyzer):
+    provides = ("text",)
+
     def __init__(self, threads: int = 1, long_side: int = DET_LONG_SIDE):
         self.sess = session(detector_path(), threads)
         self.input = self.sess.get_inputs()[0].name

@@ -1,0 +1,162 @@
+"""Benchmark `cinemanet analyze` end to end against the decode-only ceiling and PySceneDetect.
+
+    .venv/bin/python benchmarks/bench_analyze.py [--runs 3] [--skip-long]
+
+1. A 1920x1080 24 fps H.264 file of 2 minutes made from the CC-BY clips in ../shared/media
+   (scaled up, concatenated; known cuts), cached in benchmarks/out/.
+2. On it, side by side: PyAV decode-only throughput (the ceiling), PySceneDetect's
+   `detect-content` (ContentDetector, PyAV backend), and the whole `cinemanet analyze`
+   command (shots, 14 groups per shot, sidecar). Medians of --runs runs; ratios.
+3. Peak memory on a 2-hour film (synthetic 320x180 footage with one-minute shots, cached):
+   streaming means it stays flat.
+Prints Markdown and writes benchmarks/results/analyze.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "benchmarks" / "out"
+sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from bench_tag import timed_cli  # noqa: E402
+
+
+def decode_only(path: Path) -> float:
+    import av
+
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        s.thread_type = "AUTO"
+        t = time.perf_counter()
+        n = sum(1 for _ in c.decode(s))
+        return n / (time.perf_counter() - t)
+
+
+def pyscenedetect(path: Path) -> tuple[float, int]:
+    from scenedetect import ContentDetector, SceneManager, open_video
+
+    video = open_video(str(path), backend="pyav", threading_mode="AUTO")
+    sm = SceneManager()
+    sm.add_detector(ContentDetector())
+    t = time.perf_counter()
+    frames = sm.detect_scenes(video=video)
+    dt = time.perf_counter() - t
+    return frames / dt, len(sm.get_scene_list())
+
+
+def long_film(path: Path, hours: float = 2.0, fps: int = 24, shot_s: int = 60) -> None:
+    """Synthetic footage: one-minute shots of a slowly panning textured picture, 320x180."""
+    from videos import write_video
+
+    rng = np.random.default_rng(0)
+    n = int(hours * 3600 * fps)
+
+    def frames():
+        big = None
+        for i in range(n):
+            if i % (shot_s * fps) == 0:
+                big = cv2.resize(rng.integers(0, 255, (60, 100, 3), dtype=np.uint8), (640, 360), interpolation=cv2.INTER_CUBIC)
+            x = (i % (shot_s * fps)) * 160 // (shot_s * fps)
+            yield big[90:270, x : x + 320]
+
+    import cv2
+
+    write_video(path, frames(), fps=fps, crf=30, preset="ultrafast")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--skip-long", action="store_true", help="skip the 2-hour memory run")
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "analyze.json")
+    a = ap.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    import videogen
+    from videos import f1
+
+    hd = OUT / "concat_1080p_120s.mp4"
+    truth_file = OUT / "concat_1080p_120s.truth.json"
+    if not hd.exists() or not truth_file.exists():
+        print("generating the 2-minute 1080p file (once)...", file=sys.stderr)
+        truth = videogen.concat_1080p(hd, seconds=120)
+        truth_file.write_text(json.dumps([t.to_dict() for t in truth]))
+    truth = [videogen.Truth(**d) for d in json.loads(truth_file.read_text())]
+
+    cli = [str(Path(sys.executable).with_name("cinemanet")), "analyze"]
+    dec, psd, ours, peaks = [], [], [], []
+    psd_shots = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(a.runs):  # interleaved, so drifting machine load hits all three alike
+            dec.append(decode_only(hd))
+            rate, psd_shots = pyscenedetect(hd)
+            psd.append(rate)
+            wall, peak = timed_cli(cli + [str(hd), "--out", tmp, "--force", "-q", "--format", "jsonl"])
+            ours.append(wall)
+            peaks.append(peak)
+        from cinemanet.video.sidecar import read_sidecar, sidecar_path
+
+        doc = read_sidecar(sidecar_path(hd, tmp))
+    frames = doc["video"]["frame_count"]
+    duration = doc["video"]["duration"]
+    wall = statistics.median(ours)
+    detected = [type("B", (), {"frame": s["start_frame"], "kind": s["transition"]["kind"]})() for s in doc["shots"][1:]]
+    score = f1(detected, truth)
+    res = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
+        "file": "1920x1080 24 fps H.264, made from the three CC-BY clips (benchmarks/videogen.py concat_1080p)",
+        "frames": frames,
+        "duration_s": duration,
+        "shots": len(doc["shots"]),
+        "decode_only_fps": statistics.median(dec),
+        "pyscenedetect_content_fps": statistics.median(psd),
+        "pyscenedetect_shots": psd_shots,
+        "analyze_fps": frames / wall,
+        "analyze_x_realtime": duration / wall,
+        "analyze_vs_decode": (frames / wall) / statistics.median(dec),
+        "analyze_vs_pyscenedetect": (frames / wall) / statistics.median(psd),
+        "analyze_peak_rss_mb": max(peaks) / 2**20,
+        "shot_f1": score,
+        "runs": {"decode_fps": dec, "pyscenedetect_fps": psd, "analyze_wall_s": ours},
+    }
+    if not a.skip_long:
+        film = OUT / "long_2h_320x180.mp4"
+        if not film.exists():
+            print("generating the 2-hour film (once, a few minutes)...", file=sys.stderr)
+            long_film(film)
+        with tempfile.TemporaryDirectory() as tmp:
+            lw, lpeak = timed_cli(cli + [str(film), "--out", tmp, "-q", "--format", "jsonl"])
+        res["long_film"] = {"file": "2 h, 320x180, 24 fps, 120 one-minute shots (synthetic)", "wall_s": lw,
+                            "peak_rss_mb": lpeak / 2**20}
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    a.out.write_text(json.dumps(res, indent=2) + "\n")
+    print(f"## cinemanet analyze: {duration:.0f} s of 1920x1080 24 fps H.264 ({res['machine']})\n")
+    print("| figure | value | target |\n|---|---|---|")
+    print(f"| decode only (PyAV, threads AUTO), the ceiling | {res['decode_only_fps']:.0f} frames/s | |")
+    print(f"| PySceneDetect `detect-content` (PyAV backend) | {res['pyscenedetect_content_fps']:.0f} frames/s | |")
+    print(f"| `cinemanet analyze` (shots + 14 groups + sidecar) | {res['analyze_fps']:.0f} frames/s = "
+          f"**{res['analyze_x_realtime']:.1f}x real time** | >= 10x |")
+    print(f"| analyze / decode-only | **{res['analyze_vs_decode']:.2f}** | >= 0.60 |")
+    print(f"| analyze / PySceneDetect | **{res['analyze_vs_pyscenedetect']:.2f}** | >= 1.0 |")
+    print(f"| shots found; F1 against the known cuts | {res['shots']}; {score['f1']:.3f} | |")
+    print(f"| peak memory, this file | {res['analyze_peak_rss_mb']:.0f} MB | |")
+    if "long_film" in res:
+        lf = res["long_film"]
+        print(f"| peak memory, 2-hour film | {lf['peak_rss_mb']:.0f} MB ({lf['wall_s']:.0f} s) | < 2048 |")
+
+
+if __name__ == "__main__":
+    main()

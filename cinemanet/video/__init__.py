@@ -1,0 +1,1 @@
+"""Video: shot boundaries, sampling inside shots, per-shot aggregation, sidecars and exports."""

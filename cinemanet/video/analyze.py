@@ -1,0 +1,341 @@
+"""Analyse a video in one streaming pass: find shots, tag frames sampled inside each shot,
+aggregate them into the per-shot contract (``cinemanet.shot/1``), and build the sidecar.
+
+Decoding runs in FFmpeg's threads; detection and bookkeeping in this thread; tagging of the
+sampled frames in a worker thread, so the three overlap. Memory is bounded: only references
+to a few decoded frames per open shot are kept, plus one float per frame.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import queue
+import threading
+import time
+from array import array
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from .._version import __version__
+from ..media.video import DecodedFrame, VideoInfo, VideoReadError, iter_frames, probe
+from ..results import _r
+from .detectors import Boundary, create_detector
+from .sidecar import SHOT_SCHEMA, SIDECAR_SCHEMA
+from .timecode import Timecode
+
+DEFAULT_DETECTOR = "fast"
+CANDIDATE_STEP = 3  # keep a reference to every 3rd decoded frame as a sampling candidate
+DENSE_WINDOW = 96  # frames: detectors report a boundary up to about this late (fast: ~64)
+MAX_OLD_CANDIDATES = 24  # older candidates of a long take are thinned to at most this many
+RECENT_FRAMES = 8  # every one of the last few frames, for a clip shorter than CANDIDATE_STEP
+# Evidence looked for once per shot, on its middle sample, and shared by its other samples:
+# bodies, hands and on-screen text change little within a shot and cost most of the time.
+ONCE_PER_SHOT = ("pose", "hands", "text")
+
+Progress = Callable[[int, int], None]  # (frames done, frames expected)
+
+
+class _Candidates:
+    """References to decoded frames that may be sampled, for the shot still open.
+
+    Every CANDIDATE_STEP-th frame is kept. Detectors report a boundary some frames late, so
+    the recent past stays dense; a long take's older frames are thinned to evenly spaced ones.
+    Memory is bounded whatever the length of the shot.
+    """
+
+    def __init__(self) -> None:
+        self.frames: deque[DecodedFrame] = deque()
+
+    def add(self, f: DecodedFrame) -> None:
+        if f.index % CANDIDATE_STEP:
+            return
+        self.frames.append(f)
+        old = [c for c in self.frames if c.index < f.index - DENSE_WINDOW]
+        if len(old) > MAX_OLD_CANDIDATES:
+            keep = set(id(c) for c in old[::2])
+            self.frames = deque(c for c in self.frames if c.index >= f.index - DENSE_WINDOW or id(c) in keep)
+
+    def take(self, start: int, end: int) -> list[DecodedFrame]:
+        """The candidates of frames start..end; older ones are dropped."""
+        out = [c for c in self.frames if start <= c.index <= end]
+        while self.frames and self.frames[0].index <= end:
+            self.frames.popleft()
+        return out
+
+
+@dataclass
+class _ShotJob:
+    number: int
+    start: int
+    end: int
+    transition: Boundary | None
+    samples: list[DecodedFrame]
+
+
+def samples_for(duration_s: float, n_frames: int) -> int:
+    """How many frames to tag in a shot: averaging needs two; long takes get a third."""
+    if n_frames < 2:
+        return 1
+    return 3 if duration_s > 4.0 else 2
+
+
+def _pick(cands: list[DecodedFrame], k: int) -> list[DecodedFrame]:
+    """``k`` evenly spaced candidates, away from the shot's ends when there is room."""
+    n = len(cands)
+    if n <= k:
+        return list(cands)
+    pos = np.linspace(0, n - 1, k + 2)[1:-1] if n >= k + 2 else np.linspace(0, n - 1, k)
+    idx = sorted(set(int(round(p)) for p in pos))
+    return [cands[i] for i in idx]
+
+
+def file_sha256(path: str | os.PathLike, chunk: int = 4 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def dominant_colors(frames: list[np.ndarray], k: int = 5) -> list[dict]:
+    """The k main colours of the sampled frames (k-means in Lab on a pixel sample)."""
+    px = np.concatenate([cv2.resize(f, (48, 27), interpolation=cv2.INTER_AREA).reshape(-1, 3) for f in frames])
+    lab = cv2.cvtColor(px.reshape(-1, 1, 3), cv2.COLOR_RGB2Lab).reshape(-1, 3).astype(np.float32)
+    k = min(k, len(np.unique(px, axis=0)))
+    if k <= 1:
+        c = px[0]
+        return [{"hex": "#%02x%02x%02x" % tuple(int(v) for v in c), "fraction": 1.0}]
+    crit = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 1.0)
+    cv2.setRNGSeed(0)
+    _, labels, _ = cv2.kmeans(lab, k, None, crit, 2, cv2.KMEANS_PP_CENTERS)
+    labels = labels.ravel()
+    out = []
+    for i in np.argsort(-np.bincount(labels, minlength=k)):
+        sel = labels == i
+        if not sel.any():
+            continue
+        c = px[sel].mean(0)
+        out.append({"hex": "#%02x%02x%02x" % tuple(int(round(v)) for v in c), "fraction": _r(sel.mean())})
+    return out
+
+
+class VideoAnalyzer:
+    """Turns a video file into a ``cinemanet.video/1`` sidecar document.
+
+    ``net`` is a :class:`cinemanet.CinemaNet` (created on first use if None); ``detector`` a
+    registered shot detector name.
+    """
+
+    def __init__(self, net=None, detector: str = DEFAULT_DETECTOR, embeddings: bool = True, fast_decode: bool = True):
+        self._net = net
+        self.detector_name = detector
+        create_detector(detector)  # fail early on an unknown name
+        self.embeddings = embeddings
+        self.fast_decode = fast_decode
+
+    @property
+    def net(self):
+        if self._net is None:
+            from ..api import CinemaNet
+
+            self._net = CinemaNet()
+        return self._net
+
+    def model_info(self) -> dict:
+        spec = self.net.spec
+        return {
+            "name": spec.name,
+            "version": spec.version,
+            "taxonomy": self.net.taxonomy.version,
+            "detector": self.detector_name,
+            "cinemanet": __version__,
+        }
+
+    def analyze(self, path: str | os.PathLike, progress: Progress | None = None) -> dict:
+        """The sidecar document for ``path``. Raises VideoReadError for unreadable input."""
+        p = Path(path)
+        info = probe(p)
+        net = self.net
+        detector = create_detector(self.detector_name)
+        shots: dict[int, dict] = {}
+        jobs: queue.Queue = queue.Queue(maxsize=8)
+        failure: list[BaseException] = []
+        worker = threading.Thread(target=self._tag_worker, args=(jobs, shots, info, str(p.absolute()), failure), daemon=True)
+        worker.start()
+
+        times = array("d")  # one float per frame: presentation time
+        motion = array("f")  # one float per frame: mean abs luma change from the previous frame
+        cands = _Candidates()
+        recent: deque[DecodedFrame] = deque(maxlen=RECENT_FRAMES)
+        start, incoming = 0, None  # the open shot: first frame, and the boundary that began it
+        number = 0
+        prev_y = None
+        expected = max(info.frame_count, 1)
+        last = -1
+
+        def close(end: int, boundary: Boundary | None) -> None:
+            nonlocal start, incoming, number
+            span = set()
+            for b in (incoming, boundary):
+                if b is not None and b.kind != "cut":
+                    span.update(range(b.start, b.end + 1))
+            mine = cands.take(start, end) or [c for c in recent if start <= c.index <= end]
+            if not mine:
+                raise VideoReadError(f"internal error: no frame kept for shot {number} (frames {start}-{end})")
+            clean = [c for c in mine if c.index not in span] or mine  # avoid mid-transition frames
+            dur = times[end] - times[start] + (1.0 / float(info.fps))
+            job = _ShotJob(number, start, end, incoming, _pick(clean, samples_for(dur, end - start + 1)))
+            while worker.is_alive() and not failure:
+                try:
+                    jobs.put(job, timeout=0.5)
+                    break
+                except queue.Full:
+                    continue
+            number += 1
+            if boundary is not None:
+                start, incoming = boundary.frame, boundary
+
+        try:
+            for f in iter_frames(p, fast=self.fast_decode):
+                if failure:
+                    break
+                times.append(f.time)
+                y = f.small[..., 0]
+                motion.append(float(cv2.absdiff(y, prev_y).mean()) / 255.0 if prev_y is not None else 0.0)
+                prev_y = y
+                recent.append(f)
+                cands.add(f)
+                for b in detector.process(f.index, f.time, f.small):
+                    if start < b.frame <= f.index:
+                        close(b.frame - 1, b)
+                last = f.index
+                if progress and f.index % 24 == 0:
+                    progress(f.index + 1, expected)
+            for b in detector.flush():
+                if start < b.frame <= last:
+                    close(b.frame - 1, b)
+            if last >= 0 and not failure:
+                close(last, None)
+        finally:
+            jobs.put(None)
+            worker.join()
+        if failure:
+            raise failure[0]
+        if progress:
+            progress(last + 1, last + 1)
+        return self._document(p, info, [shots[i] for i in range(number)], times, motion, last + 1)
+
+    # --- tagging (worker thread) ---------------------------------------------------------------
+    def _tag_worker(self, jobs: queue.Queue, shots: dict, info: VideoInfo, path: str, failure: list) -> None:
+        try:
+            while True:
+                job = jobs.get()
+                if job is None:
+                    return
+                shots[job.number] = self._tag_shot(job, info, path)
+        except BaseException as e:  # surface it in the decoding thread
+            failure.append(e)
+            while jobs.get() is not None:  # drain so the producer never blocks
+                pass
+
+    def _tag_shot(self, job: _ShotJob, info: VideoInfo, path: str) -> dict:
+        net = self.net
+        group_keys = net.taxonomy.group_keys
+        score_sum = None
+        embs, rgbs = [], []
+        mid = len(job.samples) // 2
+        order = [mid] + [i for i in range(len(job.samples)) if i != mid]
+        primary = None
+        for i in order:
+            frame = job.samples[i].working_frame(info.width, info.height, path)
+            ev = net.perception.perceive(frame, reuse=primary, reuse_names=ONCE_PER_SHOT)
+            primary = primary or ev
+            scores = net.concepts.scores(ev)
+            if score_sum is None:
+                score_sum = {g: dict(scores[g]) for g in group_keys}
+            else:
+                for g in group_keys:
+                    for k, v in scores[g].items():
+                        score_sum[g][k] += v
+            if ev.embedding is not None:
+                embs.append(ev.embedding)
+            rgbs.append(frame.rgb)
+        n = len(job.samples)
+        mean = {g: {k: v / n for k, v in score_sum[g].items()} for g in group_keys}
+        emb = None
+        if embs and self.embeddings:
+            e = np.mean(embs, axis=0)
+            emb = e / max(float(np.linalg.norm(e)), 1e-6)
+        res = net.result_from_scores(mean, info.width, info.height, path=path)
+        return {
+            "groups": {g: p.to_dict() for g, p in res.groups.items()},
+            "tags": res.tags,
+            "description": res.description,
+            "keyframes": [f.index for f in job.samples][:3],
+            "embedding": [round(float(x), 6) for x in emb] if emb is not None else None,
+            "dominant_colors": dominant_colors(rgbs),
+            "_job": job,
+        }
+
+    # --- the document --------------------------------------------------------------------------
+    def _document(self, p: Path, info: VideoInfo, tagged: list[dict], times, motion, n_frames: int) -> dict:
+        fps = info.fps
+        frame_dur = 1.0 / float(fps)
+        t0 = times[0] if n_frames else 0.0  # times count from the first frame, as players show them
+        shots = []
+        for i, t in enumerate(tagged):
+            job: _ShotJob = t.pop("_job")
+            s, e = job.start, job.end
+            end_time = times[e + 1] if e + 1 < n_frames else times[e] + frame_dur
+            seg = motion[s + 1 : e + 1]
+            tr = job.transition
+            shot = {
+                "schema": SHOT_SCHEMA,
+                "path": str(p.absolute()),
+                "shot": i,
+                "start_frame": s,
+                "end_frame": e,
+                "start_time": round(times[s] - t0, 6),
+                "end_time": round(end_time - t0, 6),
+                "start_timecode": str(Timecode.from_seconds(times[s] - t0, fps)),
+                "end_timecode": str(Timecode.from_seconds(times[e] - t0, fps)),
+                "groups": t["groups"],
+                "tags": t["tags"],
+                "description": t["description"],
+                "keyframes": t["keyframes"],
+                "keyframe_times": [round(times[k] - t0, 6) for k in t["keyframes"]],
+                "dominant_colors": t["dominant_colors"],
+                "motion": _r(float(np.mean(seg)) if len(seg) else 0.0),
+                "transition": {
+                    "kind": tr.kind if tr else "start",
+                    "start_frame": tr.start if tr else 0,
+                    "end_frame": tr.end if tr else 0,
+                },
+            }
+            if t["embedding"] is not None:
+                shot["embedding"] = t["embedding"]
+            shots.append(shot)
+        st = p.stat()
+        video = info.to_dict()
+        video["frame_count"] = n_frames  # decoded, not the container's estimate
+        video["start_time"] = round(t0, 6)  # the first frame's own timestamp
+        video["duration"] = round(times[n_frames - 1] - t0 + frame_dur, 6) if n_frames else 0.0
+        return {
+            "schema": SIDECAR_SCHEMA,
+            "path": str(p.absolute()),
+            "file": {"size": st.st_size, "sha256": file_sha256(p), "mtime": st.st_mtime},
+            "model": self.model_info(),
+            "video": video,
+            "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "shots": shots,
+        }
+
+
+__all__ = ["VideoAnalyzer", "file_sha256", "dominant_colors", "samples_for"]

@@ -1,0 +1,188 @@
+"""Analyse many videos: skip those already done, run files in parallel, never lose finished work.
+
+Each video's sidecar is written atomically as soon as that video is done, so ``kill -9``
+loses at most the videos in progress; re-running skips every video whose sidecar matches
+its size, content hash, model and detector.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import queue
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from ..media import Input, discover
+from ..media.video import VIDEO_EXTENSIONS, VideoReadError, probe
+from .analyze import DEFAULT_DETECTOR, VideoAnalyzer, file_sha256
+from .sidecar import SidecarError, existing_sidecar, read_sidecar, remove_stale_temporaries, sidecar_path, write_sidecar
+
+
+@dataclass
+class FileResult:
+    path: str
+    status: str  # "done", "skipped" (sidecar up to date) or "error"
+    sidecar: str | None = None
+    error: str | None = None
+    doc: dict | None = None  # the sidecar document (done and skipped)
+    seconds: float = 0.0
+    frames: int = 0
+
+
+# progress events: (path, frames done, frames expected)
+ProgressEvent = Callable[[str, int, int], None]
+
+
+def up_to_date(video: Path, out_dir: Path | None, model: dict) -> tuple[Path | None, dict | None]:
+    """The existing sidecar and its document if it matches this file and model, else (None, None)."""
+    sc = existing_sidecar(video, out_dir)
+    if sc is None:
+        return None, None
+    try:
+        doc = read_sidecar(sc)
+    except SidecarError:
+        return None, None
+    f, m = doc.get("file", {}), doc.get("model", {})
+    if f.get("size") != video.stat().st_size:
+        return None, None
+    if any(m.get(k) != model.get(k) for k in ("name", "version", "taxonomy", "detector")):
+        return None, None
+    if f.get("sha256") != file_sha256(video):
+        return None, None
+    return sc, doc
+
+
+def _check_writable(folder: Path) -> None:
+    if not folder.is_dir():
+        raise VideoReadError(f"output folder does not exist: {folder}")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise VideoReadError(f"cannot write the sidecar: output folder {folder} is read-only")
+
+
+def process_one(
+    analyzer: VideoAnalyzer,
+    video: str,
+    out_dir: str | None,
+    compress: bool,
+    force: bool,
+    progress: ProgressEvent | None = None,
+) -> FileResult:
+    t0 = time.perf_counter()
+    p = Path(video)
+    out = Path(out_dir) if out_dir else None
+    try:
+        if not force and p.is_file():
+            sc, doc = up_to_date(p, out, analyzer.model_info())
+            if sc is not None:
+                return FileResult(video, "skipped", str(sc), doc=doc, frames=doc["video"].get("frame_count", 0))
+        target = sidecar_path(p, out, compress)
+        probe(p)  # clear errors for unreadable input before anything else
+        _check_writable(target.parent)
+        cb = (lambda done, total: progress(video, done, total)) if progress else None
+        doc = analyzer.analyze(p, progress=cb)
+        remove_stale_temporaries(target)
+        try:
+            write_sidecar(doc, target)
+        except PermissionError:
+            raise VideoReadError(f"cannot write the sidecar: permission denied in {target.parent}") from None
+        except OSError as e:
+            raise VideoReadError(f"cannot write the sidecar: {e.strerror or e}") from None
+        for other in (sidecar_path(p, out, not compress),):  # one sidecar per video
+            if other.exists():
+                other.unlink()
+        return FileResult(video, "done", str(target), doc=doc, seconds=time.perf_counter() - t0,
+                          frames=doc["video"]["frame_count"])
+    except VideoReadError as e:
+        return FileResult(video, "error", error=str(e), seconds=time.perf_counter() - t0)
+    except Exception as e:  # a bug must not sink the batch
+        tb = traceback.extract_tb(e.__traceback__)[-1]
+        return FileResult(video, "error", error=f"internal error: {type(e).__name__}: {e} ({Path(tb.filename).name}:{tb.lineno})".splitlines()[0],
+                          seconds=time.perf_counter() - t0)
+
+
+_worker: dict = {}
+
+
+def _init(detector: str, embeddings: bool, events) -> None:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    from ..api import CinemaNet
+
+    _worker["analyzer"] = VideoAnalyzer(CinemaNet(threads=1), detector=detector, embeddings=embeddings)
+    _worker["events"] = events
+
+
+def _run(args) -> FileResult:
+    video, out_dir, compress, force = args
+    events = _worker["events"]
+    return process_one(_worker["analyzer"], video, out_dir, compress, force,
+                       progress=lambda v, d, t: events.put((v, d, t)))
+
+
+def analyze_paths(
+    paths: Iterable[str | os.PathLike],
+    *,
+    out_dir: str | os.PathLike | None = None,
+    compress: bool = False,
+    detector: str = DEFAULT_DETECTOR,
+    jobs: int = 1,
+    force: bool = False,
+    embeddings: bool = True,
+    progress: ProgressEvent | None = None,
+    analyzer: VideoAnalyzer | None = None,
+) -> Iterator[FileResult]:
+    """Analyse every video under ``paths``; yields one :class:`FileResult` per input, in order."""
+    inputs: list[Input] = list(discover(paths, VIDEO_EXTENSIONS, kind="videos"))
+    out = str(out_dir) if out_dir else None
+    todo = [i.path for i in inputs if i.error is None]
+    if jobs <= 1 or len(todo) <= 1:
+        analyzer = analyzer or VideoAnalyzer(detector=detector, embeddings=embeddings)
+        for inp in inputs:
+            if inp.error:
+                yield FileResult(inp.path, "error", error=inp.error)
+            else:
+                yield process_one(analyzer, inp.path, out, compress, force, progress)
+        return
+    yield from _pool(inputs, out, compress, detector, jobs, force, embeddings, progress)
+
+
+def _pool(inputs, out, compress, detector, jobs, force, embeddings, progress) -> Iterator[FileResult]:
+    from concurrent.futures import ProcessPoolExecutor
+
+    ctx = mp.get_context("spawn")
+    manager = ctx.Manager()
+    events = manager.Queue()
+    stop = threading.Event()
+
+    def pump() -> None:
+        while not stop.is_set():
+            try:
+                ev = events.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            except (EOFError, OSError):
+                return
+            if progress:
+                progress(*ev)
+
+    th = threading.Thread(target=pump, daemon=True)
+    th.start()
+    try:
+        with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init, initargs=(detector, embeddings, events)) as pool:
+            futures = {}
+            for inp in inputs:
+                if inp.error is None:
+                    futures[inp.path] = pool.submit(_run, (inp.path, out, compress, force))
+            for inp in inputs:
+                if inp.error:
+                    yield FileResult(inp.path, "error", error=inp.error)
+                else:
+                    yield futures[inp.path].result()
+    finally:
+        stop.set()
+        th.join(timeout=2)
+        manager.shutdown()

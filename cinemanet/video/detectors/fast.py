@@ -1,0 +1,438 @@
+"""``fast``: CinemaNet's own shot-boundary detector (the default).
+
+It works on the tiny YUV copy of each frame that the decoder hands over (36x64, planes taken
+straight from the decoded picture) and costs a few dozen small OpenCV/NumPy calls per frame,
+far below the cost of decoding a 1080p frame. Memory is a fixed ring of recent frames.
+
+Per frame it keeps, in a ring of the last 66 frames: the frame, 9x16 and 5x8 block-mean copies,
+the mean absolute difference (MAD, 0-255, Y+U+V) to the previous frame, and mean/std of luma
+(whole frame and centre band). Other frame pairs are compared only for candidates.
+
+Hard cuts (frame ``c`` = first frame of the new shot), decided 8 frames later:
+  * ``cross``: the smallest MAD between any of the 4 frames before ``c`` and any of ``c`` and
+    the 4 after. A cut makes every such pair differ; a flash, a strobe or a car crossing the
+    lens makes some later frame look like an earlier one again.
+  * ``cross >= cut_threshold`` and ``cross >= cut_ratio * median`` of the 16 surrounding
+    frame-to-frame MADs (an adaptive baseline: fast action raises it).
+  * transient check: after a cut the frames keep their distance from the old shot, so the
+    closest "return" pair (before ``c``, after ``c``) must stay >= ``return_ratio`` of the jump.
+  * block check: the 25th percentile of the per-block change (9x16 blocks, blocks that are black
+    in both frames -- letterbox bars -- left out) must be >= ``block_threshold``: a cut changes
+    nearly every part of the picture, an object sweeping past the lens only part of it.
+  * of several candidates closer than ``min_gap`` frames the strongest is kept.
+
+Fades: a run of uniform black (or white, judged on the centre band so that letterbox bars do
+not hide it) frames, with the monotone ramps of "distance from that colour" before and after
+it. A fade-out followed by a fade-in is one boundary, ``frame`` in the middle of the uniform run.
+
+Dissolves: for centres ``c`` and half-widths ``h`` (4-18 frames) the frame ``c`` is compared
+with the average of frames ``c-h`` and ``c+h``, on 9x16 and (more tolerant of motion) 5x8 block
+means. Inside a cross-dissolve a frame is a linear mix of the two shots, so that error is small
+compared with the difference between the ends, and the luma variance dips in the middle;
+camera motion and action break the linearity and keep the variance. The change must also be
+spread over the window (no single frame carries most of it). Overlapping candidates form one
+transition, reported at its most linear candidate, if it has ``dissolve_support`` candidates or
+one clearly linear (``dissolve_sure_linearity``); lone marginal candidates are motion.
+
+Priorities: a fade absorbs the cuts and dissolves within its span (cuts within ``min_gap``
+frames of it too); a cut absorbs a dissolve whose span contains it. Boundaries come out in
+frame order, typically 64 frames (2.7 s at 24 fps) after the frame they mark, later while a
+fade or a dissolve is still open.
+"""
+
+from __future__ import annotations
+
+from statistics import median
+
+import cv2
+import numpy as np
+
+from .base import Boundary, ShotDetector, register_detector
+
+_P = 4  # frames before a candidate cut that are compared
+_Q = 4  # frames after
+_BASE_W = 8  # frames each side for the adaptive baseline
+
+
+def _mad(a: np.ndarray, b: np.ndarray) -> float:
+    return cv2.norm(a, b, cv2.NORM_L1) / a.size
+
+
+@register_detector
+class FastDetector(ShotDetector):
+    name = "fast"
+    summary = "CinemaNet's own (default): cuts, fades and dissolves from the tiny YUV frames, ~0.1 ms/frame"
+
+    def __init__(
+        self,
+        cut_threshold: float = 9.0,
+        cut_ratio: float = 2.0,
+        return_ratio: float = 0.7,
+        block_threshold: float = 3.0,
+        min_gap: int = 6,
+        fades: bool = True,
+        uniform_std: float = 8.0,
+        black_level: float = 40.0,
+        white_level: float = 200.0,
+        max_ramp: int = 60,
+        dissolves: bool = True,
+        dissolve_halfwidths: tuple[int, ...] = (4, 6, 9, 12, 18),
+        dissolve_min_change: float = 10.0,
+        dissolve_linearity: float = 0.45,
+        dissolve_coarse_linearity: float = 0.3,
+        dissolve_variance_dip: float = 0.88,
+        dissolve_smoothness: float = 3.0,
+        dissolve_support: int = 4,
+        dissolve_sure_linearity: float = 0.2,
+    ):
+        self.cut_threshold = cut_threshold
+        self.cut_ratio = cut_ratio
+        self.return_ratio = return_ratio
+        self.block_threshold = block_threshold
+        self.min_gap = min_gap
+        self.fades = fades
+        self.uniform_std = uniform_std
+        self.black_level = black_level
+        self.white_level = white_level
+        self.max_ramp = max_ramp
+        self.dissolves = dissolves
+        self.dissolve_halfwidths = dissolve_halfwidths
+        self.dissolve_min_change = dissolve_min_change
+        self.dissolve_linearity = dissolve_linearity
+        self.dissolve_coarse_linearity = dissolve_coarse_linearity
+        self.dissolve_variance_dip = dissolve_variance_dip
+        self.dissolve_smoothness = dissolve_smoothness
+        self.dissolve_support = dissolve_support
+        self.dissolve_sure_linearity = dissolve_sure_linearity
+        # (scikit-learn style: only parameters here; the state is made on the first frame)
+
+    # ------------------------------------------------------------------ state
+
+    def _setup(self, small: np.ndarray) -> None:
+        hmax = max(self.dissolve_halfwidths) if self.dissolve_halfwidths else 0
+        self._hmax = hmax
+        self._la = max(_Q, _BASE_W)  # cut decision delay
+        self._R = max(2 * hmax + 2, self._la + _P + _BASE_W + 2, self.max_ramp + 4) + 2
+        R = self._R
+        self._frames = np.zeros((R, *small.shape), np.uint8)
+        ch = small.shape[2] if small.ndim == 3 else 1
+        self._blocks = np.zeros((R, 9, 16, ch), np.float32)
+        self._coarse = np.zeros((R, 5, 8, ch), np.float32)
+        self._d1 = np.zeros(R, np.float32)  # MAD to the previous frame
+        self._d1b = np.zeros(R, np.float32)  # block MAD to the previous frame
+        self._stat = np.zeros((R, 4), np.float32)  # mean Y, std Y, centre mean Y, centre std Y
+        self._index = np.zeros(R, np.int64)  # caller's frame index
+        h, w = small.shape[:2]
+        self._centre = (slice(int(h * 0.3), max(int(h * 0.7), int(h * 0.3) + 1)), slice(int(w * 0.15), max(int(w * 0.85), int(w * 0.15) + 1)))
+        self._cut_next = 1  # next candidate cut to evaluate (internal frame number)
+        self._cut_pending: tuple[int, float, int] | None = None  # (frame, strength, index) awaiting min_gap
+        self._diss: list[tuple] = []  # cluster of (c, h, linearity, change, index c-h, index c, index c+h)
+        self._diss_hi = 0
+        self._fade_state = "idle"
+        self._fade: dict = {}
+        self._out: list[tuple[Boundary, int, int]] = []  # decided, not yet released: (boundary, internal span)
+        self._hold_from: int | None = None  # no release from this internal frame on (fade in progress)
+
+    def reset(self) -> None:
+        """Forget everything seen (start a new video)."""
+        self._n = 0
+
+    # ------------------------------------------------------------------ feed
+
+    def process(self, index: int, time: float, small: np.ndarray) -> list[Boundary]:
+        n = getattr(self, "_n", 0)  # frames seen
+        if n == 0:
+            self._setup(small)
+        R = self._R
+        s = n % R
+        fr = self._frames[s]
+        np.copyto(fr, small)
+        self._index[s] = index
+        blk = cv2.resize(small, (16, 9), interpolation=cv2.INTER_AREA).astype(np.float32)
+        self._blocks[s] = blk.reshape(self._blocks[s].shape)
+        self._coarse[s] = cv2.resize(blk, (8, 5), interpolation=cv2.INTER_AREA).reshape(self._coarse[s].shape)
+        y = small[..., 0] if small.ndim == 3 else small
+        m, sd = cv2.meanStdDev(y)
+        cm, csd = cv2.meanStdDev(np.ascontiguousarray(y[self._centre]))
+        self._stat[s] = (m[0, 0], sd[0, 0], cm[0, 0], csd[0, 0])
+        self._d1[s] = _mad(fr, self._frames[(n - 1) % R]) if n else 0.0
+        self._d1b[s] = _mad(self._blocks[s], self._blocks[(n - 1) % R]) if n else 0.0
+        self._n = n + 1
+
+        # hard cuts: evaluate the candidate whose look-ahead is now complete
+        while self._cut_next <= n - self._la:
+            self._eval_cut(self._cut_next, n)
+            self._cut_next += 1
+        if self._cut_pending is not None and self._cut_next - self._cut_pending[0] >= self.min_gap:
+            self._emit_cut()
+        if self.dissolves:
+            self._eval_dissolves(n)
+        if self.fades:
+            self._step_fade(n)
+        # release what no later decision can touch any more: late dissolve clusters, cut
+        # candidates waiting for min_gap, fades whose ramp reaches back max_ramp frames
+        return self._release(n - max(self._la + 2 * self._hmax + self.min_gap, self.max_ramp) - 4)
+
+    def flush(self) -> list[Boundary]:
+        if getattr(self, "_n", 0) == 0:
+            return []
+        last = self._n - 1
+        while self._cut_next <= last - 2:
+            self._eval_cut(self._cut_next, last)
+            self._cut_next += 1
+        self._emit_cut()
+        if self.dissolves:
+            self._close_dissolves()
+        if self.fades and self._fade_state == "ramp_in":
+            self._finish_fade(last, last)
+        self._hold_from = None
+        out = self._release(None)
+        self._n = 0
+        return out
+
+    # ------------------------------------------------------------------ helpers
+
+    def _D(self, p: int, q: int) -> float:
+        """MAD between internal frames p and q (both still in the ring)."""
+        R = self._R
+        return _mad(self._frames[p % R], self._frames[q % R])
+
+    def _g(self, t: int, white: bool, level: float) -> float:
+        st = self._stat[t % self._R]
+        return abs(float(st[2]) - level) + float(st[3]) if white else abs(float(st[0]) - level) + float(st[1])
+
+    @staticmethod
+    def _rise(g: float) -> float:
+        """The least value that counts as a step of a fade ramp away from ``g``."""
+        return g + max(0.3, 0.015 * g)
+
+    def _uniform(self, t: int) -> str | None:
+        m, sd, cm, csd = self._stat[t % self._R]
+        if sd <= self.uniform_std and m <= self.black_level:
+            return "black"
+        if csd <= self.uniform_std and cm >= self.white_level:
+            return "white"
+        return None
+
+    # ------------------------------------------------------------------ cuts
+
+    def _eval_cut(self, c: int, last: int) -> None:
+        R = self._R
+        jump = float(self._d1[c % R])
+        if jump < self.cut_threshold:
+            return
+        lo, hi = max(1, c - _BASE_W, last - R + 2), min(last, c + _BASE_W)
+        base = median([float(self._d1[t % R]) for t in range(lo, hi + 1) if t != c] or [0.0])
+        bar = max(self.cut_threshold, self.cut_ratio * base)  # every before/after pair must differ this much
+        if jump < bar:
+            return
+        first = max(0, c - _P, last - R + 1)
+        ps = range(first, c)
+        cross = jump
+        for p in ps:  # the new frame against the frames before it
+            d = self._D(p, c)
+            if d < bar:
+                return
+            cross = min(cross, d)
+        ret_bar = max(bar, self.return_ratio * jump)  # and no later frame may look like the old shot again
+        for q in range(c + 1, min(last, c + _Q) + 1):
+            for p in ps:
+                d = self._D(p, q)
+                if d < ret_bar:
+                    return
+                cross = min(cross, d)
+        a, b = self._blocks[(c - 1) % R], self._blocks[c % R]
+        active = (a[..., 0] > 28) | (b[..., 0] > 28)
+        blk = np.abs(a - b).mean(axis=-1)[active]
+        if blk.size and float(np.percentile(blk, 25)) < self.block_threshold:
+            return
+        pend = self._cut_pending
+        if pend is not None and c - pend[0] < self.min_gap:
+            if cross > pend[1]:
+                self._cut_pending = (c, cross, int(self._index[c % R]))
+            return
+        self._emit_cut()
+        self._cut_pending = (c, cross, int(self._index[c % R]))
+
+    def _emit_cut(self) -> None:
+        if self._cut_pending is None:
+            return
+        c, strength, f = self._cut_pending
+        self._cut_pending = None
+        self._add(Boundary(f, "cut", f, f, float(strength)), c, c)
+
+    # ------------------------------------------------------------------ dissolves
+
+    def _eval_dissolves(self, n: int) -> None:
+        R = self._R
+        B = self._blocks
+        for h in self.dissolve_halfwidths:
+            c = n - h
+            if c - h < 0:
+                continue
+            a, mid, b = B[(c - h) % R], B[c % R], B[n % R]
+            e = _mad(a, b)
+            if e < self.dissolve_min_change:
+                continue
+            lin = _mad(mid, cv2.addWeighted(a, 0.5, b, 0.5, 0.0)) / e
+            if lin > self.dissolve_linearity:
+                continue
+            C = self._coarse
+            ca, cb = C[(c - h) % R], C[n % R]
+            ce = _mad(ca, cb)
+            clin = _mad(C[c % R], cv2.addWeighted(ca, 0.5, cb, 0.5, 0.0)) / max(ce, 1e-3)
+            if clin > self.dissolve_coarse_linearity:
+                continue
+            sa, sm, sb = self._stat[(c - h) % R, 1], self._stat[c % R, 1], self._stat[n % R, 1]
+            dip = float(sm * sm) / max(float(sa * sa + sb * sb) / 2.0, 1.0)
+            if dip > self.dissolve_variance_dip:
+                continue
+            steps = self._d1b[[(t % R) for t in range(c - h + 1, n + 1)]]
+            if float(steps.max()) > self.dissolve_smoothness * max(float(steps.mean()), 1e-3):
+                continue
+            if self._diss and c - h > self._diss_hi:  # windows no longer overlap: a new transition
+                self._close_dissolves()
+            self._diss_hi = max(self._diss_hi, c + h) if self._diss else c + h
+            self._diss.append((c, h, clin, e, self._index[(c - h) % R], self._index[c % R], self._index[n % R], dip))
+        if self._diss and n - 2 * self._hmax > self._diss_hi:
+            self._close_dissolves()
+
+    def _close_dissolves(self) -> None:
+        if not self._diss:
+            return
+        c, h, lin, e, a, f, b, _ = min(self._diss, key=lambda x: (x[2], -x[3]))
+        support = len(self._diss)
+        self._diss = []
+        # a real dissolve passes the tests at several centres and half-widths; a lone
+        # candidate must be clearly linear
+        if support < self.dissolve_support and lin > self.dissolve_sure_linearity:
+            return
+        f, a, b = int(f), int(a), int(b)
+        self._add(Boundary(f, "dissolve", a, b, float(1.0 - lin)), c - h, c + h)
+
+    # ------------------------------------------------------------------ fades
+
+    def _step_fade(self, n: int) -> None:
+        st = self._fade_state
+        kind = self._uniform(n)
+        F = self._fade
+        if st == "idle":
+            if kind is None or n == 0:
+                return
+            white = kind == "white"
+            R = self._R
+            level = float(self._stat[n % R, 2 if white else 0])  # the colour faded to
+            # walk back along the monotone ramp towards the colour
+            t = n
+            oldest = max(0, n - self.max_ramp, n - R + 2)
+            while t - 1 >= oldest and self._g(t - 1, white, level) > self._rise(self._g(t, white, level)):
+                t -= 1
+            # t is the last frame at the shot's own level; the ramp starts where the picture is
+            # clearly (10%) on its way to the colour, so noise before a flash is no ramp
+            g_full = self._g(t, white, level)
+            ramp_start = t
+            while ramp_start < n and self._g(ramp_start, white, level) >= 0.9 * g_full:
+                ramp_start += 1
+            pre = self._frames[t % R].copy() if t < n and t >= 1 else None
+            self._fade = {
+                "kind": kind,
+                "white": white,
+                "level": level,
+                "start": ramp_start,
+                "start_idx": int(self._index[ramp_start % R]),
+                "u0": n,
+                "u0_idx": int(self._index[n % R]),
+                "u1": n,
+                "u1_idx": int(self._index[n % R]),
+                "pre": pre,
+                "full": t,  # last frame at the old shot's level: cuts from here on belong to the fade
+                "maxsd": float(self._stat[n % R, 3 if white else 1]),
+            }
+            self._fade_state = "run"
+            self._hold_from = min(t, ramp_start)
+            return
+        if st == "run":
+            if kind == F["kind"]:
+                F["u1"], F["u1_idx"] = n, int(self._index[n % self._R])
+                m = float(self._stat[n % self._R, 2 if F["white"] else 0])
+                F["level"] = max(F["level"], m) if F["white"] else min(F["level"], m)  # the colour itself
+                F["maxsd"] = max(F["maxsd"], float(self._stat[n % self._R, 3 if F["white"] else 1]))
+                return
+            self._fade_state = "ramp_in"
+            F["rising"] = n  # last frame seen still moving away from the colour
+            return
+        # ramp_in: follow the rise away from the colour
+        if kind == F["kind"] and n - F["u1"] <= 4:  # a blip inside the hold: the same fade
+            self._fade_state = "run"
+            self._step_fade(n)
+            return
+        if kind is not None or self._g(n, F["white"], F["level"]) <= self._rise(self._g(n - 1, F["white"], F["level"])) or n - F["u1"] > self.max_ramp:
+            self._finish_fade(n - 1, n)
+            if kind is not None:  # a new uniform run begins right away
+                self._step_fade(n)
+            return
+        F["rising"] = n
+
+    def _finish_fade(self, last_rising: int, post: int) -> None:
+        F = self._fade
+        self._fade_state = "idle"
+        self._hold_from = None
+        end = F["u1"]
+        if last_rising > F["u1"]:  # the ramp ends where the picture is within 10% of its own level
+            w, lv = F["white"], F["level"]
+            g_final = self._g(last_rising, w, lv)
+            for t in range(F["u1"] + 1, last_rising + 1):
+                if self._g(t, w, lv) < 0.9 * g_final:
+                    end = t
+        if F["pre"] is None or F["start"] <= 0:
+            return  # the video starts in the colour: a fade-in from black is no boundary
+        ramps = (F["u0"] - F["start"]) + (end - F["u1"])
+        run = F["u1"] - F["u0"] + 1
+        if not (ramps >= 3 or F["maxsd"] <= 3.0):
+            return
+        R = self._R
+        change = _mad(F["pre"], self._frames[post % R])
+        if change < 0.5 * self.cut_threshold and run < 12:
+            return  # same picture before and after: a flash or a blink, not a transition
+        mid = (F["u0_idx"] + F["u1_idx"]) // 2
+        # the fade claims everything from the old shot's last full frame to the new one's first
+        self._add(Boundary(mid, "fade", F["start_idx"], int(self._index[end % R]), 1.0), min(F["full"], F["start"]), max(end, last_rising))
+
+    # ------------------------------------------------------------------ output
+
+    def _add(self, b: Boundary, start: int, end: int) -> None:
+        """Queue a decided boundary (internal span start..end), resolving overlaps."""
+        keep = []
+        g = self.min_gap  # no shot is shorter than this next to a fade
+        for item in self._out:
+            o, os_, oe = item
+            if b.kind == "fade":
+                m = g if o.kind == "cut" else 2
+                if os_ - m <= end and start - m <= oe and o.kind != "fade":
+                    continue  # the fade absorbs cuts and dissolves inside it
+            elif o.kind == "fade" and os_ - (g if b.kind == "cut" else 2) <= end and start - (g if b.kind == "cut" else 2) <= oe:
+                return
+            elif b.kind == "cut" and o.kind == "dissolve" and os_ <= start <= oe:
+                continue  # a cut inside a dissolve's span wins
+            elif b.kind == "dissolve" and o.kind == "cut" and start <= os_ <= end:
+                return
+            keep.append(item)
+        keep.append((b, start, end))
+        self._out = keep
+
+    def _release(self, upto: int | None) -> list[Boundary]:
+        if not self._out:
+            return []
+        if upto is None:
+            out = [b for b, _, _ in self._out]
+            self._out = []
+            return sorted(out, key=lambda b: b.frame)
+        if self._hold_from is not None:
+            upto = min(upto, self._hold_from - 3)
+        if self._diss:  # an open dissolve cluster may still be dropped for, or drop, what is queued
+            upto = min(upto, min(c - h for c, h, *_ in self._diss) - 3)
+        ready = [it for it in self._out if it[2] < upto]
+        if not ready:
+            return []
+        self._out = [it for it in self._out if it[2] >= upto]
+        return sorted((b for b, _, _ in ready), key=lambda b: b.frame)

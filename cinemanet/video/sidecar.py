@@ -1,0 +1,100 @@
+"""Sidecar files: one JSON document per video with its summary and every shot.
+
+``<name>.cinemanet.json`` (or ``.cinemanet.json.zst`` with ``--compress``), next to the video
+or in an output folder. Written atomically: a temporary file in the same folder, flushed and
+fsynced, then renamed over the target, so a crash never leaves half a sidecar.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+SIDECAR_SCHEMA = "cinemanet.video/1"
+SHOT_SCHEMA = "cinemanet.shot/1"
+SUFFIX = ".cinemanet.json"
+ZSTD_SUFFIX = ".cinemanet.json.zst"
+
+
+class SidecarError(Exception):
+    """A sidecar is missing, unreadable, or not a cinemanet.video/1 document."""
+
+
+def sidecar_path(video: str | os.PathLike, out_dir: str | os.PathLike | None = None, compress: bool = False) -> Path:
+    v = Path(video)
+    folder = Path(out_dir) if out_dir else v.parent
+    return folder / (v.name + (ZSTD_SUFFIX if compress else SUFFIX))
+
+
+def existing_sidecar(video: str | os.PathLike, out_dir: str | os.PathLike | None = None) -> Path | None:
+    for compress in (False, True):
+        p = sidecar_path(video, out_dir, compress)
+        if p.exists():
+            return p
+    return None
+
+
+def write_sidecar(doc: dict, path: str | os.PathLike) -> Path:
+    """Write ``doc`` atomically to ``path`` (zstd-compressed when the name ends in .zst)."""
+    path = Path(path)
+    data = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogateescape")
+    if path.name.endswith(".zst"):
+        import zstandard
+
+        data = zstandard.ZstdCompressor(level=10).compress(data)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return path
+
+
+def remove_stale_temporaries(path: str | os.PathLike) -> None:
+    """Delete temporaries a killed earlier run left for this sidecar (``.<name>.*.tmp``)."""
+    path = Path(path)
+    for t in path.parent.glob(f".{glob_escape(path.name)}.*.tmp"):
+        try:
+            t.unlink()
+        except OSError:
+            pass
+
+
+def glob_escape(name: str) -> str:
+    import glob
+
+    return glob.escape(name)
+
+
+def read_sidecar(path: str | os.PathLike) -> dict:
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise SidecarError("no such file or directory") from None
+    except PermissionError:
+        raise SidecarError("permission denied") from None
+    if path.name.endswith(".zst") or data[:4] == b"\x28\xb5\x2f\xfd":
+        import zstandard
+
+        try:
+            data = zstandard.ZstdDecompressor().decompress(data, max_output_size=1 << 31)
+        except zstandard.ZstdError as e:
+            raise SidecarError(f"corrupt zstd data: {e}") from None
+    try:
+        doc = json.loads(data.decode("utf-8", "surrogateescape"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise SidecarError(f"not valid JSON: {e}") from None
+    if not isinstance(doc, dict) or doc.get("schema") != SIDECAR_SCHEMA:
+        raise SidecarError(f"not a {SIDECAR_SCHEMA} sidecar")
+    return doc
