@@ -72,6 +72,16 @@ def test_shots_match_known_cuts_frame_exactly(analyzer, cuts_video):
         jsonschema.validate(s, shipped(SHOT_SCHEMA_FILE))
 
 
+def test_tagging_in_a_second_process_gives_the_same_shots(analyzer, cuts_video):
+    path, _ = cuts_video
+    a = analyzer.analyze(path)
+    b = VideoAnalyzer(tagging="process").analyze(path)
+    strip = lambda d: [(s["start_frame"], s["end_frame"], s["keyframes"], s["tags"]) for s in d["shots"]]
+    assert strip(a) == strip(b)
+    for x, y in zip(a["shots"], b["shots"]):
+        assert x["groups"]["shot.framing"]["scores"] == pytest.approx(y["groups"]["shot.framing"]["scores"], abs=1e-3)
+
+
 def test_groups_are_averaged_over_several_frames(analyzer, tmp_path, net):
     path = tmp_path / "one.mp4"
     write_video(path, _colour_frames([(30, 120, 200)], 120))

@@ -2,13 +2,15 @@
 aggregate them into the per-shot contract (``cinemanet.shot/1``), and build the sidecar.
 
 Decoding runs in FFmpeg's threads; detection and bookkeeping in this thread; tagging of the
-sampled frames in a worker thread, so the three overlap. Memory is bounded: only references
-to a few decoded frames per open shot are kept, plus one float per frame.
+sampled frames in a separate process (or a thread, inside batch workers), so they overlap.
+Memory is bounded: only references to a few dozen decoded frames are kept, plus two numbers
+per frame.
 """
 
 from __future__ import annotations
 
 import hashlib
+import multiprocessing as mp
 import os
 import queue
 import threading
@@ -36,8 +38,9 @@ DENSE_WINDOW = 96  # frames: detectors report a boundary up to about this late (
 MAX_OLD_CANDIDATES = 24  # older candidates of a long take are thinned to at most this many
 RECENT_FRAMES = 8  # every one of the last few frames, for a clip shorter than CANDIDATE_STEP
 # Evidence looked for once per shot, on its middle sample, and shared by its other samples:
-# bodies, hands and on-screen text change little within a shot and cost most of the time.
-ONCE_PER_SHOT = ("pose", "hands", "text")
+# people (faces, mask, body, hands) and on-screen text change little within a shot and cost
+# most of the time; colour, light, focus and the backbone are measured on every sample.
+ONCE_PER_SHOT = ("faces", "person_mask", "pose", "hands", "text")
 
 Progress = Callable[[int, int], None]  # (frames done, frames expected)
 
@@ -126,6 +129,151 @@ def dominant_colors(frames: list[np.ndarray], k: int = 5) -> list[dict]:
     return out
 
 
+def tag_shot(net, frames: list, embeddings: bool = True) -> dict:
+    """Tag a shot's sampled frames (``media.Frame``, middle sample first) and average them.
+
+    People (faces, mask, body, hands) and text are looked for on the first (middle) sample only
+    and shared with the others."""
+    group_keys = net.taxonomy.group_keys
+    total = None
+    embs, rgbs = [], []
+    primary = None
+    for frame in frames:
+        ev = net.perception.perceive(frame, reuse=primary, reuse_names=ONCE_PER_SHOT)
+        primary = primary or ev
+        scores = net.concepts.scores(ev)
+        if total is None:
+            total = {g: dict(scores[g]) for g in group_keys}
+        else:
+            for g in group_keys:
+                for k, v in scores[g].items():
+                    total[g][k] += v
+        if ev.embedding is not None:
+            embs.append(ev.embedding)
+        rgbs.append(frame.rgb)
+    n = len(frames)
+    mean = {g: {k: v / n for k, v in total[g].items()} for g in group_keys}
+    emb = None
+    if embs and embeddings:
+        e = np.mean(embs, axis=0)
+        emb = e / max(float(np.linalg.norm(e)), 1e-6)
+    res = net.result_from_scores(mean, frames[0].width, frames[0].height, path=frames[0].path)
+    return {
+        "groups": {g: p.to_dict() for g, p in res.groups.items()},
+        "tags": res.tags,
+        "description": res.description,
+        "embedding": [round(float(x), 6) for x in emb] if emb is not None else None,
+        "dominant_colors": dominant_colors(rgbs),
+    }
+
+
+class _ThreadTagger:
+    """Tags shots in a thread of this process (used inside batch workers: one process per file)."""
+
+    def __init__(self, net, embeddings: bool):
+        self.net, self.embeddings = net, embeddings
+        self.jobs: queue.Queue = queue.Queue(maxsize=8)
+        self.done: dict[int, dict] = {}
+        self.failure: list[BaseException] = []
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        try:
+            while (job := self.jobs.get()) is not None:
+                number, frames = job
+                self.done[number] = tag_shot(self.net, frames, self.embeddings)
+        except BaseException as e:  # surfaced in the decoding thread
+            self.failure.append(e)
+            while self.jobs.get() is not None:
+                pass
+
+    def submit(self, number: int, frames: list) -> None:
+        while self.thread.is_alive() and not self.failure:
+            try:
+                self.jobs.put((number, frames), timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+    def finish(self, expected: int | None = None) -> dict[int, dict]:
+        self.jobs.put(None)
+        self.thread.join()
+        if self.failure:
+            raise self.failure[0]
+        return self.done
+
+
+def _tag_process(model: str, embeddings: bool, jobs, results) -> None:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    try:
+        from ..api import CinemaNet
+
+        net = CinemaNet(model, threads=1)
+        while (job := jobs.get()) is not None:
+            number, frames = job
+            results.put((number, tag_shot(net, frames, embeddings)))
+    except BaseException as e:
+        results.put((-1, f"{type(e).__name__}: {e}"))
+
+
+class _ProcessTagger:
+    """Tags shots in a separate process, so decoding (FFmpeg threads plus the GIL-holding
+    bookkeeping in this process) and tagging run truly side by side on two cores."""
+
+    def __init__(self, model: str, embeddings: bool):
+        ctx = mp.get_context("spawn")
+        self.jobs = ctx.Queue(maxsize=16)
+        self.results = ctx.Queue()
+        self.proc = ctx.Process(target=_tag_process, args=(model, embeddings, self.jobs, self.results), daemon=True)
+        self.proc.start()
+        self.done: dict[int, dict] = {}
+        self.failure: list[str] = []
+
+    def _drain(self, block: bool = False) -> None:
+        while True:
+            try:
+                number, res = self.results.get(block, timeout=1.0 if block else None)
+            except queue.Empty:
+                return
+            if number < 0:
+                self.failure.append(res)
+            else:
+                self.done[number] = res
+            block = False
+
+    def submit(self, number: int, frames: list) -> None:
+        self._drain()
+        while not self.failure:
+            if not self.proc.is_alive():
+                self.failure.append("the tagging process died")
+                break
+            try:
+                self.jobs.put((number, frames), timeout=0.5)
+                return
+            except queue.Full:
+                self._drain()
+
+    def finish(self, expected: int) -> dict[int, dict]:
+        if self.proc.is_alive() and not self.failure:
+            self.jobs.put(None)
+        while len(self.done) < expected and not self.failure:
+            if not self.proc.is_alive() and self.results.empty():
+                self.failure.append("the tagging process ended early")
+                break
+            self._drain(block=True)
+        self.proc.join(timeout=10)
+        if self.proc.is_alive():
+            self.proc.kill()
+        if self.failure:
+            raise RuntimeError(f"tagging failed: {self.failure[0]}")
+        return self.done
+
+    def abort(self) -> None:
+        if self.proc.is_alive():
+            self.proc.kill()
+
+
 class VideoAnalyzer:
     """Turns a video file into a ``cinemanet.video/1`` sidecar document.
 
@@ -133,27 +281,42 @@ class VideoAnalyzer:
     registered shot detector name.
     """
 
-    def __init__(self, net=None, detector: str = DEFAULT_DETECTOR, embeddings: bool = True, fast_decode: bool = True):
+    def __init__(
+        self,
+        net=None,
+        detector: str = DEFAULT_DETECTOR,
+        embeddings: bool = True,
+        fast_decode: bool = True,
+        tagging: str = "thread",
+        model: str = "default",
+    ):
+        if tagging not in ("thread", "process"):
+            raise ValueError("tagging must be 'thread' or 'process'")
         self._net = net
+        self.model = str(net.spec.root / "model.yaml") if net is not None else model
         self.detector_name = detector
         create_detector(detector)  # fail early on an unknown name
         self.embeddings = embeddings
         self.fast_decode = fast_decode
+        self.tagging = tagging
 
     @property
     def net(self):
         if self._net is None:
             from ..api import CinemaNet
 
-            self._net = CinemaNet()
+            self._net = CinemaNet(self.model)
         return self._net
 
     def model_info(self) -> dict:
-        spec = self.net.spec
+        from ..concepts import model_spec
+        from ..taxonomy import get_taxonomy
+
+        spec = self._net.spec if self._net is not None else model_spec(self.model)
         return {
             "name": spec.name,
             "version": spec.version,
-            "taxonomy": self.net.taxonomy.version,
+            "taxonomy": get_taxonomy().version,
             "detector": self.detector_name,
             "cinemanet": __version__,
         }
@@ -162,13 +325,11 @@ class VideoAnalyzer:
         """The sidecar document for ``path``. Raises VideoReadError for unreadable input."""
         p = Path(path)
         info = probe(p)
-        net = self.net
         detector = create_detector(self.detector_name)
-        shots: dict[int, dict] = {}
-        jobs: queue.Queue = queue.Queue(maxsize=8)
-        failure: list[BaseException] = []
-        worker = threading.Thread(target=self._tag_worker, args=(jobs, shots, info, str(p.absolute()), failure), daemon=True)
-        worker.start()
+        apath = str(p.absolute())
+        tagger = (_ProcessTagger(self.model, self.embeddings) if self.tagging == "process"
+                  else _ThreadTagger(self.net, self.embeddings))
+        jobs: dict[int, _ShotJob] = {}
 
         times = array("d")  # one float per frame: presentation time
         motion = array("f")  # one float per frame: mean abs luma change from the previous frame
@@ -191,20 +352,19 @@ class VideoAnalyzer:
                 raise VideoReadError(f"internal error: no frame kept for shot {number} (frames {start}-{end})")
             clean = [c for c in mine if c.index not in span] or mine  # avoid mid-transition frames
             dur = times[end] - times[start] + (1.0 / float(info.fps))
-            job = _ShotJob(number, start, end, incoming, _pick(clean, samples_for(dur, end - start + 1)))
-            while worker.is_alive() and not failure:
-                try:
-                    jobs.put(job, timeout=0.5)
-                    break
-                except queue.Full:
-                    continue
+            picked = _pick(clean, samples_for(dur, end - start + 1))
+            mid = len(picked) // 2
+            ordered = [picked[mid]] + picked[:mid] + picked[mid + 1 :]  # the middle one first
+            jobs[number] = _ShotJob(number, start, end, incoming, picked)
+            tagger.submit(number, [f.working_frame(info.width, info.height, apath) for f in ordered])
             number += 1
             if boundary is not None:
                 start, incoming = boundary.frame, boundary
 
+        ok = False
         try:
             for f in iter_frames(p, fast=self.fast_decode):
-                if failure:
+                if tagger.failure:
                     break
                 times.append(f.time)
                 y = f.small[..., 0]
@@ -221,68 +381,22 @@ class VideoAnalyzer:
             for b in detector.flush():
                 if start < b.frame <= last:
                     close(b.frame - 1, b)
-            if last >= 0 and not failure:
+            if last >= 0 and not tagger.failure:
                 close(last, None)
+            ok = True
         finally:
-            jobs.put(None)
-            worker.join()
-        if failure:
-            raise failure[0]
+            if not ok and isinstance(tagger, _ProcessTagger):
+                tagger.abort()
+        done = tagger.finish(number)
+        tagged = []
+        for i in range(number):
+            t = dict(done[i])
+            t["keyframes"] = [f.index for f in jobs[i].samples][:3]
+            t["_job"] = jobs[i]
+            tagged.append(t)
         if progress:
             progress(last + 1, last + 1)
-        return self._document(p, info, [shots[i] for i in range(number)], times, motion, last + 1)
-
-    # --- tagging (worker thread) ---------------------------------------------------------------
-    def _tag_worker(self, jobs: queue.Queue, shots: dict, info: VideoInfo, path: str, failure: list) -> None:
-        try:
-            while True:
-                job = jobs.get()
-                if job is None:
-                    return
-                shots[job.number] = self._tag_shot(job, info, path)
-        except BaseException as e:  # surface it in the decoding thread
-            failure.append(e)
-            while jobs.get() is not None:  # drain so the producer never blocks
-                pass
-
-    def _tag_shot(self, job: _ShotJob, info: VideoInfo, path: str) -> dict:
-        net = self.net
-        group_keys = net.taxonomy.group_keys
-        score_sum = None
-        embs, rgbs = [], []
-        mid = len(job.samples) // 2
-        order = [mid] + [i for i in range(len(job.samples)) if i != mid]
-        primary = None
-        for i in order:
-            frame = job.samples[i].working_frame(info.width, info.height, path)
-            ev = net.perception.perceive(frame, reuse=primary, reuse_names=ONCE_PER_SHOT)
-            primary = primary or ev
-            scores = net.concepts.scores(ev)
-            if score_sum is None:
-                score_sum = {g: dict(scores[g]) for g in group_keys}
-            else:
-                for g in group_keys:
-                    for k, v in scores[g].items():
-                        score_sum[g][k] += v
-            if ev.embedding is not None:
-                embs.append(ev.embedding)
-            rgbs.append(frame.rgb)
-        n = len(job.samples)
-        mean = {g: {k: v / n for k, v in score_sum[g].items()} for g in group_keys}
-        emb = None
-        if embs and self.embeddings:
-            e = np.mean(embs, axis=0)
-            emb = e / max(float(np.linalg.norm(e)), 1e-6)
-        res = net.result_from_scores(mean, info.width, info.height, path=path)
-        return {
-            "groups": {g: p.to_dict() for g, p in res.groups.items()},
-            "tags": res.tags,
-            "description": res.description,
-            "keyframes": [f.index for f in job.samples][:3],
-            "embedding": [round(float(x), 6) for x in emb] if emb is not None else None,
-            "dominant_colors": dominant_colors(rgbs),
-            "_job": job,
-        }
+        return self._document(p, info, tagged, times, motion, last + 1)
 
     # --- the document --------------------------------------------------------------------------
     def _document(self, p: Path, info: VideoInfo, tagged: list[dict], times, motion, n_frames: int) -> dict:

@@ -140,7 +140,8 @@ def analyze_paths(
     out = str(out_dir) if out_dir else None
     todo = [i.path for i in inputs if i.error is None]
     if jobs <= 1 or len(todo) <= 1:
-        analyzer = analyzer or VideoAnalyzer(detector=detector, embeddings=embeddings)
+        # one video at a time: tag in a second process so decoding and tagging use both cores
+        analyzer = analyzer or VideoAnalyzer(detector=detector, embeddings=embeddings, tagging="process")
         for inp in inputs:
             if inp.error:
                 yield FileResult(inp.path, "error", error=inp.error)
