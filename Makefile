@@ -22,9 +22,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-## bench: the benchmark scripts whose figures the README quotes
+## bench: the benchmark scripts whose figures the README quotes (about 25 minutes)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_tag.py
+	$(BIN)/python benchmarks/bench_shots.py
+	$(BIN)/python benchmarks/bench_analyze.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -325,3 +325,17 @@ def test_parallel_jobs_match_serial(tmp_path, cuts_video):
         by_file.setdefault(Path(d["path"]).name, []).append((d["start_frame"], d["end_frame"], d["tags"]))
     assert list(by_file) == ["p0.mp4", "p1.mp4", "p2.mp4"]  # input order
     assert by_file["p0.mp4"] == by_file["p1.mp4"] == by_file["p2.mp4"]
+
+
+def test_cli_export_every_format(tmp_path, cuts_video):
+    v = tmp_path / "clip é.mp4"
+    shutil.copy(cuts_video[0], v)
+    assert _run_cli("analyze", v, "-q", "--format", "jsonl").returncode == 0
+    for fmt, suffix in [("csv", ".csv"), ("edl", ".edl"), ("otio", ".otio"), ("fcpxml", ".fcpxml"), ("jpg", ".jpg")]:
+        out = _run_cli("export", v, "--to", fmt)
+        assert out.returncode == 0, out.stderr
+        written = Path(out.stdout.strip())
+        assert written.exists() and written.stat().st_size > 100 and written.name.endswith(suffix)
+    assert _run_cli("export", v, "--to", "mp3").returncode == 2
+    missing = _run_cli("export", tmp_path / "nothing.mp4", "--to", "csv")
+    assert missing.returncode == 1 and "no sidecar" in missing.stderr
