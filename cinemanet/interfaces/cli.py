@@ -485,6 +485,19 @@ def model_train_default(
     train_default(data, target, jobs=jobs or None, log=lambda m: typer.echo(m, err=True))
 
 
+def _register_command_modules() -> None:
+    """Command groups that live in their own modules: each has ``register(app, model_app)``."""
+    import importlib
+    import importlib.util
+
+    for name in ("cli_catalog", "cli_data"):
+        if importlib.util.find_spec(f"{__package__}.{name}") is not None:
+            importlib.import_module(f"{__package__}.{name}").register(app, model_app)
+
+
+_register_command_modules()
+
+
 def main() -> None:
     import logging
 

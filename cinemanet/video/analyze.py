@@ -196,9 +196,13 @@ class _ThreadTagger:
             except queue.Full:
                 continue
 
+    def stop(self) -> None:
+        if self.thread.is_alive():
+            self.jobs.put(None)
+            self.thread.join()
+
     def finish(self, expected: int | None = None) -> dict[int, dict]:
-        self.jobs.put(None)
-        self.thread.join()
+        self.stop()
         if self.failure:
             raise self.failure[0]
         return self.done
@@ -211,15 +215,16 @@ def _tag_process(model: str, embeddings: bool, jobs, results) -> None:
 
         net = CinemaNet(model, threads=1)
         while (job := jobs.get()) is not None:
-            number, frames = job
-            results.put((number, tag_shot(net, frames, embeddings)))
+            video, number, frames = job
+            results.put((video, number, tag_shot(net, frames, embeddings)))
     except BaseException as e:
-        results.put((-1, f"{type(e).__name__}: {e}"))
+        results.put((None, -1, f"{type(e).__name__}: {e}"))
 
 
 class _ProcessTagger:
     """Tags shots in a separate process, so decoding (FFmpeg threads plus the GIL-holding
-    bookkeeping in this process) and tagging run truly side by side on two cores."""
+    bookkeeping in this process) and tagging run truly side by side on two cores. The process
+    is started once and serves every video of a batch."""
 
     def __init__(self, model: str, embeddings: bool):
         ctx = mp.get_context("spawn")
@@ -227,18 +232,24 @@ class _ProcessTagger:
         self.results = ctx.Queue()
         self.proc = ctx.Process(target=_tag_process, args=(model, embeddings, self.jobs, self.results), daemon=True)
         self.proc.start()
+        self.video = 0
         self.done: dict[int, dict] = {}
         self.failure: list[str] = []
+
+    def begin(self) -> None:
+        """Start a new video: results still in flight for an earlier one are ignored."""
+        self.video += 1
+        self.done = {}
 
     def _drain(self, block: bool = False) -> None:
         while True:
             try:
-                number, res = self.results.get(block, timeout=1.0 if block else None)
+                video, number, res = self.results.get(block, timeout=1.0 if block else None)
             except queue.Empty:
                 return
             if number < 0:
                 self.failure.append(res)
-            else:
+            elif video == self.video:
                 self.done[number] = res
             block = False
 
@@ -249,27 +260,28 @@ class _ProcessTagger:
                 self.failure.append("the tagging process died")
                 break
             try:
-                self.jobs.put((number, frames), timeout=0.5)
+                self.jobs.put((self.video, number, frames), timeout=0.5)
                 return
             except queue.Full:
                 self._drain()
 
     def finish(self, expected: int) -> dict[int, dict]:
-        if self.proc.is_alive() and not self.failure:
-            self.jobs.put(None)
         while len(self.done) < expected and not self.failure:
             if not self.proc.is_alive() and self.results.empty():
                 self.failure.append("the tagging process ended early")
                 break
             self._drain(block=True)
-        self.proc.join(timeout=10)
-        if self.proc.is_alive():
-            self.proc.kill()
         if self.failure:
             raise RuntimeError(f"tagging failed: {self.failure[0]}")
         return self.done
 
-    def abort(self) -> None:
+    def close(self) -> None:
+        if self.proc.is_alive():
+            try:
+                self.jobs.put(None, timeout=1)
+            except queue.Full:
+                pass
+            self.proc.join(timeout=10)
         if self.proc.is_alive():
             self.proc.kill()
 
@@ -299,6 +311,26 @@ class VideoAnalyzer:
         self.embeddings = embeddings
         self.fast_decode = fast_decode
         self.tagging = tagging
+        self._tagger: _ProcessTagger | None = None
+
+    def close(self) -> None:
+        """Stop the tagging process, if one was started."""
+        if self._tagger is not None:
+            self._tagger.close()
+            self._tagger = None
+
+    def __enter__(self) -> "VideoAnalyzer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _process_tagger(self) -> _ProcessTagger:
+        if self._tagger is None or not self._tagger.proc.is_alive() or self._tagger.failure:
+            self.close()
+            self._tagger = _ProcessTagger(self.model, self.embeddings)
+        self._tagger.begin()
+        return self._tagger
 
     @property
     def net(self):
@@ -327,8 +359,7 @@ class VideoAnalyzer:
         info = probe(p)
         detector = create_detector(self.detector_name)
         apath = str(p.absolute())
-        tagger = (_ProcessTagger(self.model, self.embeddings) if self.tagging == "process"
-                  else _ThreadTagger(self.net, self.embeddings))
+        tagger = self._process_tagger() if self.tagging == "process" else _ThreadTagger(self.net, self.embeddings)
         jobs: dict[int, _ShotJob] = {}
 
         times = array("d")  # one float per frame: presentation time
@@ -385,8 +416,8 @@ class VideoAnalyzer:
                 close(last, None)
             ok = True
         finally:
-            if not ok and isinstance(tagger, _ProcessTagger):
-                tagger.abort()
+            if not ok and isinstance(tagger, _ThreadTagger):
+                tagger.stop()  # a process tagger carries on with the next video
         done = tagger.finish(number)
         tagged = []
         for i in range(number):

@@ -141,12 +141,17 @@ def analyze_paths(
     todo = [i.path for i in inputs if i.error is None]
     if jobs <= 1 or len(todo) <= 1:
         # one video at a time: tag in a second process so decoding and tagging use both cores
+        own = analyzer is None
         analyzer = analyzer or VideoAnalyzer(detector=detector, embeddings=embeddings, tagging="process")
-        for inp in inputs:
-            if inp.error:
-                yield FileResult(inp.path, "error", error=inp.error)
-            else:
-                yield process_one(analyzer, inp.path, out, compress, force, progress)
+        try:
+            for inp in inputs:
+                if inp.error:
+                    yield FileResult(inp.path, "error", error=inp.error)
+                else:
+                    yield process_one(analyzer, inp.path, out, compress, force, progress)
+        finally:
+            if own:
+                analyzer.close()
         return
     yield from _pool(inputs, out, compress, detector, jobs, force, embeddings, progress)
 
