@@ -182,7 +182,7 @@ def main() -> None:
         return f"{r['f1']:.3f} ({r['precision']:.2f}/{r['recall']:.2f})"
 
     cols = ["hard cuts", "gradual"] + (["shared clips"] if shared else [])
-    print(f"\n### Shot detection accuracy: F1 (precision/recall)\n")
+    print("\n### Shot detection accuracy: F1 (precision/recall)\n")
     print("| detector | " + " | ".join(cols) + " | detect cost (ms/frame, 36x64 input) |")
     print("|---|" + "---|" * (len(cols) + 1))
     for n in names:

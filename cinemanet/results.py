@@ -6,7 +6,7 @@ Contract ``cinemanet.tag/1`` (``schemas/cinemanet.tag-1.schema.json``): one obje
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 TAG_SCHEMA = "cinemanet.tag/1"
 SCORE_DIGITS = 4

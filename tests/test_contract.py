@@ -14,7 +14,7 @@ import jsonschema
 import pytest
 
 from cinemanet.media import IMAGE_EXTENSIONS, discover
-from cinemanet.schemas import SCHEMAS, TAG_SCHEMA_FILE, shipped, tag_schema
+from cinemanet.schemas import SCHEMAS, shipped
 from cinemanet.taxonomy import get_taxonomy
 
 from conftest import EXAMPLES

@@ -14,10 +14,9 @@ import multiprocessing as mp
 import os
 import queue
 import threading
-import time
 from array import array
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable

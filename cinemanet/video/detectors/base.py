@@ -11,7 +11,7 @@ Register implementations with :func:`register_detector`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
@@ -73,5 +73,3 @@ def create_detector(name: str, **params) -> ShotDetector:
         raise KeyError(f"unknown shot detector {name!r}; choose from {', '.join(sorted(_REGISTRY))}") from None
     return cls(**params)
 
-
-DetectorFactory = Callable[..., ShotDetector]
