@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.cinemanet-installed
 
-.PHONY: demo test bench clean-venv
+.PHONY: demo test bench bench-library clean-venv
 
 $(STAMP): pyproject.toml requirements/base.txt requirements/nodeps.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,13 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_tag.py
 	$(BIN)/python benchmarks/bench_shots.py
 	$(BIN)/python benchmarks/bench_analyze.py
+
+## bench-library: catalog/search and web on 1,000,000 synthetic shots, and training speed
+## (about 25 minutes: the first run builds the catalog and its ANN index in benchmarks/out/)
+bench-library: $(STAMP)
+	$(BIN)/python benchmarks/bench_search.py
+	$(BIN)/python benchmarks/bench_web.py --catalog benchmarks/out/catalog-1m.sqlite
+	$(BIN)/python benchmarks/bench_training.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -45,3 +45,19 @@ def test_location(metrics):
     m = metrics["scene"]
     assert m["accuracy"] >= 0.85  # 14 v1 places (street and highway both map to road)
     assert m["interior_exterior_accuracy"] >= 0.97
+
+
+def test_export_companions_and_generated_heads_record_their_data():
+    """Backbone-only companions (for `model export`) and the label-generated heads were trained
+    by the same command; their recorded held-out figures and data hashes are checked here."""
+    from cinemanet.concepts.heads import LinearHead
+
+    root = Path(str(resources.files("cinemanet").joinpath("models", "default", "heads")))
+    for name in ("shot.framing", "shot.type.overtheshoulder"):
+        c = LinearHead.load(root / "export" / f"{name}.npz")
+        assert c.inputs == ("backbone",) and len(c.meta["data_sha256"]) == 64
+        assert c.meta["heldout"]["accuracy"] >= 0.8
+    for g in ("color.saturation", "shot.lighting"):
+        h = LinearHead.load(root / "generated" / f"{g}.npz")
+        assert h.inputs == ("measured",) and h.meta["augment"] and len(h.meta["data_sha256"]) == 64
+        assert h.meta["heldout"]["accuracy"] >= 0.95  # generated held-out examples, seed 1

@@ -5,9 +5,8 @@ Unknown names are never guessed: they are rejected with the closest known names 
 
 from __future__ import annotations
 
-import difflib
 
-from ..taxonomy import Group, Label, get_taxonomy, normalise
+from ..taxonomy import Group, Label, closest, get_taxonomy, normalise
 
 
 class LabelResolutionError(ValueError):
@@ -35,7 +34,7 @@ def suggest(name: str, group: str | None = None, n: int = 5) -> list[str]:
     """Label keys whose names are closest to ``name`` (best first)."""
     g = get_taxonomy().group(group) if group else None
     words = _words(g)
-    hits = difflib.get_close_matches(normalise(name), list(words), n=4 * n, cutoff=0.6)
+    hits = closest(name, words, n=4 * n)
     return list(dict.fromkeys(words[h] for h in hits))[:n]
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from ..media import IMAGE_EXTENSIONS
+from ..taxonomy import get_taxonomy
 from .labels import LabelResolutionError, resolve_group, resolve_label
 from .records import PROVENANCE_FIELDS
 
@@ -67,9 +68,6 @@ def scan_folder(root: Path, group: str | None = None, label_map: dict[str, str] 
             except LabelResolutionError as e:
                 problems.extend((str(d), f"{d}: {m}") for _, m in e.problems)
                 return
-        g = key.rsplit(".", 1)[0] if grp is None else grp
-        from ..taxonomy import get_taxonomy
-
         g = get_taxonomy().label(key).group
         entries.extend(Entry(p, {g: key}) for p in _images(d))
 

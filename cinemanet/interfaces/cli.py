@@ -222,6 +222,8 @@ def analyze(
     embeddings: bool = typer.Option(False, "--embeddings", help="Include shot embeddings in the JSONL output (sidecars always have them)."),
     force: bool = typer.Option(False, "--force", help="Re-analyse even when an up-to-date sidecar exists."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    catalog: Optional[Path] = typer.Option(None, "--catalog", help="Also add each analysed video to this catalog "
+                                           "(one transaction per video; see `cinemanet search`)."),
 ) -> None:
     """Find every shot of each video and describe it in cinematic terms.
 
@@ -244,6 +246,15 @@ def analyze(
         _err(f"--out {out}: not a folder")
         raise typer.Exit(2)
     fmt = format or (ShotFormat.table if sys.stdout.isatty() else ShotFormat.jsonl)
+    cat = None
+    if catalog is not None:
+        from ..catalog import Catalog, CatalogError
+
+        try:
+            cat = Catalog.open(catalog)
+        except CatalogError as e:
+            _err(str(e))
+            raise typer.Exit(2)
     inputs = list(discover(paths, VIDEO_EXTENSIONS, kind="videos"))
     bars = _VideoProgress([i.path for i in inputs if i.error is None], quiet)
     failed = 0
@@ -252,6 +263,12 @@ def analyze(
         for res in analyze_paths(paths, out_dir=out, compress=compress, detector=detector, jobs=jobs,
                                  force=force, progress=bars.update):
             bars.finish(res.path)
+            if res.status != "error" and cat is not None:
+                try:
+                    cat.import_sidecar(res.doc, res.sidecar, skip_unchanged=True)
+                except CatalogError as e:
+                    failed += 1
+                    _err(f"{res.path}: not added to the catalog: {e}")
             if res.status == "error":
                 failed += 1
                 _err(f"{res.path}: {res.error}")
@@ -266,6 +283,8 @@ def analyze(
             rows.append(res)
     finally:
         bars.close()
+        if cat is not None:
+            cat.close()
     if fmt is ShotFormat.table:
         _video_table(rows)
     if failed:
@@ -472,17 +491,21 @@ def model_train_default(
     data: Path = typer.Option(..., "--data", help="The shared training data folder (../shared/data)."),
     out: Path = typer.Option(None, "--out", help="Where to write heads (default: the packaged default model)."),
     jobs: int = typer.Option(0, "--jobs", "-j", min=0, help="Feature worker processes (0: one per core)."),
+    generated: bool = typer.Option(True, "--generated/--no-generated", help="Also the heads of label-generated concepts (saturation, key), learnt from the colour stills transformed by the generators."),
 ) -> None:
-    """Train the default model's heads (framing, over-the-shoulder, location) from labelled stills."""
+    """Train the default model's heads (framing, over-the-shoulder, location; label-generated
+    concepts) from labelled stills."""
     from importlib import resources
 
-    from ..training.default_heads import train_default
+    from ..training.default_heads import train_default, train_generated
 
     if not (data / "cinemanet-stills").is_dir() or not (data / "scene15-train").is_dir():
         _err(f"{data}: expected cinemanet-stills/ and scene15-train/ inside")
         raise typer.Exit(2)
     target = out or Path(str(resources.files("cinemanet").joinpath("models", "default")))
     train_default(data, target, jobs=jobs or None, log=lambda m: typer.echo(m, err=True))
+    if generated:
+        train_generated(data, target, jobs=jobs or None, log=lambda m: typer.echo(m, err=True))
 
 
 def _register_command_modules() -> None:
@@ -490,7 +513,7 @@ def _register_command_modules() -> None:
     import importlib
     import importlib.util
 
-    for name in ("cli_catalog", "cli_data"):
+    for name in ("cli_catalog", "cli_data", "cli_web"):
         if importlib.util.find_spec(f"{__package__}.{name}") is not None:
             importlib.import_module(f"{__package__}.{name}").register(app, model_app)
 

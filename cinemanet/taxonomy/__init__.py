@@ -27,6 +27,28 @@ def normalise(text: str) -> str:
     return " ".join(re.sub(r"[-_.]+", " ", text.casefold()).split())
 
 
+def closest(word: str, pool, n: int = 3, cutoff: float = 0.6) -> list[str]:
+    """The ``n`` words of ``pool`` nearest to ``word``, best first, for "did you mean".
+
+    difflib's ratio, nudged towards words that start alike: people misspell the middle of a
+    word ("nite") far more often than its first letter, so "night" beats "knit".
+    """
+    import difflib
+
+    w = normalise(word)
+    scored = []
+    for p in pool:
+        m = difflib.SequenceMatcher(None, w, p)
+        if m.real_quick_ratio() < cutoff - 0.15 or m.quick_ratio() < cutoff - 0.15:
+            continue
+        r = m.ratio()
+        if w and p and w[0] == p[0]:
+            r += 0.15
+        if r >= cutoff:
+            scored.append((-r, len(p), p))
+    return [p for _, _, p in sorted(scored)[:n]]
+
+
 @dataclass(frozen=True)
 class Label:
     key: str
@@ -237,4 +259,4 @@ def get_taxonomy() -> Taxonomy:
     return load_taxonomy(text)
 
 
-__all__ = ["Group", "Label", "Taxonomy", "TaxonomyError", "get_taxonomy", "load_taxonomy", "normalise"]
+__all__ = ["Group", "Label", "Taxonomy", "TaxonomyError", "get_taxonomy", "load_taxonomy", "normalise", "closest"]

@@ -20,7 +20,8 @@ from ..taxonomy import get_taxonomy
 from .featurecache import compute_features
 from .fit import fit_head, head_proba
 from .metrics import accuracy, confusion, expected_calibration_error, macro_f1, within_one
-from .sources import Item, data_hash, folder_items, scene15_mapping
+from .sources import Item, data_hash, folder_items, scene15_mapping, train_ids
+from .multitask import BACKBONE_DIM
 from .split import duplicate_groups, holdout_mask
 
 FRAMING_INPUTS = ("backbone", "geometry")
@@ -190,13 +191,25 @@ def train_default(
             "dataset": ds.name,
             "data_sha256": data_hash(items),
             "train_sha256": data_hash([it for it, tt in zip(items, t) if not tt]),
+            "train_ids": train_ids([it for it, tt in zip(items, t) if not tt]),
             "n_train": int((~t).sum()),
             "n_test": int(t.sum()),
             "fit": info,
             "heldout": {k: v for k, v in ev.items() if k != "confusion"},
         }
         head.save(Path(out_dir) / HEAD_FILES[name])
-        report["heads"][name] = {"file": HEAD_FILES[name], **head.meta, "heldout": ev}
+        report["heads"][name] = {"file": HEAD_FILES[name], **{k: v for k, v in head.meta.items() if k != "train_ids"}, "heldout": ev}
+        if len(ds.inputs) > 1 and ds.inputs[0] == "backbone":
+            # backbone-only companion: what `cinemanet model export` puts into the single network
+            # (MediaPipe geometry cannot be part of it)
+            c, cinfo = fit_head(X[~t][:, :BACKBONE_DIM], y[~t], outputs, ("backbone",), g[~t], seed=seed, binary_output=binary_output)
+            cev = _evaluate(c, X[t][:, :BACKBONE_DIM], y[t], outputs, order)
+            c.meta = {**head.meta, "fit": cinfo, "heldout": {k: v for k, v in cev.items() if k != "confusion"},
+                      "companion_of": list(ds.inputs)}
+            rel = str(Path(HEAD_FILES[name]).parent / "export" / Path(HEAD_FILES[name]).name)
+            c.save(Path(out_dir) / rel)
+            report["heads"][name]["export_companion"] = {"file": rel, "heldout": cev}
+            log(f"{name} (backbone only, for export): held-out accuracy {cev['accuracy']:.3f}")
         log(f"{name}: held-out accuracy {ev['accuracy']:.3f} (n={ev['n_test']}), CV {info['cv_accuracy']:.3f}, "
             f"T={info['temperature']:.2f}, {info['train_seconds']:.1f}s")
         return head
@@ -210,3 +223,44 @@ def train_default(
     log(f"interior/exterior: held-out accuracy {io_acc:.3f} (n={io_n})")
     (Path(out_dir) / "metrics.json").write_text(json.dumps(report, indent=2, sort_keys=True, default=float) + "\n")
     return report
+
+
+#: label-generated concepts the default model answers with a trained head (see model.yaml):
+#: only those whose head beat the pixel rule on held-out generated examples (docs/MODEL_CARD.md)
+GENERATED = {"saturation": "color.saturation", "key": "shot.lighting"}
+
+
+def generated_dir(out_dir: Path) -> Path:
+    return Path(out_dir) / "heads" / "generated"
+
+
+def train_generated(data: Path, out_dir: Path, jobs: int | None = None, log: Callable[[str], None] = print,
+                    seed: int = 0, concepts: dict[str, str] | None = None) -> dict:
+    """Heads for label-generated concepts, learnt from the real colour film stills of ``data``
+    transformed by :mod:`.augment` (training split with ``seed``, held-out split with ``seed + 1``).
+    The stills go through the data-set library (a temporary store) so the split is the library's
+    stratified, near-duplicate-aware one. Writes ``heads/generated/<group>.npz`` and
+    ``heads/generated/run.json``."""
+    import shutil
+    import tempfile
+
+    from ..datasets import DatasetStore
+    from .multitask import TrainConfig, _json, train_model
+
+    concepts = concepts or GENERATED
+    stills = Path(data) / "cinemanet-stills"
+    with tempfile.TemporaryDirectory(prefix="cinemanet-gen-") as tmp:
+        store = DatasetStore(Path(tmp) / "store")
+        dss = []
+        for sub, group in (("framing", "shot.framing"), ("type", "shot.type")):
+            ds, _ = store.import_source(stills / sub, f"stills-{sub}", group=group, seed=0)
+            dss.append(ds)
+        cfg = TrainConfig(groups=tuple(concepts.values()), augment=tuple(concepts), seed=seed, eval_seed=seed + 1)
+        run = train_model(dss, Path(tmp) / "model", cfg, jobs=jobs, log=log)
+        dst = generated_dir(out_dir)
+        dst.mkdir(parents=True, exist_ok=True)
+        for g in concepts.values():
+            shutil.copyfile(Path(tmp) / "model" / "heads" / f"{g}.npz", dst / f"{g}.npz")
+        run["config"]["datasets_from"] = str(stills.name)
+        (dst / "run.json").write_text(json.dumps(run, indent=2, sort_keys=True, default=_json) + "\n")
+    return run

@@ -9,7 +9,7 @@ import multiprocessing as mp
 import os
 import time
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -20,20 +20,42 @@ from ..perception.backbone import cache_dir
 from .sources import Item
 
 FEATURES_VERSION = 5  # 2: grayscale view; 3: no pose on close-ups; 4: 192 px input; 5: pose at 320 px
+# Generated examples (a recipe of .augment) are keyed by (file, recipe, AUGMENT_VERSION), so a
+# changed generator never reuses stale features.
 _worker: dict = {}
 
 
 def _init(names: tuple[str, ...]) -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    from ..concepts import predictors  # noqa: F401  (registers every feature extractor, "measured" too)
+
     _worker["names"] = names
     _worker["perception"] = Perception(feature_needs(names))
 
 
-def _one(path: str) -> np.ndarray | None:
+def _mask_of(frame) -> np.ndarray | None:
+    if "mask" not in _worker:
+        _worker["mask"] = Perception(["person_mask"])
+    return _worker["mask"].perceive(frame).person_mask
+
+
+def _generate(frame, recipe, source_sha: str):
+    """The frame a label-generating recipe makes from ``frame`` (None: the photo does not qualify)."""
+    from .augment import generate
+
+    return generate(frame, recipe, source_sha, _mask_of)
+
+
+def _one(job) -> np.ndarray | None:
+    path, recipe, source_sha = job
     try:
         frame = load_image(path)
     except Exception:
         return None
+    if recipe is not None:
+        frame = _generate(frame, recipe, source_sha)
+        if frame is None:
+            return None
     ev = _worker["perception"].perceive(frame)
     return build_features(ev, _worker["names"])
 
@@ -59,13 +81,18 @@ def compute_features(
 
         ctx = mp.get_context("spawn")
         with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init, initargs=(names,)) as pool:
-            for i, (it, x) in enumerate(zip(todo, pool.map(_one, [str(it.path) for it in todo], chunksize=8))):
-                if x is not None:
-                    cached[it.sha256] = x
+            jobs_ = [(str(it.path), it.recipe, it.source_sha256) for it in todo]
+            for i, (it, x) in enumerate(zip(todo, pool.map(_one, jobs_, chunksize=8))):
+                # a generated example that does not apply is cached as NaN, so it is not retried
+                cached[it.sha256] = x if x is not None else (np.nan if it.recipe is not None else None)
+                if cached[it.sha256] is None:
+                    del cached[it.sha256]
                 if progress:
                     progress(i + 1, len(todo))
         rate = len(todo) / (time.perf_counter() - t0)
         store.parent.mkdir(parents=True, exist_ok=True)
+        dim = next((len(v) for v in cached.values() if np.ndim(v)), 0)
+        cached = {k: (v if np.ndim(v) else np.full(dim, np.nan, np.float32)) for k, v in cached.items()}
         shas = sorted(cached)
         tmp = store.with_suffix(".tmp.npz")
         np.savez(tmp, sha=np.array(shas), x=np.stack([cached[s] for s in shas]))

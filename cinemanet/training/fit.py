@@ -42,22 +42,33 @@ def fit_head(
     mean = X.mean(0)
     scale = X.std(0) + 1e-6
     Z = (X - mean) / scale
+    # small data sets: never more folds than the rarest class has images
+    folds = int(max(2, min(folds, np.bincount(y, minlength=len(outputs))[np.unique(y)].min())))
     splits = _folds(y, groups, folds, seed)
+    # C ascending, each fold's model warm-started from the previous C: same optimum, far fewer
+    # solver iterations than fitting every C from zero
+    oofs = {C: np.zeros((len(y), len(outputs))) for C in C_GRID}
+    for tr, va in splits:
+        m = _model(C_GRID[0], seed)
+        m.warm_start = True
+        for C in C_GRID:
+            m.C = C
+            m.fit(Z[tr], y[tr])
+            oofs[C][va] = m.predict_log_proba(Z[va]) if len(outputs) > 2 else _two_col(m.decision_function(Z[va]))
     best = None
     for C in C_GRID:
-        oof = np.zeros((len(y), len(outputs)))
-        for tr, va in splits:
-            m = _model(C, seed).fit(Z[tr], y[tr])
-            oof[va] = m.predict_log_proba(Z[va]) if len(outputs) > 2 else _two_col(m.decision_function(Z[va]))
-        acc = float(np.mean(oof.argmax(1) == y))
+        acc = float(np.mean(oofs[C].argmax(1) == y))
         if best is None or acc > best[1] + 1e-9:
-            best = (C, acc, oof)
+            best = (C, acc, oofs[C])
     C, cv_acc, oof_logits = best
     T = fit_temperature(oof_logits, y)
     m = _model(C, seed).fit(Z, y)
     # scikit-learn keeps one weight row for two classes: that is P(outputs[1]), a sigmoid head
     head_outputs = (binary_output,) if binary_output else tuple(outputs)
     W, b = m.coef_.astype(np.float32), m.intercept_.astype(np.float32)
+    if len(outputs) == 2 and not binary_output:
+        # a two-label softmax head: logits (-z/2, z/2) give softmax = (1 - sigmoid(z), sigmoid(z))
+        W, b = np.concatenate([-W / 2, W / 2]), np.concatenate([-b / 2, b / 2])
     head = LinearHead(head_outputs, tuple(inputs), W, b, mean.astype(np.float32), scale.astype(np.float32), float(T))
     info = {
         "C": C,
@@ -66,6 +77,8 @@ def fit_head(
         "oof_ece_before": expected_calibration_error(_softmax(oof_logits), y),
         "oof_ece_after": expected_calibration_error(_softmax(oof_logits / T), y),
         "n_train": int(len(y)),
+        "folds": folds,
+        "seed": seed,
     }
     return head, info
 

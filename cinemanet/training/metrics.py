@@ -58,3 +58,60 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
     for step in (1.1, 1.02):
         T = min((T / step, T, T * step), key=nll)
     return float(T)
+
+
+def per_class(y: np.ndarray, pred: np.ndarray, k: int) -> dict[str, list[float]]:
+    """Precision, recall, F1 and support per class (0 where undefined)."""
+    m = confusion(y, pred, k)
+    tp = np.diag(m).astype(float)
+    prec = np.divide(tp, m.sum(0), out=np.zeros(k), where=m.sum(0) > 0)
+    rec = np.divide(tp, m.sum(1), out=np.zeros(k), where=m.sum(1) > 0)
+    f1 = np.divide(2 * prec * rec, prec + rec, out=np.zeros(k), where=(prec + rec) > 0)
+    return {"precision": prec.tolist(), "recall": rec.tolist(), "f1": f1.tolist(), "support": m.sum(1).tolist()}
+
+
+def log_probs(p: np.ndarray) -> np.ndarray:
+    """Probabilities as logits for temperature scaling (softmax(log p / T) = p^(1/T), renormalised)."""
+    return np.log(np.clip(p, 1e-12, 1.0))
+
+
+def crossfit_temperature_ece(probs: np.ndarray, y: np.ndarray, folds: int = 2, seed: int = 0) -> tuple[float, list[float]]:
+    """ECE after temperature scaling, without tuning on the images scored: the temperature for
+    each fold is fitted on the other folds. Returns (ECE, temperatures)."""
+    n = len(y)
+    if n < 2 * folds:
+        return float("nan"), []
+    idx = np.random.default_rng(seed).permutation(n)
+    parts = np.array_split(idx, folds)
+    z = log_probs(probs)
+    scaled = np.zeros_like(probs)
+    temps = []
+    for i, va in enumerate(parts):
+        tr = np.concatenate([p for j, p in enumerate(parts) if j != i])
+        T = fit_temperature(z[tr], y[tr])
+        temps.append(T)
+        e = np.exp((z[va] - z[va].max(1, keepdims=True)) / T)
+        scaled[va] = e / e.sum(1, keepdims=True)
+    return expected_calibration_error(scaled, y), temps
+
+
+def classification_report(y: np.ndarray, probs: np.ndarray, labels: list[str], order: list[str] | tuple[str, ...] | None = None) -> dict:
+    """Accuracy, macro-F1, confusion matrix, per-class scores, ECE (and within-one accuracy
+    for an ordered group: ``order`` lists the labels from one end of the scale to the other)."""
+    y = np.asarray(y)
+    pred = probs.argmax(1)
+    k = len(labels)
+    out = {
+        "n_test": int(len(y)),
+        "labels": list(labels),
+        "accuracy": accuracy(y, pred),
+        "macro_f1": macro_f1(y, pred, k),
+        "ece": expected_calibration_error(probs, y),
+        "confusion": confusion(y, pred, k).tolist(),
+        "per_class": per_class(y, pred, k),
+    }
+    if order:
+        ranked = [labels.index(o) for o in order if o in labels]
+        if len(ranked) == k:
+            out["within_one"] = within_one(y, pred, ranked)
+    return out

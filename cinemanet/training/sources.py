@@ -17,7 +17,10 @@ from ..taxonomy import get_taxonomy
 class Item:
     path: Path
     label: str  # a v1 label key, or a source class name where the head predicts source classes
-    sha256: str
+    sha256: str  # of the file; for a generated example, the key of (source file, recipe)
+    #: a label-generating augmentation applied to the file (see :mod:`.augment`), or None
+    recipe: object | None = None
+    source_sha256: str | None = None  # the file's own hash when ``recipe`` is set
 
 
 def file_sha256(path: Path) -> str:
@@ -59,3 +62,16 @@ def data_hash(items: list[Item]) -> str:
     for it in sorted(items, key=lambda i: (i.label, i.sha256)):
         h.update(f"{it.label}\t{it.sha256}\n".encode())
     return h.hexdigest()
+
+
+ID_CHARS = 8  # 32 bits of each file hash: enough to recognise a training image, small in a head file
+
+
+def train_ids(items: list[Item]) -> str:
+    """The files a head was fitted on, as one string of hash prefixes (for generated examples,
+    their source files), so evaluation can refuse to score a model on its own training images."""
+    return "".join(sorted({(it.source_sha256 or it.sha256)[:ID_CHARS] for it in items}))
+
+
+def split_ids(s: str) -> set[str]:
+    return {s[i : i + ID_CHARS] for i in range(0, len(s or ""), ID_CHARS)}

@@ -15,4 +15,5 @@ from . import (  # noqa: F401
     shot_timeofday,
     shot_type,
     texture,
+    trained_heads,  # heads from `cinemanet train` / the default model's generated heads
 )
