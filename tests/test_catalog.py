@@ -266,9 +266,11 @@ def test_analyze_adds_to_catalog(tmp_path):
     v = tmp_path / "cut.mp4"
     synthetic_hard_cuts(v, n_shots=3, seed=4)
     cat = tmp_path / "cat.sqlite"
-    out = subprocess.run([sys.executable, "-m", "cinemanet", "analyze", str(v), "-q", "--format", "jsonl", "--catalog", str(cat)],
-                         capture_output=True, text=True, cwd=ROOT, timeout=300)
+    side = tmp_path / "new" / "sidecars"  # --out is created when missing
+    out = subprocess.run([sys.executable, "-m", "cinemanet", "analyze", str(v), "-q", "--format", "jsonl", "--catalog", str(cat),
+                          "--out", str(side)], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert out.returncode == 0, out.stderr
+    assert (side / "cut.mp4.cinemanet.json").is_file()
     n = len(out.stdout.splitlines())
     c = Catalog.open(cat)
     assert c.counts() == (1, n) and c.media_list()[0].path == str(v)

@@ -242,6 +242,12 @@ def analyze(
     if detector not in detector_names():
         _err(f"unknown detector {detector!r}; choose from {', '.join(detector_names())}")
         raise typer.Exit(2)
+    if out is not None and not out.exists():
+        try:
+            out.mkdir(parents=True)
+        except OSError as e:
+            _err(f"--out {out}: cannot create the folder ({e.strerror})")
+            raise typer.Exit(2)
     if out is not None and not out.is_dir():
         _err(f"--out {out}: not a folder")
         raise typer.Exit(2)
