@@ -19,6 +19,7 @@ from typing import Optional
 import typer
 
 from .._version import __version__
+from .console import err as _err
 
 app = typer.Typer(
     name="cinemanet",
@@ -45,9 +46,6 @@ class TaxFormat(str, Enum):
     markdown = "markdown"
 
 
-def _err(msg: str) -> None:
-    sys.stderr.write(f"cinemanet: {msg}\n")
-    sys.stderr.flush()
 
 
 def _version(value: bool) -> None:

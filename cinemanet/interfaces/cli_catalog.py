@@ -14,6 +14,8 @@ from typing import Optional
 
 import typer
 
+from .console import err as _err
+
 catalog_app = typer.Typer(help="Inspect and maintain the catalog of analysed footage.", no_args_is_help=True)
 
 CATALOG_HELP = "Catalog file (default: $CINEMANET_CATALOG, else catalog.sqlite in the user data folder)."
@@ -26,9 +28,6 @@ class SearchFormat(str, Enum):
     otio = "otio"
 
 
-def _err(msg: str) -> None:
-    sys.stderr.write(f"cinemanet: {msg}\n")
-    sys.stderr.flush()
 
 
 def _open(path: Optional[Path], *, create: bool = True, readonly: bool = False):
@@ -343,39 +342,36 @@ def _doc(shot: dict, m) -> dict:
 
 def results_edl(shots: list[dict], media: dict, title: str) -> str:
     """CMX3600 EDL of search results in order: one event per shot, each from its own reel."""
-    from ..video.export import ascii_safe, fps, hour_frames, marker_color, marker_text, one_line, smpte, time_frame, truncate
-    from ..video.export.edl import reel_name
+    from ..video.export import ascii_safe, fps, hour_frames, one_line, smpte, time_frame, truncate
+    from ..video.export.edl import event_lines, reel_name
 
     lines = [f"TITLE: {truncate(ascii_safe(title) or 'CinemaNet search', 70)}", "FCM: NON-DROP FRAME", ""]
     seq_rate = fps(_doc(shots[0], media.get(shots[0]["media_id"]))) if shots else None
     rec = hour_frames(seq_rate) if seq_rate else 0
     for n, s in enumerate(shots, start=1):
-        doc = _doc(s, media.get(s["media_id"]))
-        rate = fps(doc)
+        rate = fps(_doc(s, media.get(s["media_id"])))
         si, so = time_frame(float(s["start_time"]), rate), time_frame(float(s["end_time"]), rate)
         so = max(so, si + 1)
         length = time_frame((so - si) / float(rate), seq_rate)
         ri, ro = rec, rec + max(1, length)
         rec = ro
         tc = [smpte(si, rate), smpte(so, rate), smpte(ri, seq_rate), smpte(ro, seq_rate)]
-        lines.append(f"{n:03d}  {reel_name(s['path']):<8} V     C        {' '.join(tc)}")
-        lines.append(f"* FROM CLIP NAME: {one_line(Path(s['path']).name)}")
-        lines.append(f"* LOC: {tc[2]} {marker_color(s):<7} {truncate(ascii_safe(marker_text(s)), 80)}".rstrip())
-        lines.append(f"* SOURCE FILE: {one_line(s['path'])}")
-        lines.append("")
+        lines += event_lines(n, reel_name(s["path"]), one_line(Path(s["path"]).name), s["path"], s, tc)
     return "\n".join(lines)
 
 
 def results_otio(shots: list[dict], media: dict, title: str) -> str:
     """An OpenTimelineIO timeline of search results in order (a clip and a marker per shot)."""
-    from ..video.export.otio import _otio, _u, timeline
+    from ..video.export import fps, shot_frames
+    from ..video.export.otio import _otio, _u, shot_clip
 
     otio = _otio()
     tl = otio.schema.Timeline(name=_u(title))
     track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
-    for s in shots:
-        one = timeline(_doc(s, media.get(s["media_id"])))
-        clip = one.tracks[0][0].deepcopy()
+    for n, s in enumerate(shots, start=1):
+        m = media.get(s["media_id"])
+        frames = int(((m.video or {}).get("frame_count") if m else 0) or 0)
+        clip = shot_clip(s, n, s["path"], fps(_doc(s, m)), max(frames, shot_frames(s)[1] + 1))
         clip.metadata["cinemanet"]["id"] = s["id"]
         track.append(clip)
     tl.tracks.append(track)

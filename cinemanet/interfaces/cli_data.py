@@ -14,17 +14,15 @@ Thin: every command calls :mod:`cinemanet.datasets` or :mod:`cinemanet.training`
 from __future__ import annotations
 
 import json
-import sys
 from enum import Enum
 from pathlib import Path
 from typing import Optional
 
 import typer
 
+from .console import err as _err
 
-def _err(msg: str) -> None:
-    sys.stderr.write(f"cinemanet: {msg}\n")
-    sys.stderr.flush()
+
 
 
 def _csv(values: Optional[list[str]]) -> list[str]:
@@ -81,8 +79,6 @@ def _concepts(values: list[str]) -> list[str]:
 
 
 def register(app: typer.Typer, model_app: typer.Typer) -> None:
-    from ..concepts.predictors import trained_heads  # noqa: F401  (predictors of trained models)
-
     dataset_app = typer.Typer(help="Labelled data sets: import, inspect, export.", no_args_is_help=True)
     app.add_typer(dataset_app, name="dataset")
 

@@ -8,19 +8,17 @@ Thin: builds :func:`cinemanet.interfaces.web.create_app` and runs it with uvicor
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
 
+from .console import err as _err
+
 TOKEN_ENV = "CINEMANET_TOKEN"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
-def _err(msg: str) -> None:
-    sys.stderr.write(f"cinemanet: {msg}\n")
-    sys.stderr.flush()
 
 
 def register(app: typer.Typer, model_app: typer.Typer) -> None:

@@ -241,14 +241,12 @@ class SearchEngine:
         """Exact cosine of ANN candidates (the catalog's int8 vectors), best first."""
         sims = np.full(len(ids), -np.inf, np.float32)
         for p in parts:
-            pid = np.asarray(p.ids)
-            if not len(pid) or not p.vecs.shape[1]:
+            if not p.vecs.shape[1]:
                 continue
-            pos = np.searchsorted(pid, ids)
-            pos_c = np.minimum(pos, len(pid) - 1)
-            inside = np.flatnonzero((pos < len(pid)) & (pid[pos_c] == ids))
+            inside, r = _locate(p, ids)
+            inside = np.flatnonzero(inside)
             if len(inside):
-                r = pos_c[inside]
+                r = r[inside]
                 sims[inside] = (np.asarray(p.vecs[r], np.float32) @ q) * np.asarray(p.vmul)[r]
         order = np.lexsort((ids, -sims))
         order = order[np.isfinite(sims[order])]
@@ -258,11 +256,8 @@ class SearchEngine:
         """Which of ``ids`` the query matched (and are still in the catalog)."""
         keep = np.zeros(len(ids), bool)
         for p, m in zip(parts, masks):
-            pid = np.asarray(p.ids)
-            pos = np.searchsorted(pid, ids)
-            pos_c = np.minimum(pos, len(pid) - 1)
-            inside = (pos < len(pid)) & (pid[pos_c] == ids) if len(pid) else np.zeros(len(ids), bool)
-            keep[inside] |= m[pos_c[inside]]
+            inside, pos = _locate(p, ids)
+            keep[inside] |= m[pos[inside]]
         return keep
 
     # --- helpers -------------------------------------------------------------------------------
@@ -298,6 +293,15 @@ class SearchEngine:
         if self.index.dim and len(v) != self.index.dim:
             raise QueryError(f"{what}: embedding has {len(v)} values, the catalog's have {self.index.dim}")
         return (v / norm).astype(np.float32)
+
+
+def _locate(part: Part, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which ``ids`` are rows of ``part`` (its ids are sorted), and their row positions."""
+    pid = np.asarray(part.ids)
+    if not len(pid):
+        return np.zeros(len(ids), bool), np.zeros(len(ids), np.int64)
+    pos = np.minimum(np.searchsorted(pid, ids), len(pid) - 1)
+    return pid[pos] == ids, pos
 
 
 def _no_score(scores) -> bool:
@@ -345,8 +349,9 @@ def _exact(parts, masks, q: np.ndarray, want: int) -> tuple[np.ndarray, np.ndarr
             sims = np.concatenate([(np.asarray(p.vecs[idx[s:s + 4096]], np.float32) @ q) * vmul[idx[s:s + 4096]]
                                    for s in range(0, len(idx), 4096)])
             cand = idx[np.argpartition(-sims, k - 1)[:k]] if k < len(idx) else idx
-        sims = (np.asarray(p.vecs[np.sort(cand)], np.float32) @ q) * vmul[np.sort(cand)]
-        all_ids.append(np.asarray(p.ids)[np.sort(cand)])
+        cand = np.sort(cand)
+        sims = (np.asarray(p.vecs[cand], np.float32) @ q) * vmul[cand]
+        all_ids.append(np.asarray(p.ids)[cand])
         all_sims.append(sims.astype(np.float32))
     if not all_ids:
         return np.zeros(0, np.int64), np.zeros(0, np.float32)
@@ -365,15 +370,19 @@ def embed_image(path: str | os.PathLike) -> np.ndarray:
     p = Path(path)
     if not p.is_file():
         raise QueryError(f"{p}: no such image file (--like takes an image path or a shot id)")
-    from ..media import ImageReadError
+    from ..media import ImageReadError, load_image
 
     with _net_lock:
         if _net is None:
-            from ..api import CinemaNet
+            from ..concepts import model_spec
+            from ..perception import Perception
 
-            _net = CinemaNet(threads=1)
+            # only the backbone, viewed as the default model (and so `analyze`) views it: faces,
+            # pose and text would cost seconds and change nothing here
+            opts = dict(model_spec("default").analyzer_options.get("backbone", {}), threads=1)
+            _net = Perception(["backbone"], {"backbone": opts})
         try:
-            ev = _net.evidence(str(p))
+            ev = _net.perceive(load_image(str(p)))
         except ImageReadError as e:
             raise QueryError(f"{p}: {e}") from None
     if ev.embedding is None:

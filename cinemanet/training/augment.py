@@ -235,7 +235,20 @@ def apply(recipe: Recipe, rgb: np.ndarray, source_sha256: str, mask: np.ndarray 
     return c.fn(np.ascontiguousarray(rgb), rng, recipe.label, mask)
 
 
-def generate(frame, recipe: Recipe, source_sha256: str, mask_of: Callable | None = None):
+_mask_perception = None
+
+
+def person_mask(frame) -> np.ndarray | None:
+    """The person mask of ``frame`` (one segmenter per process, made on first use)."""
+    global _mask_perception
+    if _mask_perception is None:
+        from ..perception import Perception
+
+        _mask_perception = Perception(["person_mask"])
+    return _mask_perception.perceive(frame).person_mask
+
+
+def generate(frame, recipe: Recipe, source_sha256: str, mask_of: Callable | None = person_mask):
     """A working :class:`~cinemanet.media.Frame` made from ``frame`` by ``recipe`` (None where the
     photo does not qualify). ``mask_of(frame)`` gives the person mask for concepts that need one."""
     from ..media import load_image

@@ -106,14 +106,6 @@ def _init(model: str, groups: tuple[str, ...] = ()) -> None:
     _worker.update(cm=cm, order=[g for g in cm.order if g in keep], perception=Perception(list(dict.fromkeys(names)), options))
 
 
-def _mask_of(frame):
-    if "mask" not in _worker:
-        from ..perception import Perception
-
-        _worker["mask"] = Perception(["person_mask"])
-    return _worker["mask"].perceive(frame).person_mask
-
-
 def _score(job):
     from ..media import load_image
 
@@ -122,7 +114,7 @@ def _score(job):
     try:
         frame = load_image(path)
         if recipe is not None:
-            frame = augment.generate(frame, recipe, sha, _mask_of)
+            frame = augment.generate(frame, recipe, sha)
             if frame is None:
                 return None
         ev = _worker["perception"].perceive(frame)

@@ -17,6 +17,7 @@ from ..concepts.features import build_features, feature_needs
 from ..media import load_image
 from ..perception import Perception
 from ..perception.backbone import cache_dir
+from .augment import generate
 from .sources import Item
 
 FEATURES_VERSION = 5  # 2: grayscale view; 3: no pose on close-ups; 4: 192 px input; 5: pose at 320 px
@@ -33,19 +34,6 @@ def _init(names: tuple[str, ...]) -> None:
     _worker["perception"] = Perception(feature_needs(names))
 
 
-def _mask_of(frame) -> np.ndarray | None:
-    if "mask" not in _worker:
-        _worker["mask"] = Perception(["person_mask"])
-    return _worker["mask"].perceive(frame).person_mask
-
-
-def _generate(frame, recipe, source_sha: str):
-    """The frame a label-generating recipe makes from ``frame`` (None: the photo does not qualify)."""
-    from .augment import generate
-
-    return generate(frame, recipe, source_sha, _mask_of)
-
-
 def _one(job) -> np.ndarray | None:
     path, recipe, source_sha = job
     try:
@@ -53,7 +41,7 @@ def _one(job) -> np.ndarray | None:
     except Exception:
         return None
     if recipe is not None:
-        frame = _generate(frame, recipe, source_sha)
+        frame = generate(frame, recipe, source_sha)
         if frame is None:
             return None
     ev = _worker["perception"].perceive(frame)

@@ -63,8 +63,16 @@ class _State:
             return
         with self._lock:
             if now - self._refreshed >= REFRESH_EVERY_S:
-                self.engine.refresh()
-                self._refreshed = time.monotonic()
+                self._refresh()
+
+    def refresh_now(self) -> None:
+        """After a write: the next request must see it."""
+        with self._lock:
+            self._refresh()
+
+    def _refresh(self) -> None:
+        self.engine.refresh()
+        self._refreshed = time.monotonic()
 
     def state_key(self) -> tuple:
         c = self.catalog
@@ -481,9 +489,7 @@ def create_app(catalog_path: str | Path | None, *, token: str | None = None,
     @app.post("/api/refresh", summary="Re-read the catalog into the search index (needs the token)", tags=["write"])
     def api_refresh(authorization: str | None = Header(None)):
         _check_token(state, authorization)
-        with state._lock:
-            state.engine.refresh()
-            state._refreshed = time.monotonic()
+        state.refresh_now()
         return {"indexed": len(state.engine.index)}
 
     @app.delete("/api/media/{media_id}", summary="Remove a media file and its shots from the catalog (needs the token)",
@@ -495,9 +501,7 @@ def create_app(catalog_path: str | Path | None, *, token: str | None = None,
             n = catalog.remove_media([media_id])
         except CatalogError as e:
             raise HTTPException(409, str(e)) from None
-        with state._lock:
-            state.engine.refresh()
-            state._refreshed = time.monotonic()
+        state.refresh_now()
         return {"removed": n}
 
     return app

@@ -103,14 +103,19 @@ def edl_text(doc: dict, *, title: str | None = None, reel: str | None = None,
         ri, ro = rec, rec + (so - si)
         rec = ro
         tc = [smpte(x, rate) for x in (si, so, ri, ro)]
-        lines.append(f"{n:03d}  {reel:<8} V     C        {' '.join(tc)}")
-        lines.append(f"* FROM CLIP NAME: {name}")
-        text = truncate(ascii_safe(marker_text(shot)), marker_chars)
-        lines.append(f"* LOC: {tc[2]} {marker_color(shot):<7} {text}".rstrip())
-        if path:
-            lines.append(f"* SOURCE FILE: {one_line(path)}")
-        lines.append("")
+        lines += event_lines(n, reel, name, path, shot, tc, marker_chars)
     return "\n".join(lines)
+
+
+def event_lines(n: int, reel: str, name: str, path: str, shot: dict, tc: list[str], marker_chars: int = 80) -> list[str]:
+    """Event ``n``: the cut (timecodes ``tc``: source in/out, record in/out), clip name, locator."""
+    text = truncate(ascii_safe(marker_text(shot)), marker_chars)
+    lines = [f"{n:03d}  {reel:<8} V     C        {' '.join(tc)}", f"* FROM CLIP NAME: {name}",
+             f"* LOC: {tc[2]} {marker_color(shot):<7} {text}".rstrip()]
+    if path:
+        lines.append(f"* SOURCE FILE: {one_line(path)}")
+    lines.append("")
+    return lines
 
 
 @exporter("edl", suffix=".edl", summary="CMX3600 EDL: an event and a locator per shot (Avid, Resolve, Premiere)", order=20)

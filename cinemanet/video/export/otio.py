@@ -12,6 +12,7 @@ The timeline starts at 01:00:00:00 (``global_start_time``), as the EDL's record 
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 from . import (
@@ -105,27 +106,35 @@ def timeline(doc: dict):
     )
     track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
     for n, shot in enumerate(shots, start=1):
-        a, b = shot_frames(shot)
-        if path:
-            ref = otio.schema.ExternalReference(target_url=file_url(path), available_range=TR(RT(0, r), RT(total, r)))
-            ref.name = _u(Path(path).name)
-        else:
-            ref = otio.schema.MissingReference()
-        clip = otio.schema.Clip(name=clip_name(shot, n), media_reference=ref, source_range=TR(RT(a, r), RT(b - a + 1, r)))
-        clip.metadata["cinemanet"] = shot_metadata(shot)
-        tags = list(shot.get("tags") or [])
-        conf = mean_confidence(shot)
-        marker = otio.schema.Marker(
-            name=_u(marker_text(shot)),
-            marked_range=TR(RT(a, r), RT(1, r)),
-            color=marker_color(shot),
-            metadata={"cinemanet": _clean({"tags": tags, "titles": [label_title(t) for t in tags],
-                                           "confidence": None if conf is None else round(conf, 4)})},
-        )
-        clip.markers.append(marker)
-        track.append(clip)
+        track.append(shot_clip(shot, n, path, rate, total))
     tl.tracks.append(track)
     return tl
+
+
+def shot_clip(shot: dict, n: int, path: str, rate: Fraction, total: int):
+    """One shot as a clip of its video (``total`` frames long) with its marker."""
+    otio = _otio()
+    RT, TR = otio.opentime.RationalTime, otio.opentime.TimeRange
+    r = float(rate)
+    a, b = shot_frames(shot)
+    if path:
+        ref = otio.schema.ExternalReference(target_url=file_url(path), available_range=TR(RT(0, r), RT(total, r)))
+        ref.name = _u(Path(path).name)
+    else:
+        ref = otio.schema.MissingReference()
+    clip = otio.schema.Clip(name=clip_name(shot, n), media_reference=ref, source_range=TR(RT(a, r), RT(b - a + 1, r)))
+    clip.metadata["cinemanet"] = shot_metadata(shot)
+    tags = list(shot.get("tags") or [])
+    conf = mean_confidence(shot)
+    marker = otio.schema.Marker(
+        name=_u(marker_text(shot)),
+        marked_range=TR(RT(a, r), RT(1, r)),
+        color=marker_color(shot),
+        metadata={"cinemanet": _clean({"tags": tags, "titles": [label_title(t) for t in tags],
+                                       "confidence": None if conf is None else round(conf, 4)})},
+    )
+    clip.markers.append(marker)
+    return clip
 
 
 @exporter("otio", suffix=".otio", summary="OpenTimelineIO timeline: a clip and a marker per shot, tags as metadata", order=30)
