@@ -131,7 +131,7 @@ class Transition:
     """How shot i is joined to shot i+1.
 
     kind "cut"; "dissolve" (``length`` blended frames); "fade" through ``color`` (0 black,
-    255 white): ``out`` frames fading shot i to the colour, ``hold`` frames of pure colour,
+    255 white, or an RGB triple): ``out`` frames fading shot i to the colour, ``hold`` frames of pure colour,
     ``into`` frames fading shot i+1 in (``out`` or ``into`` may be 0: a cut to/from the colour).
     """
 
@@ -140,7 +140,7 @@ class Transition:
     out: int = 0
     hold: int = 0
     into: int = 0
-    color: int = 0
+    color: int | tuple = 0
 
 
 def compose(shots: Sequence, transitions: Sequence[Transition]) -> tuple[Iterator[np.ndarray], list[Truth]]:
@@ -203,10 +203,10 @@ def compose(shots: Sequence, transitions: Sequence[Transition]) -> tuple[Iterato
                 yield np.clip(f + 0.5, 0, 255).astype(np.uint8)
             elif p[0] == "fade":
                 _, i, t, a, color = p
-                f = (1 - a) * shots[i].frame(t).astype(np.float32) + a * float(color)
+                f = (1 - a) * shots[i].frame(t).astype(np.float32) + a * np.asarray(color, np.float32)
                 yield np.clip(f + 0.5, 0, 255).astype(np.uint8)
             else:
-                yield np.full((h, w, 3), p[1], np.uint8)
+                yield np.full((h, w, 3), np.asarray(p[1], np.uint8), np.uint8)
 
     return frames(), truth
 
