@@ -296,16 +296,17 @@ class DerivedShot:
     Playback runs through the source shot ping-pong (forward, then backward) when the segment
     is longer than it. ``zoom``/``centre`` choose a crop (a different framing of the same
     scene); ``pan`` sweeps the crop across the frame at speed with motion blur (a whip pan);
-    ``flashes`` brighten single frames; ``cross`` sweeps a dark blurred shape past the lens.
+    ``flashes`` brighten single frames; ``cross`` sweeps a dark blurred shape past the lens;
+    ``grade`` below 1 darkens and flattens the picture (a night or low-key grade).
     """
 
     def __init__(self, src: tuple[str, int, int], length: int, start: int, zoom: float, centre: tuple[float, float],
-                 flip: bool = False, pan: float = 0.0, flashes: tuple = (), cross: tuple | None = None):
+                 flip: bool = False, pan: float = 0.0, flashes: tuple = (), cross: tuple | None = None, grade: float = 1.0):
         self.frames = _clip_boxed(src[0])
         self.a, self.b = src[1], src[2]
         self.length, self.start = length, start
         self.zoom, self.centre, self.flip, self.pan = zoom, centre, flip, pan
-        self.flashes, self.cross = dict(flashes), cross
+        self.flashes, self.cross, self.grade = dict(flashes), cross, grade
 
     def __len__(self) -> int:
         return self.length
@@ -337,6 +338,8 @@ class DerivedShot:
             f = cv2.blur(f, (k, 1))
         if self.flip:
             f = np.ascontiguousarray(f[:, ::-1])
+        if self.grade != 1.0:  # a dark, flat night grade: low contrast, lifted blacks
+            f = (f.astype(np.float32) * self.grade + 12.0).astype(np.uint8)
         if self.cross is not None:
             t0, dur, lum, r = self.cross
             if t0 <= t < t0 + dur:
@@ -360,7 +363,8 @@ def derived(path: str | Path, split: str, n_joins: int = 40, seed: int = 0) -> l
     """Harder real material than concatenation, made from the clean shots of ``split``'s clips:
     cuts to another shot, cuts to the same scene at another moment and framing (a new angle:
     same colours and light), dissolves of 12-36 and 40-72 frames, fades through black or
-    white, through a colour, fade-out-then-cut and cut-then-fade-in; inside shots (no
+    white, through a colour, fade-out-then-cut and cut-then-fade-in; a quarter of the shots
+    in a dark, flat grade (kept across a similar cut); inside shots (no
     boundary) one- to three-frame flashes, whip pans and dark shapes crossing the lens.
     640x360 24 fps H.264. Returns the ground truth."""
     rng = np.random.default_rng(seed)
@@ -409,8 +413,10 @@ def derived(path: str | Path, split: str, n_joins: int = 40, seed: int = 0) -> l
         if rng.random() < 0.2 and n > 20:
             cross = (int(rng.integers(6, n - 14)), int(rng.integers(4, 11)), float(rng.uniform(10, 50)), float(rng.uniform(0.3, 0.55) * DERIVED_SIZE[0]))
         start = int(rng.integers(0, 2 * max(1, src[2] - src[1] - 1)))
+        # a similar cut keeps the grade; other shots are dark and flat one time in four
+        grade = shots[-1].grade if similar else (float(rng.uniform(0.2, 0.45)) if rng.random() < 0.25 else 1.0)
         shots.append(DerivedShot(src, n, start, z, (float(rng.random()), float(rng.random())), bool(rng.random() < 0.3),
-                                 pan, flashes, cross))
+                                 pan, flashes, cross, grade))
         prev = src
     frames, truth = compose(shots, trs)
     write_video(path, frames)

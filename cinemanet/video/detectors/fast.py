@@ -66,6 +66,13 @@ class FastDetector(ShotDetector):
     def __init__(
         self,
         cut_threshold: float = 9.0,
+        cut_min_threshold: float = 2.5,
+        contrast_ref: float = 40.0,
+        base_side: str = "min",
+        still_ratio: float = 5.0,
+        return_bar: float = 3.0,
+        block_ratio: float = 0.3,
+        sharp_ratio: float = 1.6,
         cut_ratio: float = 2.0,
         return_ratio: float = 0.7,
         block_threshold: float = 3.0,
@@ -74,6 +81,8 @@ class FastDetector(ShotDetector):
         uniform_std: float = 8.0,
         black_level: float = 40.0,
         white_level: float = 200.0,
+        colour_fades: bool = True,
+        colour_std: float = 2.0,
         max_ramp: int = 60,
         dissolves: bool = True,
         dissolve_halfwidths: tuple[int, ...] = (4, 6, 9, 12, 18),
@@ -86,6 +95,13 @@ class FastDetector(ShotDetector):
         dissolve_sure_linearity: float = 0.2,
     ):
         self.cut_threshold = cut_threshold
+        self.cut_min_threshold = cut_min_threshold
+        self.contrast_ref = contrast_ref
+        self.base_side = base_side
+        self.still_ratio = still_ratio
+        self.return_bar = return_bar
+        self.block_ratio = block_ratio
+        self.sharp_ratio = sharp_ratio
         self.cut_ratio = cut_ratio
         self.return_ratio = return_ratio
         self.block_threshold = block_threshold
@@ -94,6 +110,8 @@ class FastDetector(ShotDetector):
         self.uniform_std = uniform_std
         self.black_level = black_level
         self.white_level = white_level
+        self.colour_fades = colour_fades
+        self.colour_std = colour_std
         self.max_ramp = max_ramp
         self.dissolves = dissolves
         self.dissolve_halfwidths = dissolve_halfwidths
@@ -120,7 +138,8 @@ class FastDetector(ShotDetector):
         self._coarse = np.zeros((R, 5, 8, ch), np.float32)
         self._d1 = np.zeros(R, np.float32)  # MAD to the previous frame
         self._d1b = np.zeros(R, np.float32)  # block MAD to the previous frame
-        self._stat = np.zeros((R, 4), np.float32)  # mean Y, std Y, centre mean Y, centre std Y
+        # mean Y, std Y; centre band: mean Y, std Y, mean U, mean V, std U, std V
+        self._stat = np.zeros((R, 8), np.float32)
         self._index = np.zeros(R, np.int64)  # caller's frame index
         h, w = small.shape[:2]
         self._centre = (slice(int(h * 0.3), max(int(h * 0.7), int(h * 0.3) + 1)), slice(int(w * 0.15), max(int(w * 0.85), int(w * 0.15) + 1)))
@@ -153,8 +172,11 @@ class FastDetector(ShotDetector):
         self._coarse[s] = cv2.resize(blk, (8, 5), interpolation=cv2.INTER_AREA).reshape(self._coarse[s].shape)
         y = small[..., 0] if small.ndim == 3 else small
         m, sd = cv2.meanStdDev(y)
-        cm, csd = cv2.meanStdDev(np.ascontiguousarray(y[self._centre]))
-        self._stat[s] = (m[0, 0], sd[0, 0], cm[0, 0], csd[0, 0])
+        cm, csd = cv2.meanStdDev(np.ascontiguousarray(small[self._centre]))
+        cm, csd = cm.ravel(), csd.ravel()
+        if cm.size == 1:  # grey input: no chroma
+            cm, csd = np.array([cm[0], 128.0, 128.0]), np.array([csd[0], 0.0, 0.0])
+        self._stat[s] = (m[0, 0], sd[0, 0], cm[0], csd[0], cm[1], cm[2], csd[1], csd[2])
         self._d1[s] = _mad(fr, self._frames[(n - 1) % R]) if n else 0.0
         self._d1b[s] = _mad(self._blocks[s], self._blocks[(n - 1) % R]) if n else 0.0
         self._n = n + 1
@@ -197,9 +219,13 @@ class FastDetector(ShotDetector):
         R = self._R
         return _mad(self._frames[p % R], self._frames[q % R])
 
-    def _g(self, t: int, white: bool, level: float) -> float:
+    def _g(self, t: int, white: bool, level) -> float:
+        """Distance of frame t from the uniform colour ``level`` (black: whole-frame luma;
+        white or another colour: the centre band, chroma included, as a (Y, U, V) triple)."""
         st = self._stat[t % self._R]
-        return abs(float(st[2]) - level) + float(st[3]) if white else abs(float(st[0]) - level) + float(st[1])
+        if not white:
+            return abs(float(st[0]) - level) + float(st[1])
+        return abs(float(st[2]) - level[0]) + float(st[3]) + abs(float(st[4]) - level[1]) + abs(float(st[5]) - level[2])
 
     @staticmethod
     def _rise(g: float) -> float:
@@ -207,11 +233,14 @@ class FastDetector(ShotDetector):
         return g + max(0.3, 0.015 * g)
 
     def _uniform(self, t: int) -> str | None:
-        m, sd, cm, csd = self._stat[t % self._R]
+        m, sd, cm, csd = self._stat[t % self._R, :4]
         if sd <= self.uniform_std and m <= self.black_level:
             return "black"
         if csd <= self.uniform_std and cm >= self.white_level:
             return "white"
+        st = self._stat[t % self._R]
+        if self.colour_fades and max(csd, st[6], st[7]) <= self.colour_std and cm > self.black_level:
+            return "colour"  # a fade through red, grey, sepia...
         return None
 
     # ------------------------------------------------------------------ cuts
@@ -219,13 +248,29 @@ class FastDetector(ShotDetector):
     def _eval_cut(self, c: int, last: int) -> None:
         R = self._R
         jump = float(self._d1[c % R])
-        if jump < self.cut_threshold:
+        if jump < min(self.cut_threshold, self.cut_min_threshold):
             return
         lo, hi = max(1, c - _BASE_W, last - R + 2), min(last, c + _BASE_W)
-        base = median([float(self._d1[t % R]) for t in range(lo, hi + 1) if t != c] or [0.0])
-        bar = max(self.cut_threshold, self.cut_ratio * base)  # every before/after pair must differ this much
+        before = [float(self._d1[t % R]) for t in range(lo, c)]
+        after = [float(self._d1[t % R]) for t in range(c + 1, hi + 1)]
+        # the calmer side's baseline: a cut into a whip pan or out of a flash is still a cut
+        sides = [median(v) for v in (before, after) if len(v) >= 3]  # (a side of 1-2 frames says nothing)
+        base = min(sides) if sides and self.base_side == "min" else median(before + after or [0.0])
+        # a dark or flat picture changes less in absolute terms: the bar follows its contrast
+        st0, st1 = self._stat[(c - 1) % R], self._stat[c % R]
+        contrast = max(float(st0[1]), float(st1[1]))
+        thr = max(self.cut_min_threshold, min(self.cut_threshold, self.cut_threshold * contrast / self.contrast_ref))
+        # and so does a cut between two still shots: nothing moves on either side
+        thr = max(self.cut_min_threshold, min(thr, self.still_ratio * (base + 0.5)))
+        bar = max(thr, self.cut_ratio * base)  # every before/after pair must differ this much
         if jump < bar:
             return
+        if jump < self.cut_threshold:
+            # a weak jump must be sharp: the frames a few steps away on either side are no
+            # further from the other shot than the jump (the edge of a slow dissolve or fade is)
+            lo_, hi_ = max(0, c - 1 - _P, last - R + 1), min(last, c + _Q)
+            if max(self._D(lo_, c), self._D(c - 1, hi_)) > self.sharp_ratio * jump:
+                return
         first = max(0, c - _P, last - R + 1)
         ps = range(first, c)
         cross = jump
@@ -234,7 +279,8 @@ class FastDetector(ShotDetector):
             if d < bar:
                 return
             cross = min(cross, d)
-        ret_bar = max(bar, self.return_ratio * jump)  # and no later frame may look like the old shot again
+        # and no later frame may look like the old shot again (a flash, a shape crossing the lens)
+        ret_bar = max(bar, min(self.return_ratio * jump, self.return_bar * bar))
         for q in range(c + 1, min(last, c + _Q) + 1):
             for p in ps:
                 d = self._D(p, q)
@@ -244,7 +290,7 @@ class FastDetector(ShotDetector):
         a, b = self._blocks[(c - 1) % R], self._blocks[c % R]
         active = (a[..., 0] > 28) | (b[..., 0] > 28)
         blk = np.abs(a - b).mean(axis=-1)[active]
-        if blk.size and float(np.percentile(blk, 25)) < self.block_threshold:
+        if blk.size and float(np.percentile(blk, 25)) < min(self.block_threshold, self.block_ratio * jump):
             return
         pend = self._cut_pending
         if pend is not None and c - pend[0] < self.min_gap:
@@ -319,9 +365,10 @@ class FastDetector(ShotDetector):
         if st == "idle":
             if kind is None or n == 0:
                 return
-            white = kind == "white"
+            white = kind != "black"
             R = self._R
-            level = float(self._stat[n % R, 2 if white else 0])  # the colour faded to
+            st = self._stat[n % R]
+            level = (float(st[2]), float(st[4]), float(st[5])) if white else float(st[0])  # the colour faded to
             # walk back along the monotone ramp towards the colour
             t = n
             oldest = max(0, n - self.max_ramp, n - R + 2)
@@ -355,7 +402,10 @@ class FastDetector(ShotDetector):
             if kind == F["kind"]:
                 F["u1"], F["u1_idx"] = n, int(self._index[n % self._R])
                 m = float(self._stat[n % self._R, 2 if F["white"] else 0])
-                F["level"] = max(F["level"], m) if F["white"] else min(F["level"], m)  # the colour itself
+                if F["kind"] == "white":  # the colour itself
+                    F["level"] = (max(F["level"][0], m), *F["level"][1:])
+                elif F["kind"] == "black":
+                    F["level"] = min(F["level"], m)
                 F["maxsd"] = max(F["maxsd"], float(self._stat[n % self._R, 3 if F["white"] else 1]))
                 return
             self._fade_state = "ramp_in"
