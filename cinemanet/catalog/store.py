@@ -243,8 +243,10 @@ class Catalog:
                 doc = read_sidecar(doc)
             except SidecarError as e:
                 raise CatalogError(str(e)) from None
-        if doc.get("schema") != "cinemanet.video/1":
-            raise CatalogError(f"not a cinemanet.video/1 document (schema is {doc.get('schema')!r})")
+        from ..video.sidecar import READABLE_SIDECAR_SCHEMAS
+
+        if doc.get("schema") not in READABLE_SIDECAR_SCHEMAS:
+            raise CatalogError(f"not a cinemanet.video/1 or /2 document (schema is {doc.get('schema')!r})")
         f, v = doc.get("file"), doc.get("video")
         shots = doc.get("shots")
         if not isinstance(f, dict) or not isinstance(f.get("sha256"), str) or len(f["sha256"]) != 64:

@@ -13,8 +13,10 @@ from ..results import TAG_SCHEMA
 from ..taxonomy import get_taxonomy
 
 TAG_SCHEMA_FILE = "cinemanet.tag-1.schema.json"
-SHOT_SCHEMA_FILE = "cinemanet.shot-1.schema.json"
-VIDEO_SCHEMA_FILE = "cinemanet.video-1.schema.json"
+# /2: the transition's times and kind "other", the detector's options. The /1 files stay
+# shipped, unchanged, for sidecars written before.
+SHOT_SCHEMA_FILE = "cinemanet.shot-2.schema.json"
+VIDEO_SCHEMA_FILE = "cinemanet.video-2.schema.json"
 TIMECODE = "^[0-9]{2}:[0-9]{2}:[0-9]{2}[:;][0-9]{2}$"
 
 
@@ -100,7 +102,7 @@ def _shot_object() -> dict:
                      "start_timecode", "end_timecode", "groups", "tags", "description", "keyframes"],
         "additionalProperties": False,
         "properties": {
-            "schema": {"const": "cinemanet.shot/1"},
+            "schema": {"const": "cinemanet.shot/2"},
             "path": {"type": "string"},
             "shot": {"type": "integer", "minimum": 0, "description": "0-based shot number in the video."},
             "start_frame": frame,
@@ -120,10 +122,17 @@ def _shot_object() -> dict:
                 "properties": {"hex": {"type": "string", "pattern": "^#[0-9a-f]{6}$"},
                                "fraction": {"type": "number", "minimum": 0, "maximum": 1}}}},
             "motion": {"type": "number", "minimum": 0, "description": "Mean absolute luma change per frame (0..1)."},
-            "transition": {"type": "object", "required": ["kind", "start_frame", "end_frame"], "additionalProperties": False,
-                           "properties": {"kind": {"enum": ["start", "cut", "fade", "dissolve"]},
-                                          "start_frame": frame, "end_frame": frame},
-                           "description": "How the shot begins: the first shot 'start'; a gradual transition's span."},
+            "transition": {"type": "object", "required": ["kind", "start_frame", "end_frame", "start_time", "end_time"],
+                           "additionalProperties": False,
+                           "properties": {"kind": {"enum": ["start", "cut", "fade", "dissolve", "other"]},
+                                          "start_frame": {**frame, "description": "First frame of the transition."},
+                                          "end_frame": {**frame, "description": "Last frame of the transition (inclusive); "
+                                                        "equal to start_frame for a cut."},
+                                          "start_time": {"type": "number", "description": "Seconds of start_frame."},
+                                          "end_time": {"type": "number", "description": "Seconds after end_frame (exclusive)."}},
+                           "description": "How the shot begins: 'start' for the first shot; a cut (on start_frame, the "
+                           "shot's first frame), a fade (through black, white or a colour), a dissolve, or another "
+                           "gradual transition, with its span. The shot's own start_frame lies inside a gradual span."},
         },
     }
 
@@ -131,13 +140,13 @@ def _shot_object() -> dict:
 def shot_schema() -> dict:
     error = {
         "type": "object", "required": ["schema", "path", "error"], "additionalProperties": False,
-        "properties": {"schema": {"const": "cinemanet.shot/1"}, "path": {"type": "string"},
+        "properties": {"schema": {"const": "cinemanet.shot/2"}, "path": {"type": "string"},
                        "error": {"type": "string", "minLength": 1, "pattern": "^[^\\n]+$"}},
     }
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": "https://cinemanet.dev/schemas/cinemanet.shot-1.schema.json",
-        "title": "cinemanet.shot/1",
+        "$id": "https://cinemanet.dev/schemas/cinemanet.shot-2.schema.json",
+        "title": "cinemanet.shot/2",
         "description": "One line of `cinemanet analyze --format jsonl`: a shot, or an error for a video that failed.",
         "oneOf": [_shot_object(), error],
     }
@@ -146,18 +155,21 @@ def shot_schema() -> dict:
 def video_schema() -> dict:
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": "https://cinemanet.dev/schemas/cinemanet.video-1.schema.json",
-        "title": "cinemanet.video/1",
+        "$id": "https://cinemanet.dev/schemas/cinemanet.video-2.schema.json",
+        "title": "cinemanet.video/2",
         "description": "A sidecar: one analysed video, its summary and every shot.",
         "type": "object",
         "required": ["schema", "path", "file", "model", "video", "created", "shots"],
         "additionalProperties": False,
         "properties": {
-            "schema": {"const": "cinemanet.video/1"},
+            "schema": {"const": "cinemanet.video/2"},
             "path": {"type": "string"},
             "file": {"type": "object", "required": ["size", "sha256", "mtime"], "properties": {
                 "size": {"type": "integer"}, "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"}, "mtime": {"type": "number"}}},
-            "model": {"type": "object", "required": ["name", "version", "taxonomy", "detector", "cinemanet"]},
+            "model": {"type": "object", "required": ["name", "version", "taxonomy", "detector", "detector_options", "cinemanet"],
+                      "properties": {"detector": {"type": "string"},
+                                     "detector_options": {"type": "object", "description": "Every option of the detector "
+                                                          "with its value; a change means re-analysis."}}},
             "video": {"type": "object", "required": ["width", "height", "rotation", "fps", "fps_rational", "time_base",
                                                       "duration", "frame_count", "codec", "pix_fmt", "bit_depth", "start_time"]},
             "created": {"type": "string"},

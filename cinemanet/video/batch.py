@@ -50,7 +50,7 @@ def up_to_date(video: Path, out_dir: Path | None, model: dict) -> tuple[Path | N
     f, m = doc.get("file", {}), doc.get("model", {})
     if f.get("size") != video.stat().st_size:
         return None, None
-    if any(m.get(k) != model.get(k) for k in ("name", "version", "taxonomy", "detector")):
+    if any(m.get(k) != model.get(k) for k in ("name", "version", "taxonomy", "detector", "detector_options")):
         return None, None
     if f.get("sha256") != file_sha256(video):
         return None, None
@@ -71,12 +71,13 @@ def process_one(
     compress: bool,
     force: bool,
     progress: ProgressEvent | None = None,
+    stats: str | None = None,
 ) -> FileResult:
     t0 = time.perf_counter()
     p = Path(video)
     out = Path(out_dir) if out_dir else None
     try:
-        if not force and p.is_file():
+        if not force and stats is None and p.is_file():  # (a stats file needs the pass)
             sc, doc = up_to_date(p, out, analyzer.model_info())
             if sc is not None:
                 return FileResult(video, "skipped", str(sc), doc=doc, frames=doc["video"].get("frame_count", 0))
@@ -84,7 +85,7 @@ def process_one(
         probe(p)  # clear errors for unreadable input before anything else
         _check_writable(target.parent)
         cb = (lambda done, total: progress(video, done, total)) if progress else None
-        doc = analyzer.analyze(p, progress=cb)
+        doc = analyzer.analyze(p, progress=cb, stats=stats)
         remove_stale_temporaries(target)
         try:
             write_sidecar(doc, target)
@@ -108,11 +109,11 @@ def process_one(
 _worker: dict = {}
 
 
-def _init(detector: str, embeddings: bool, events) -> None:
+def _init(detector: str, embeddings: bool, events, options: dict | None = None) -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from ..api import CinemaNet
 
-    _worker["analyzer"] = VideoAnalyzer(CinemaNet(threads=1), detector=detector, embeddings=embeddings)
+    _worker["analyzer"] = VideoAnalyzer(CinemaNet(threads=1), detector=detector, embeddings=embeddings, detector_options=options)
     _worker["events"] = events
 
 
@@ -134,29 +135,37 @@ def analyze_paths(
     embeddings: bool = True,
     progress: ProgressEvent | None = None,
     analyzer: VideoAnalyzer | None = None,
+    detector_options: dict | None = None,
+    stats: str | os.PathLike | None = None,
 ) -> Iterator[FileResult]:
-    """Analyse every video under ``paths``; yields one :class:`FileResult` per input, in order."""
+    """Analyse every video under ``paths``; yields one :class:`FileResult` per input, in order.
+    ``detector_options``: validated options (``detectors.parse_options``); ``stats``: a CSV of
+    per-frame detector scores (one video only)."""
     inputs: list[Input] = list(discover(paths, VIDEO_EXTENSIONS, kind="videos"))
     out = str(out_dir) if out_dir else None
     todo = [i.path for i in inputs if i.error is None]
+    if stats is not None and len(todo) > 1:
+        raise ValueError("a stats file is written for one video at a time")
     if jobs <= 1 or len(todo) <= 1:
         # one video at a time: tag in a second process so decoding and tagging use both cores
         own = analyzer is None
-        analyzer = analyzer or VideoAnalyzer(detector=detector, embeddings=embeddings, tagging="process")
+        analyzer = analyzer or VideoAnalyzer(detector=detector, embeddings=embeddings, tagging="process",
+                                             detector_options=detector_options)
         try:
             for inp in inputs:
                 if inp.error:
                     yield FileResult(inp.path, "error", error=inp.error)
                 else:
-                    yield process_one(analyzer, inp.path, out, compress, force, progress)
+                    yield process_one(analyzer, inp.path, out, compress, force, progress,
+                                      stats=str(stats) if stats is not None else None)
         finally:
             if own:
                 analyzer.close()
         return
-    yield from _pool(inputs, out, compress, detector, jobs, force, embeddings, progress)
+    yield from _pool(inputs, out, compress, detector, jobs, force, embeddings, progress, detector_options)
 
 
-def _pool(inputs, out, compress, detector, jobs, force, embeddings, progress) -> Iterator[FileResult]:
+def _pool(inputs, out, compress, detector, jobs, force, embeddings, progress, options=None) -> Iterator[FileResult]:
     from concurrent.futures import ProcessPoolExecutor
 
     ctx = mp.get_context("spawn")
@@ -178,7 +187,7 @@ def _pool(inputs, out, compress, detector, jobs, force, embeddings, progress) ->
     th = threading.Thread(target=pump, daemon=True)
     th.start()
     try:
-        with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init, initargs=(detector, embeddings, events)) as pool:
+        with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init, initargs=(detector, embeddings, events, options)) as pool:
             futures = {}
             for inp in inputs:
                 if inp.error is None:

@@ -12,14 +12,17 @@ import os
 import tempfile
 from pathlib import Path
 
-SIDECAR_SCHEMA = "cinemanet.video/1"
-SHOT_SCHEMA = "cinemanet.shot/1"
+SIDECAR_SCHEMA = "cinemanet.video/2"
+SHOT_SCHEMA = "cinemanet.shot/2"
+# /2 added the transition's times and kind "other", and the detector's options; /1 sidecars
+# are still read (and re-analysed by `cinemanet analyze`, as their options are unknown)
+READABLE_SIDECAR_SCHEMAS = ("cinemanet.video/1", SIDECAR_SCHEMA)
 SUFFIX = ".cinemanet.json"
 ZSTD_SUFFIX = ".cinemanet.json.zst"
 
 
 class SidecarError(Exception):
-    """A sidecar is missing, unreadable, or not a cinemanet.video/1 document."""
+    """A sidecar is missing, unreadable, or not a cinemanet.video/1 or /2 document."""
 
 
 def sidecar_path(video: str | os.PathLike, out_dir: str | os.PathLike | None = None, compress: bool = False) -> Path:
@@ -95,6 +98,6 @@ def read_sidecar(path: str | os.PathLike) -> dict:
         doc = json.loads(data.decode("utf-8", "surrogateescape"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise SidecarError(f"not valid JSON: {e}") from None
-    if not isinstance(doc, dict) or doc.get("schema") != SIDECAR_SCHEMA:
+    if not isinstance(doc, dict) or doc.get("schema") not in READABLE_SIDECAR_SCHEMAS:
         raise SidecarError(f"not a {SIDECAR_SCHEMA} sidecar")
     return doc

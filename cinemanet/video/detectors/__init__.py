@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import importlib
 
-from .base import Boundary, ShotDetector, create_detector, detector_names, register_detector
+from .base import (
+    Boundary,
+    DetectorOptionError,
+    Option,
+    ShotDetector,
+    create_detector,
+    detector_names,
+    detector_options,
+    options_help,
+    parse_options,
+    register_detector,
+    resolved_options,
+)
 
 # Modules that register a detector. Optional ones (their package may be missing) are skipped.
 _MODULES = ("fast", "content", "transnet")
@@ -18,4 +30,16 @@ def _load_all() -> None:
             pass
 
 
-__all__ = ["Boundary", "ShotDetector", "create_detector", "detector_names", "register_detector"]
+__all__ = [
+    "Boundary",
+    "DetectorOptionError",
+    "Option",
+    "ShotDetector",
+    "create_detector",
+    "detector_names",
+    "detector_options",
+    "options_help",
+    "parse_options",
+    "register_detector",
+    "resolved_options",
+]

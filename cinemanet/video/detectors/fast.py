@@ -47,7 +47,7 @@ from statistics import median
 import cv2
 import numpy as np
 
-from .base import Boundary, ShotDetector, register_detector
+from .base import Boundary, Option, ShotDetector, register_detector
 
 _P = 4  # frames before a candidate cut that are compared
 _Q = 4  # frames after
@@ -62,6 +62,28 @@ def _mad(a: np.ndarray, b: np.ndarray) -> float:
 class FastDetector(ShotDetector):
     name = "fast"
     summary = "CinemaNet's own (default): cuts, fades and dissolves from the tiny YUV frames, ~0.1 ms/frame"
+    options = (
+        Option("cut_threshold", float, 9.0, 0.5, 100.0, "frame difference (0-255 MAD) that is a cut on a picture of normal contrast"),
+        Option("cut_min_threshold", float, 2.5, 0.5, 100.0, "the least difference that is a cut, on a dark, flat or still picture"),
+        Option("cut_ratio", float, 2.0, 1.0, 20.0, "a cut must exceed this many times the calmer side's median frame difference"),
+        Option("still_ratio", float, 5.0, 1.0, 100.0, "between still shots, this many times the median difference is enough"),
+        Option("return_ratio", float, 0.7, 0.0, 1.0, "frames after a cut must stay this far (share of the jump) from the old shot"),
+        Option("block_threshold", float, 3.0, 0.0, 100.0, "a quarter of the 9x16 blocks must change at least this much"),
+        Option("block_ratio", float, 0.3, 0.0, 1.0, "... or this share of the jump, whichever is less"),
+        Option("sharp_ratio", float, 1.6, 1.0, 10.0, "a weak jump: frames 4 steps away may differ at most this many times it"),
+        Option("min_gap", int, 6, 1, 1000, "of cuts closer than this (frames) the strongest is kept"),
+        Option("fades", bool, True, help="detect fades"),
+        Option("colour_fades", bool, True, help="fades through colours other than black and white"),
+        Option("uniform_std", float, 8.0, 0.0, 64.0, "luma spread under which a frame is uniform black/white"),
+        Option("colour_std", float, 2.0, 0.0, 64.0, "spread under which a frame is a uniform colour"),
+        Option("max_ramp", int, 60, 1, 240, "longest fade ramp followed (frames)"),
+        Option("dissolves", bool, True, help="detect dissolves"),
+        Option("dissolve_min_change", float, 10.0, 0.0, 255.0, "least change across a dissolve"),
+        Option("dissolve_linearity", float, 0.45, 0.0, 1.0, "most non-linearity of a dissolve's middle frame (fine blocks)"),
+        Option("dissolve_support", int, 4, 1, 100, "candidates needed for a dissolve (unless clearly linear)"),
+    )
+    stats_columns = ("diff", "block_diff", "luma_mean", "luma_std", "cut_base", "cut_bar", "cut_cross", "cut_block",
+                     "dissolve_linearity", "uniform")
 
     def __init__(
         self,
@@ -180,6 +202,11 @@ class FastDetector(ShotDetector):
         self._d1[s] = _mad(fr, self._frames[(n - 1) % R]) if n else 0.0
         self._d1b[s] = _mad(self._blocks[s], self._blocks[(n - 1) % R]) if n else 0.0
         self._n = n + 1
+        if self.stats_sink is not None:
+            for k, v in (("diff", self._d1[s]), ("block_diff", self._d1b[s]), ("luma_mean", m[0, 0]), ("luma_std", sd[0, 0])):
+                self.stats_sink(index, k, float(v))
+            u = self._uniform(n) if self.fades else None
+            self.stats_sink(index, "uniform", {"black": 1.0, "white": 2.0, "colour": 3.0}.get(u, 0.0))
 
         # hard cuts: evaluate the candidate whose look-ahead is now complete
         while self._cut_next <= n - self._la:
@@ -263,6 +290,9 @@ class FastDetector(ShotDetector):
         # and so does a cut between two still shots: nothing moves on either side
         thr = max(self.cut_min_threshold, min(thr, self.still_ratio * (base + 0.5)))
         bar = max(thr, self.cut_ratio * base)  # every before/after pair must differ this much
+        if self.stats_sink is not None:
+            self.stats_sink(int(self._index[c % R]), "cut_base", base)
+            self.stats_sink(int(self._index[c % R]), "cut_bar", bar)
         if jump < bar:
             return
         if jump < self.cut_threshold:
@@ -290,7 +320,11 @@ class FastDetector(ShotDetector):
         a, b = self._blocks[(c - 1) % R], self._blocks[c % R]
         active = (a[..., 0] > 28) | (b[..., 0] > 28)
         blk = np.abs(a - b).mean(axis=-1)[active]
-        if blk.size and float(np.percentile(blk, 25)) < min(self.block_threshold, self.block_ratio * jump):
+        b25 = float(np.percentile(blk, 25)) if blk.size else 0.0
+        if self.stats_sink is not None:
+            self.stats_sink(int(self._index[c % R]), "cut_cross", cross)
+            self.stats_sink(int(self._index[c % R]), "cut_block", b25)
+        if blk.size and b25 < min(self.block_threshold, self.block_ratio * jump):
             return
         pend = self._cut_pending
         if pend is not None and c - pend[0] < self.min_gap:
@@ -336,6 +370,8 @@ class FastDetector(ShotDetector):
             steps = self._d1b[[(t % R) for t in range(c - h + 1, n + 1)]]
             if float(steps.max()) > self.dissolve_smoothness * max(float(steps.mean()), 1e-3):
                 continue
+            if self.stats_sink is not None:
+                self.stats_sink(int(self._index[c % R]), "dissolve_linearity", float(clin))
             if self._diss and c - h > self._diss_hi:  # windows no longer overlap: a new transition
                 self._close_dissolves()
             self._diss_hi = max(self._diss_hi, c + h) if self._diss else c + h
