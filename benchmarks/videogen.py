@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("CINEMANET_SHARED", ROOT.parent / "shared"))
 MEDIA = SHARED / "media"
 sys.path.insert(0, str(ROOT / "tests"))
-from videos import SyntheticShot, Transition, Truth, compose, f1, match, random_transitions, shot_lengths_for, write_video  # noqa: E402,F401
+from videos import SyntheticShot, Transition, Truth, compose, f1, f1_by_kind, match, random_transitions, shot_lengths_for, write_video  # noqa: E402,F401
 
 # Ground truth of the three shared clips (240 frames each, 24 fps, 640x360): the first frame of
 # every new shot. Established by inspection: contact sheets of every frame (0-239) of each clip

@@ -353,3 +353,21 @@ def detect(path: str | Path, detector) -> list:
         out += detector.process(fr.index, fr.time, fr.small)
     out += detector.flush()
     return sorted(out, key=lambda b: b.frame)
+
+
+def f1_by_kind(detected: Sequence, truth: Sequence, tolerance: int = 1, margin: int = 2) -> dict:
+    """:func:`f1` split into hard cuts and gradual transitions (fades, dissolves). Matching is
+    done once over everything; a true boundary counts for its own kind, an unmatched
+    detection as a false alarm of the kind the detector gave it."""
+    m = match(detected, truth, tolerance, margin)
+    md, mt = {d for d, _ in m}, {t for _, t in m}
+    out = {}
+    for cls, is_cut in (("cut", True), ("gradual", False)):
+        tp = sum(1 for _, t in m if (truth[t].kind == "cut") == is_cut)
+        fn = sum(1 for t in range(len(truth)) if t not in mt and (truth[t].kind == "cut") == is_cut)
+        fp = sum(1 for d in range(len(detected)) if d not in md and (detected[d].kind == "cut") == is_cut)
+        p = tp / (tp + fp) if tp + fp else 1.0
+        r = tp / (tp + fn) if tp + fn else 1.0
+        out[cls] = {"tp": tp, "fp": fp, "fn": fn, "precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0}
+    out["all"] = f1(detected, truth, tolerance, margin)
+    return out

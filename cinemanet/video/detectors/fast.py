@@ -42,6 +42,7 @@ fade or a dissolve is still open.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from statistics import median
 
 import cv2
@@ -173,6 +174,7 @@ class FastDetector(ShotDetector):
         self._fade: dict = {}
         self._out: list[tuple[Boundary, int, int]] = []  # decided, not yet released: (boundary, internal span)
         self._hold_from: int | None = None  # no release from this internal frame on (fade in progress)
+        self._flat: set[tuple[int, int, int]] = set()  # dissolves to or from a uniform frame: fades
 
     def reset(self) -> None:
         """Forget everything seen (start a new video)."""
@@ -375,14 +377,16 @@ class FastDetector(ShotDetector):
             if self._diss and c - h > self._diss_hi:  # windows no longer overlap: a new transition
                 self._close_dissolves()
             self._diss_hi = max(self._diss_hi, c + h) if self._diss else c + h
-            self._diss.append((c, h, clin, e, self._index[(c - h) % R], self._index[c % R], self._index[n % R], dip))
+            # a dissolve from or to a uniform frame (black, white, a colour) is a fade
+            flat = self.fades and (self._uniform(c - h) is not None or self._uniform(n) is not None)
+            self._diss.append((c, h, clin, e, self._index[(c - h) % R], self._index[c % R], self._index[n % R], flat))
         if self._diss and n - 2 * self._hmax > self._diss_hi:
             self._close_dissolves()
 
     def _close_dissolves(self) -> None:
         if not self._diss:
             return
-        c, h, lin, e, a, f, b, _ = min(self._diss, key=lambda x: (x[2], -x[3]))
+        c, h, lin, e, a, f, b, flat = min(self._diss, key=lambda x: (x[2], -x[3]))
         support = len(self._diss)
         self._diss = []
         # a real dissolve passes the tests at several centres and half-widths; a lone
@@ -390,6 +394,8 @@ class FastDetector(ShotDetector):
         if support < self.dissolve_support and lin > self.dissolve_sure_linearity:
             return
         f, a, b = int(f), int(a), int(b)
+        if flat:  # reported as a fade, but resolved against the others as a dissolve
+            self._flat.add((f, a, b))
         self._add(Boundary(f, "dissolve", a, b, float(1.0 - lin)), c - h, c + h)
 
     # ------------------------------------------------------------------ fades
@@ -507,6 +513,10 @@ class FastDetector(ShotDetector):
         self._out = keep
 
     def _release(self, upto: int | None) -> list[Boundary]:
+        return [replace(b, kind="fade") if b.kind == "dissolve" and (b.frame, b.start, b.end) in self._flat else b
+                for b in self._release_raw(upto)]
+
+    def _release_raw(self, upto: int | None) -> list[Boundary]:
         if not self._out:
             return []
         if upto is None:
