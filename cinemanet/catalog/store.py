@@ -25,6 +25,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from . import schema
+from .backends import register_catalog
 from .records import LabelSpace, RecordError, shot_contract, shot_row
 
 ENV_VAR = "CINEMANET_CATALOG"
@@ -86,8 +87,9 @@ class ImportResult:
         return self.error is None
 
 
+@register_catalog("sqlite")
 class Catalog:
-    """An open catalog. Create with :meth:`open`; use as a context manager or call :meth:`close`."""
+    """An open catalog (the SQLite backend). Create with :meth:`open`; use as a context manager or call :meth:`close`."""
 
     def __init__(self, path: Path, readonly: bool = False):
         self.path = path

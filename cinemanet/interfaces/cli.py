@@ -19,6 +19,7 @@ from typing import Optional
 import typer
 
 from .._version import __version__
+from .choices import with_registry_choices
 from .console import err as _err
 
 app = typer.Typer(
@@ -207,12 +208,12 @@ class ShotFormat(str, Enum):
     table = "table"
 
 
-@app.command()
+@app.command(cls=with_registry_choices(detector="cinemanet.video.detectors.base:DETECTORS"))
 def analyze(
     paths: list[Path] = typer.Argument(..., help="Video files or folders (searched recursively).", show_default=False),
     out: Optional[Path] = typer.Option(None, "--out", help="Write sidecars into this folder instead of next to each video."),
     compress: bool = typer.Option(False, "--compress", help="Write zstd-compressed sidecars (.cinemanet.json.zst)."),
-    detector: str = typer.Option("fast", "--detector", help="Shot detector: fast (default), content, adaptive, transnet."),
+    detector: str = typer.Option("fast", "--detector", help="Shot detector."),
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Videos analysed in parallel processes."),
     format: Optional[ShotFormat] = typer.Option(
         None, "--format", "-f", help="jsonl: one cinemanet.shot/1 object per shot; table: one line per video "
@@ -235,11 +236,14 @@ def analyze(
     from ..media import discover
     from ..media.video import VIDEO_EXTENSIONS
     from ..video.batch import analyze_paths
-    from ..video.detectors import detector_names
+    from ..video.detectors import DETECTORS
 
-    if detector not in detector_names():
-        _err(f"unknown detector {detector!r}; choose from {', '.join(detector_names())}")
-        raise typer.Exit(2)
+    if detector not in DETECTORS:
+        try:
+            DETECTORS.get_plugin(detector)
+        except KeyError as e:
+            _err(e.args[0])
+            raise typer.Exit(2)
     if out is not None and not out.exists():
         try:
             out.mkdir(parents=True)
@@ -264,7 +268,7 @@ def analyze(
     failed = 0
     rows = []
     try:
-        for res in analyze_paths(paths, out_dir=out, compress=compress, detector=detector, jobs=jobs,
+        for res in analyze_paths(inputs, out_dir=out, compress=compress, detector=detector, jobs=jobs,
                                  force=force, progress=bars.update):
             bars.finish(res.path)
             if res.status != "error" and cat is not None:
@@ -510,6 +514,41 @@ def model_train_default(
     train_default(data, target, jobs=jobs or None, log=lambda m: typer.echo(m, err=True))
     if generated:
         train_generated(data, target, jobs=jobs or None, log=lambda m: typer.echo(m, err=True))
+
+
+# ----------------------------------------------------------------------------------- plugins
+class PluginFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+@app.command("plugins")
+def plugins_cmd(
+    kind: Optional[str] = typer.Option(None, "--kind", "-k", help="Only this kind: analyzers, predictors, detectors, "
+                                       "exporters, catalogs or engines."),
+    format: PluginFormat = typer.Option(PluginFormat.table, "--format", "-f", case_sensitive=False),
+) -> None:
+    """List the installed plug-ins: kind, name, origin (builtin or the package), status.
+
+    Third-party packages add plug-ins through the entry-point groups cinemanet.<kind>
+    (see docs/ARCHITECTURE.md). Exit status 1 when a plug-in failed to load.
+    """
+    from ..plugins import KINDS, installed
+
+    if kind is not None and kind not in KINDS:
+        _err(f"unknown plug-in kind {kind!r}; kinds are: {', '.join(KINDS)}")
+        raise typer.Exit(2)
+    rows = installed((kind,) if kind else KINDS)
+    if format is PluginFormat.json:
+        from dataclasses import asdict
+
+        typer.echo(json.dumps([asdict(r) for r in rows], indent=1))
+    else:
+        for r in rows:
+            summary = f"  {r.summary}" if r.summary and r.status == "ok" else ""
+            typer.echo(f"{r.kind:<11} {r.name:<30} {r.origin:<16} {r.status}{summary}")
+    if any(r.status.startswith("error") for r in rows):
+        raise typer.Exit(1)
 
 
 def _register_command_modules() -> None:

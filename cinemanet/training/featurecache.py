@@ -28,7 +28,9 @@ _worker: dict = {}
 
 def _init(names: tuple[str, ...]) -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    from ..concepts import predictors  # noqa: F401  (registers every feature extractor, "measured" too)
+    from ..concepts.base import PREDICTORS
+
+    PREDICTORS.load()  # registers every feature extractor, "measured" too
 
     _worker["names"] = names
     _worker["perception"] = Perception(feature_needs(names))

@@ -123,8 +123,22 @@ def _run(args) -> FileResult:
                        progress=lambda v, d, t: events.put((v, d, t)))
 
 
+@dataclass
+class BatchOptions:
+    """What every engine needs to run a batch (see :mod:`cinemanet.engines`)."""
+
+    out_dir: str | None = None
+    compress: bool = False
+    detector: str = DEFAULT_DETECTOR
+    jobs: int = 1
+    force: bool = False
+    embeddings: bool = True
+    progress: ProgressEvent | None = None
+    analyzer: VideoAnalyzer | None = None  # reuse this one (single-process runs)
+
+
 def analyze_paths(
-    paths: Iterable[str | os.PathLike],
+    paths: Iterable[str | os.PathLike | Input],
     *,
     out_dir: str | os.PathLike | None = None,
     compress: bool = False,
@@ -134,26 +148,40 @@ def analyze_paths(
     embeddings: bool = True,
     progress: ProgressEvent | None = None,
     analyzer: VideoAnalyzer | None = None,
+    engine: str = "local",
 ) -> Iterator[FileResult]:
-    """Analyse every video under ``paths``; yields one :class:`FileResult` per input, in order."""
-    inputs: list[Input] = list(discover(paths, VIDEO_EXTENSIONS, kind="videos"))
-    out = str(out_dir) if out_dir else None
-    todo = [i.path for i in inputs if i.error is None]
-    if jobs <= 1 or len(todo) <= 1:
-        # one video at a time: tag in a second process so decoding and tagging use both cores
-        own = analyzer is None
-        analyzer = analyzer or VideoAnalyzer(detector=detector, embeddings=embeddings, tagging="process")
-        try:
-            for inp in inputs:
-                if inp.error:
-                    yield FileResult(inp.path, "error", error=inp.error)
-                else:
-                    yield process_one(analyzer, inp.path, out, compress, force, progress)
-        finally:
-            if own:
-                analyzer.close()
-        return
-    yield from _pool(inputs, out, compress, detector, jobs, force, embeddings, progress)
+    """Analyse every video under ``paths`` (or these already discovered :class:`Input` s);
+    yields one :class:`FileResult` per input, in order."""
+    from ..engines import create_engine
+
+    paths = list(paths)
+    if paths and all(isinstance(p, Input) for p in paths):
+        inputs: list[Input] = paths
+    else:
+        inputs = list(discover(paths, VIDEO_EXTENSIONS, kind="videos"))
+    opts = BatchOptions(str(out_dir) if out_dir else None, compress, detector, jobs, force, embeddings, progress, analyzer)
+    yield from create_engine(engine).analyze(inputs, opts)
+
+
+def run_serial(inputs: list[Input], o: BatchOptions) -> Iterator[FileResult]:
+    """One video at a time in this process (tagging in a second process, so decoding and
+    tagging use both cores)."""
+    own = o.analyzer is None
+    analyzer = o.analyzer or VideoAnalyzer(detector=o.detector, embeddings=o.embeddings, tagging="process")
+    try:
+        for inp in inputs:
+            if inp.error:
+                yield FileResult(inp.path, "error", error=inp.error)
+            else:
+                yield process_one(analyzer, inp.path, o.out_dir, o.compress, o.force, o.progress)
+    finally:
+        if own:
+            analyzer.close()
+
+
+def run_pool(inputs: list[Input], o: BatchOptions) -> Iterator[FileResult]:
+    """``o.jobs`` worker processes, one video each at a time."""
+    return _pool(inputs, o.out_dir, o.compress, o.detector, o.jobs, o.force, o.embeddings, o.progress)
 
 
 def _pool(inputs, out, compress, detector, jobs, force, embeddings, progress) -> Iterator[FileResult]:
