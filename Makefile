@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.cinemanet-installed
 
-.PHONY: demo test bench bench-library clean-venv
+.PHONY: demo test lint bench bench-library clean-venv
 
 $(STAMP): pyproject.toml requirements/base.txt requirements/nodeps.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ demo: $(STAMP)
 ## test: set up .venv, then run the test suite (no network, no GPU, ../shared optional)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+## lint: ruff check (the configuration is in pyproject.toml)
+lint: $(STAMP)
+	$(BIN)/ruff check .
 
 ## bench: the benchmark scripts whose figures the README quotes (about 25 minutes)
 bench: $(STAMP)

@@ -20,10 +20,14 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 import numpy as np
 
+from ..contracts import VIDEO_SCHEMA
+
+if TYPE_CHECKING:
+    from ..video.records import Video
 from . import schema
 from .backends import register_catalog
 from .records import LabelSpace, RecordError, shot_contract, shot_row
@@ -227,9 +231,9 @@ class Catalog:
         return r[0] if r else ""
 
     # --- importing -----------------------------------------------------------------------------
-    def import_sidecar(self, doc: dict | str | os.PathLike, sidecar_path: str | os.PathLike | None = None, *,
+    def import_sidecar(self, doc: "dict | Video | str | os.PathLike", sidecar_path: str | os.PathLike | None = None, *,
                        skip_unchanged: bool = False) -> int:
-        """Add one analysed video (a ``cinemanet.video/1`` document or a sidecar's path) in
+        """Add one analysed video (a ``cinemanet.video/1`` document or :class:`Video`, or a sidecar's path) in
         one transaction and return its number of shots. Rows of the same content hash, or of
         an older analysis of the same path, are replaced. With ``skip_unchanged``, a video
         already imported from the same analysis (same hash, path and creation time) is left
@@ -237,6 +241,8 @@ class Catalog:
         return self._import(doc, sidecar_path, skip_unchanged)[0]
 
     def _import(self, doc, sidecar_path, skip_unchanged: bool) -> tuple[int, int, bool]:
+        if hasattr(doc, "to_dict"):  # a typed video.records.Video
+            doc = doc.to_dict()
         if not isinstance(doc, dict):
             from ..video.sidecar import SidecarError, read_sidecar
 
@@ -245,8 +251,8 @@ class Catalog:
                 doc = read_sidecar(doc)
             except SidecarError as e:
                 raise CatalogError(str(e)) from None
-        if doc.get("schema") != "cinemanet.video/1":
-            raise CatalogError(f"not a cinemanet.video/1 document (schema is {doc.get('schema')!r})")
+        if doc.get("schema") != VIDEO_SCHEMA:
+            raise CatalogError(f"not a {VIDEO_SCHEMA} document (schema is {doc.get('schema')!r})")
         f, v = doc.get("file"), doc.get("video")
         shots = doc.get("shots")
         if not isinstance(f, dict) or not isinstance(f.get("sha256"), str) or len(f["sha256"]) != 64:

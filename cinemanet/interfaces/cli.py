@@ -19,6 +19,7 @@ from typing import Optional
 import typer
 
 from .._version import __version__
+from ..contracts import SHOT_SCHEMA
 from .choices import with_registry_choices
 from .console import err as _err
 
@@ -95,7 +96,7 @@ def tag(
 
     try:
         model_spec(model)
-    except Exception as e:  # model missing or broken: a usage-level failure, say why
+    except Exception as e:  # noqa: BLE001 - model missing or broken: a usage-level failure, said why
         _err(f"cannot load model {model!r}: {e}")
         raise typer.Exit(2)
 
@@ -273,7 +274,7 @@ def analyze(
             bars.finish(res.path)
             if res.status != "error" and cat is not None:
                 try:
-                    cat.import_sidecar(res.doc, res.sidecar, skip_unchanged=True)
+                    cat.import_sidecar(res.video or res.doc, res.sidecar, skip_unchanged=True)
                 except CatalogError as e:
                     failed += 1
                     _err(f"{res.path}: not added to the catalog: {e}")
@@ -281,7 +282,7 @@ def analyze(
                 failed += 1
                 _err(f"{res.path}: {res.error}")
                 if fmt is ShotFormat.jsonl:
-                    sys.stdout.write(dumps({"schema": "cinemanet.shot/1", "path": res.path, "error": res.error}) + "\n")
+                    sys.stdout.write(dumps({"schema": SHOT_SCHEMA, "path": res.path, "error": res.error}) + "\n")
             elif fmt is ShotFormat.jsonl:
                 for shot in res.doc["shots"]:
                     if not embeddings:

@@ -336,7 +336,9 @@ def _table(shots, scores, res, out) -> None:
 
 def _doc(shot: dict, m) -> dict:
     """A one-shot ``cinemanet.video/1`` document, for the per-video exporters' helpers."""
-    return {"schema": "cinemanet.video/1", "path": shot["path"], "video": dict(m.video) if m else {},
+    from ..contracts import VIDEO_SCHEMA
+
+    return {"schema": VIDEO_SCHEMA, "path": shot["path"], "video": dict(m.video) if m else {},
             "file": {"sha256": m.sha256, "size": m.size} if m else {}, "shots": [shot]}
 
 

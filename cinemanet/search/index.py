@@ -172,7 +172,7 @@ def _decode(rows: list, n_labels: int, n_groups: int) -> dict:
     d = max((len(e) for e in embs if e is not None), default=0)
     vecs = np.zeros((m, d), np.int8)
     vmul = np.zeros(m, np.float32)
-    for i, (e, s) in enumerate(zip(embs, (r[11] for r in rows))):
+    for i, (e, _s) in enumerate(zip(embs, (r[11] for r in rows))):
         if e is not None and len(e) == d and d:
             vecs[i] = np.frombuffer(e, np.int8)
     has = np.array([e is not None and len(e) == d for e in embs]) if d else np.zeros(m, bool)

@@ -51,7 +51,7 @@ def scene15_mapping() -> dict[str, dict]:
     text = resources.files(__package__).joinpath("scene15.yaml").read_text(encoding="utf-8")
     mapping = yaml.safe_load(text)
     tax = get_taxonomy()
-    for cls, m in mapping.items():
+    for m in mapping.values():
         tax.label(m["label"])  # validate
     return mapping
 

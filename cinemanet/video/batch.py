@@ -20,6 +20,7 @@ from typing import Callable, Iterable, Iterator
 from ..media import Input, discover
 from ..media.video import VIDEO_EXTENSIONS, VideoReadError, probe
 from .analyze import DEFAULT_DETECTOR, VideoAnalyzer, file_sha256
+from .records import Video
 from .sidecar import SidecarError, existing_sidecar, read_sidecar, remove_stale_temporaries, sidecar_path, write_sidecar
 
 
@@ -30,6 +31,7 @@ class FileResult:
     sidecar: str | None = None
     error: str | None = None
     doc: dict | None = None  # the sidecar document (done and skipped)
+    video: Video | None = None  # the typed record (done)
     seconds: float = 0.0
     frames: int = 0
 
@@ -84,7 +86,8 @@ def process_one(
         probe(p)  # clear errors for unreadable input before anything else
         _check_writable(target.parent)
         cb = (lambda done, total: progress(video, done, total)) if progress else None
-        doc = analyzer.analyze(p, progress=cb)
+        video_rec = analyzer.analyze_video(p, progress=cb)
+        doc = video_rec.to_dict()
         remove_stale_temporaries(target)
         try:
             write_sidecar(doc, target)
@@ -95,11 +98,11 @@ def process_one(
         for other in (sidecar_path(p, out, not compress),):  # one sidecar per video
             if other.exists():
                 other.unlink()
-        return FileResult(video, "done", str(target), doc=doc, seconds=time.perf_counter() - t0,
+        return FileResult(video, "done", str(target), doc=doc, video=video_rec, seconds=time.perf_counter() - t0,
                           frames=doc["video"]["frame_count"])
     except VideoReadError as e:
         return FileResult(video, "error", error=str(e), seconds=time.perf_counter() - t0)
-    except Exception as e:  # a bug must not sink the batch
+    except Exception as e:  # noqa: BLE001 - a bug must not sink the batch; reported with its place
         tb = traceback.extract_tb(e.__traceback__)[-1]
         return FileResult(video, "error", error=f"internal error: {type(e).__name__}: {e} ({Path(tb.filename).name}:{tb.lineno})".splitlines()[0],
                           seconds=time.perf_counter() - t0)

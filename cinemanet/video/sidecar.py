@@ -12,8 +12,12 @@ import os
 import tempfile
 from pathlib import Path
 
-SIDECAR_SCHEMA = "cinemanet.video/1"
-SHOT_SCHEMA = "cinemanet.shot/1"
+from typing import TYPE_CHECKING
+
+from ..contracts import SHOT_SCHEMA, SIDECAR_SCHEMA  # noqa: F401 - SHOT_SCHEMA: re-exported for old imports
+
+if TYPE_CHECKING:
+    from .records import Video
 SUFFIX = ".cinemanet.json"
 ZSTD_SUFFIX = ".cinemanet.json.zst"
 
@@ -36,9 +40,12 @@ def existing_sidecar(video: str | os.PathLike, out_dir: str | os.PathLike | None
     return None
 
 
-def write_sidecar(doc: dict, path: str | os.PathLike) -> Path:
-    """Write ``doc`` atomically to ``path`` (zstd-compressed when the name ends in .zst)."""
+def write_sidecar(doc: "dict | Video", path: str | os.PathLike) -> Path:
+    """Write ``doc`` (a :class:`~.records.Video` or its dict) atomically to ``path``
+    (zstd-compressed when the name ends in .zst)."""
     path = Path(path)
+    if not isinstance(doc, dict):
+        doc = doc.to_dict()
     data = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogateescape")
     if path.name.endswith(".zst"):
         import zstandard
@@ -98,3 +105,13 @@ def read_sidecar(path: str | os.PathLike) -> dict:
     if not isinstance(doc, dict) or doc.get("schema") != SIDECAR_SCHEMA:
         raise SidecarError(f"not a {SIDECAR_SCHEMA} sidecar")
     return doc
+
+
+def read_video(path: str | os.PathLike) -> "Video":
+    """The sidecar at ``path`` as a validated :class:`~.records.Video` (SidecarError otherwise)."""
+    from .records import RecordError, Video
+
+    try:
+        return Video.from_dict(read_sidecar(path))
+    except RecordError as e:
+        raise SidecarError(str(e)) from None
