@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator
 import numpy as np
 
 from ..contracts import VIDEO_SCHEMA
+from ..video.sidecar import SUFFIXES
 
 if TYPE_CHECKING:
     from ..video.records import Video
@@ -35,7 +36,7 @@ from .records import LabelSpace, RecordError, shot_contract, shot_row
 ENV_VAR = "CINEMANET_CATALOG"
 BUSY_TIMEOUT_MS = 60_000
 PAGE_SIZE = 16384
-SIDECAR_SUFFIXES = (".cinemanet.json", ".cinemanet.json.zst")
+SIDECAR_SUFFIXES = SUFFIXES  # the sidecar module owns them
 
 
 class CatalogError(Exception):

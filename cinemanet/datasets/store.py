@@ -17,7 +17,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Iterable
 
 from PIL import Image
 
+from ..util.files import atomic_path, atomic_write
 from .phash import dhash_image, near_duplicate_clusters
 from .records import PROVENANCE_FIELDS, Record
 from .sources import Entry, scan
@@ -45,17 +45,7 @@ def data_root() -> Path:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write(path, text, mkdir=True)
 
 
 @dataclass
@@ -139,9 +129,8 @@ class DatasetStore:
         dst = self.root / rel
         if not dst.exists():
             dst.parent.mkdir(parents=True, exist_ok=True)
-            tmp = dst.with_name(dst.name + ".tmp")
-            shutil.copyfile(src, tmp)
-            os.replace(tmp, dst)
+            with atomic_path(dst) as tmp:
+                shutil.copyfile(src, tmp)
         return rel.as_posix()
 
     # ------------------------------------------------------------------------------ import

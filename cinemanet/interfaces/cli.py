@@ -385,7 +385,7 @@ def export_cmd(
     the exit status is then 1.
     """
     from ..video.export import ExportError, export, get_exporter
-    from ..video.sidecar import existing_sidecar
+    from ..video.sidecar import existing_sidecar, is_sidecar_name
 
     try:
         get_exporter(to)
@@ -398,7 +398,7 @@ def export_cmd(
     failed = 0
     for sc in sidecars:
         src = sc
-        if not sc.name.endswith((".cinemanet.json", ".cinemanet.json.zst")):
+        if not is_sidecar_name(sc.name):
             found = existing_sidecar(sc)
             if found is None:
                 failed += 1

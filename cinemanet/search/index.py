@@ -42,6 +42,7 @@ import numpy as np
 
 from ..catalog import Catalog
 from ..catalog.records import NO_LABEL, PICK_DTYPE
+from ..util.files import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -366,11 +367,7 @@ class SearchIndex:
         manifest = {"format": FORMAT, "epoch": self.epoch, "labels": self.n_labels, "dim": self.dim,
                     "max_id": self.max_id, "parts": [p.name for p in parts], "ann": ann_name,
                     "rows": sum(len(p) for p in parts)}
-        tmp = self.folder / f".manifest.{uuid.uuid4().hex}.tmp"
-        tmp.write_text(json.dumps(manifest))
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, self.folder / "manifest.json")
+        atomic_write(self.folder / "manifest.json", json.dumps(manifest))
         self.parts, self.alive, self.ann = parts, alive, ann
         self._clean(set(manifest["parts"]) | ({ann_name} if ann_name else set()))
 

@@ -19,6 +19,7 @@ from ..media import load_image
 from ..media.images import ImageReadError
 from ..perception import Perception
 from ..perception.backbone import cache_dir
+from ..util.files import atomic_path
 from .augment import generate
 from .sources import Item
 
@@ -109,9 +110,8 @@ def compute_features(
         dim = next((len(v) for v in cached.values() if np.ndim(v)), 0)
         cached = {k: (v if np.ndim(v) else np.full(dim, np.nan, np.float32)) for k, v in cached.items()}
         shas = sorted(cached)
-        tmp = store.with_suffix(".tmp.npz")
-        np.savez(tmp, sha=np.array(shas), x=np.stack([cached[s] for s in shas]))
-        tmp.replace(store)
+        with atomic_path(store, suffix=".npz") as tmp:
+            np.savez(tmp, sha=np.array(shas), x=np.stack([cached[s] for s in shas]))
     dim = len(next(iter(cached.values()))) if cached else 0
     return np.stack([cached.get(it.sha256, np.full(dim, np.nan, np.float32)) for it in items])
 

@@ -11,6 +11,7 @@ import yaml
 
 from ..media import IMAGE_EXTENSIONS
 from ..taxonomy import get_taxonomy
+from ..util.files import file_sha256
 
 
 @dataclass(frozen=True)
@@ -23,8 +24,6 @@ class Item:
     source_sha256: str | None = None  # the file's own hash when ``recipe`` is set
 
 
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def folder_items(root: Path, group: str | None = None) -> list[Item]:

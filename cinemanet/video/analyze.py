@@ -9,7 +9,6 @@ per frame.
 
 from __future__ import annotations
 
-import hashlib
 import multiprocessing as mp
 import os
 import queue
@@ -27,7 +26,8 @@ import numpy as np
 from .._version import __version__
 from ..media.video import DecodedFrame, VideoInfo, VideoReadError, iter_frames, probe
 from ..results import _r
-from .detectors import Boundary, create_detector
+from ..util.files import file_sha256
+from .detectors import DETECTORS, Boundary, create_detector
 from .records import FileFacts, Shot, Transition, Video
 from .timecode import Timecode
 
@@ -98,12 +98,6 @@ def _pick(cands: list[DecodedFrame], k: int) -> list[DecodedFrame]:
     return [cands[i] for i in idx]
 
 
-def file_sha256(path: str | os.PathLike, chunk: int = 4 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(chunk), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def dominant_colors(frames: list[np.ndarray], k: int = 5) -> list[dict]:
@@ -306,7 +300,7 @@ class VideoAnalyzer:
         self._net = net
         self.model = str(net.spec.root / "model.yaml") if net is not None else model
         self.detector_name = detector
-        create_detector(detector)  # fail early on an unknown name
+        DETECTORS.get_plugin(detector)  # fail early on an unknown name (built per video, in analyze)
         self.embeddings = embeddings
         self.fast_decode = fast_decode
         self.tagging = tagging
@@ -357,10 +351,13 @@ class VideoAnalyzer:
         VideoReadError for unreadable input."""
         return self.analyze_video(path, progress).to_dict()
 
-    def analyze_video(self, path: str | os.PathLike, progress: Progress | None = None) -> Video:
-        """The typed :class:`~.records.Video` for ``path``. Raises VideoReadError for unreadable input."""
+    def analyze_video(self, path: str | os.PathLike, progress: Progress | None = None, *,
+                      info: VideoInfo | None = None, sha256: str | None = None) -> Video:
+        """The typed :class:`~.records.Video` for ``path``. Raises VideoReadError for unreadable
+        input. ``info`` (its :func:`probe`) and ``sha256`` (its content hash), when the caller
+        has them already, are not computed again."""
         p = Path(path)
-        info = probe(p)
+        info = info or probe(p)
         detector = create_detector(self.detector_name)
         apath = str(p.absolute())
         tagger = self._process_tagger() if self.tagging == "process" else _ThreadTagger(self.net, self.embeddings)
@@ -426,11 +423,11 @@ class VideoAnalyzer:
         if progress:
             progress(last + 1, last + 1)
         return self._document(p, info, [done[i] for i in range(number)], [jobs[i] for i in range(number)],
-                              times, motion, last + 1)
+                              times, motion, last + 1, sha256)
 
     # --- the document --------------------------------------------------------------------------
     def _document(self, p: Path, info: VideoInfo, tagged: list[dict], jobs: list[_ShotJob], times, motion,
-                  n_frames: int) -> Video:
+                  n_frames: int, sha256: str | None = None) -> Video:
         fps = info.fps
         frame_dur = 1.0 / float(fps)
         t0 = times[0] if n_frames else 0.0  # times count from the first frame, as players show them
@@ -470,7 +467,7 @@ class VideoAnalyzer:
         video["duration"] = round(times[n_frames - 1] - t0 + frame_dur, 6) if n_frames else 0.0
         return Video(
             path=str(p.absolute()),
-            file=FileFacts(size=st.st_size, sha256=file_sha256(p), mtime=st.st_mtime),
+            file=FileFacts(size=st.st_size, sha256=sha256 or file_sha256(p), mtime=st.st_mtime),
             model=self.model_info(),
             video=video,
             created=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),

@@ -40,8 +40,9 @@ class FileResult:
 ProgressEvent = Callable[[str, int, int], None]
 
 
-def up_to_date(video: Path, out_dir: Path | None, model: dict) -> tuple[Path | None, dict | None]:
-    """The existing sidecar and its document if it matches this file and model, else (None, None)."""
+def up_to_date(video: Path, out_dir: Path | None, model: dict, hashed: dict | None = None) -> tuple[Path | None, dict | None]:
+    """The existing sidecar and its document if it matches this file and model, else (None, None).
+    The content hash, when it had to be computed, is left in ``hashed["sha256"]`` for reuse."""
     sc = existing_sidecar(video, out_dir)
     if sc is None:
         return None, None
@@ -54,7 +55,10 @@ def up_to_date(video: Path, out_dir: Path | None, model: dict) -> tuple[Path | N
         return None, None
     if any(m.get(k) != model.get(k) for k in ("name", "version", "taxonomy", "detector")):
         return None, None
-    if f.get("sha256") != file_sha256(video):
+    sha = file_sha256(video)
+    if hashed is not None:
+        hashed["sha256"] = sha
+    if f.get("sha256") != sha:
         return None, None
     return sc, doc
 
@@ -78,15 +82,16 @@ def process_one(
     p = Path(video)
     out = Path(out_dir) if out_dir else None
     try:
+        hashed: dict = {}
         if not force and p.is_file():
-            sc, doc = up_to_date(p, out, analyzer.model_info())
+            sc, doc = up_to_date(p, out, analyzer.model_info(), hashed)
             if sc is not None:
                 return FileResult(video, "skipped", str(sc), doc=doc, frames=doc["video"].get("frame_count", 0))
         target = sidecar_path(p, out, compress)
-        probe(p)  # clear errors for unreadable input before anything else
+        info = probe(p)  # clear errors for unreadable input before anything else
         _check_writable(target.parent)
         cb = (lambda done, total: progress(video, done, total)) if progress else None
-        video_rec = analyzer.analyze_video(p, progress=cb)
+        video_rec = analyzer.analyze_video(p, progress=cb, info=info, sha256=hashed.get("sha256"))
         doc = video_rec.to_dict()
         remove_stale_temporaries(target)
         try:

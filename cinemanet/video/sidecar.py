@@ -9,17 +9,22 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 from typing import TYPE_CHECKING
 
 from ..contracts import SHOT_SCHEMA, SIDECAR_SCHEMA  # noqa: F401 - SHOT_SCHEMA: re-exported for old imports
+from ..util.files import atomic_write, stale_temporaries
 
 if TYPE_CHECKING:
     from .records import Video
 SUFFIX = ".cinemanet.json"
 ZSTD_SUFFIX = ".cinemanet.json.zst"
+SUFFIXES = (SUFFIX, ZSTD_SUFFIX)
+
+
+def is_sidecar_name(name: str) -> bool:
+    return name.endswith(SUFFIXES)
 
 
 class SidecarError(Exception):
@@ -51,36 +56,16 @@ def write_sidecar(doc: "dict | Video", path: str | os.PathLike) -> Path:
         import zstandard
 
         data = zstandard.ZstdCompressor(level=10).compress(data)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
+    return atomic_write(path, data)
 
 
 def remove_stale_temporaries(path: str | os.PathLike) -> None:
     """Delete temporaries a killed earlier run left for this sidecar (``.<name>.*.tmp``)."""
-    path = Path(path)
-    for t in path.parent.glob(f".{glob_escape(path.name)}.*.tmp"):
+    for t in stale_temporaries(path):
         try:
             t.unlink()
         except OSError:
             pass
-
-
-def glob_escape(name: str) -> str:
-    import glob
-
-    return glob.escape(name)
 
 
 def read_sidecar(path: str | os.PathLike) -> dict:

@@ -17,6 +17,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 from ...catalog.store import Media
+from ...util.files import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -95,17 +96,10 @@ class KeyframeCache:
         with self._decode:
             data = _extract(path, media, t, width)
         if self.folder is not None:
-            tmp = self.folder / f".{key}.{os.getpid()}.{threading.get_ident()}.tmp"
             try:
-                self.folder.mkdir(parents=True, exist_ok=True)
-                tmp.write_bytes(data)
-                os.replace(tmp, self.folder / key)
+                atomic_write(self.folder / key, data, mkdir=True, fsync=False)  # a cache: no fsync
                 return data
             except OSError:
-                try:
-                    tmp.unlink(missing_ok=True)
-                except OSError:
-                    pass
                 self.folder = None  # read-only place: memory from now on
         with self._lock:
             self._mem[key] = data

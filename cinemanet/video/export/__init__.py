@@ -27,7 +27,6 @@ import contextlib
 import inspect
 import os
 import re
-import tempfile
 import unicodedata
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -35,6 +34,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from ...plugins import Registry
+from ...util.files import atomic_open
 from ..sidecar import SIDECAR_SCHEMA, SidecarError, read_sidecar
 from ..timecode import Timecode, _drop_frame, smpte
 
@@ -121,25 +121,11 @@ def _load(doc: dict | str | os.PathLike) -> dict:
 def atomic_output(path: Path, mode: str = "w", **kw: Any) -> Iterator[Any]:
     """Open a temporary file next to ``path``; on success flush and rename it over ``path``.
     Text mode defaults to UTF-8 with surrogate escapes (non-UTF-8 file names survive)."""
-    if "b" not in mode:
-        kw.setdefault("encoding", "utf-8")
-        kw.setdefault("errors", "surrogateescape")
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
+        with atomic_open(path, mode, **kw) as f:
+            yield f
     except OSError as e:
         raise ExportError(f"cannot write {path.name}: {e.strerror or e}") from None
-    try:
-        with os.fdopen(fd, mode, **kw) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as e:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        if isinstance(e, OSError):
-            raise ExportError(f"cannot write {path.name}: {e.strerror or e}") from None
-        raise
 
 
 # ---------------------------------------------------------------------------------------------
