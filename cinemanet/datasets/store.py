@@ -44,6 +44,33 @@ def data_root() -> Path:
     return Path(user_data_dir("cinemanet", appauthor=False))
 
 
+#: format of a data set's manifest (manifest.jsonl + dataset.json), recorded in dataset.json
+#: as "format"; data sets written before it existed have none and read as format 1
+MANIFEST_FORMAT = 1
+
+
+class ManifestError(ValueError):
+    """A data set's dataset.json is unreadable or of a format this version cannot read."""
+
+
+def _read_meta(path: Path) -> dict:
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ManifestError(f"{path}: missing (every data set has a dataset.json beside its manifest.jsonl)") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ManifestError(f"{path}: unreadable: {e}") from None
+    if not isinstance(meta, dict):
+        raise ManifestError(f"{path}: not a JSON object")
+    fmt = meta.get("format", 1)
+    if not isinstance(fmt, int) or isinstance(fmt, bool) or fmt < 1:
+        raise ManifestError(f"{path}: format must be a positive integer, not {fmt!r}")
+    if fmt > MANIFEST_FORMAT:
+        raise ManifestError(f"{path}: data-set format {fmt} is newer than this cinemanet reads "
+                            f"({MANIFEST_FORMAT}); upgrade cinemanet")
+    return meta
+
+
 def _atomic_write(path: Path, text: str) -> None:
     atomic_write(path, text, mkdir=True)
 
@@ -97,6 +124,7 @@ class Dataset:
         self.records.sort(key=lambda r: r.sha256)
         lines = "".join(json.dumps(r.to_dict(), sort_keys=True, ensure_ascii=False) + "\n" for r in self.records)
         _atomic_write(self.folder / "manifest.jsonl", lines)
+        self.meta["format"] = MANIFEST_FORMAT
         self.meta["updated"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         self.meta["images"] = len(self.records)
         _atomic_write(self.folder / "dataset.json", json.dumps(self.meta, indent=2, sort_keys=True) + "\n")
@@ -120,8 +148,8 @@ class DatasetStore:
         if not (folder / "manifest.jsonl").is_file():
             known = ", ".join(self.names()) or "none yet"
             raise KeyError(f"no data set {name!r} in {self.root} (known: {known})")
+        meta = _read_meta(folder / "dataset.json")
         records = [Record.from_dict(json.loads(line)) for line in (folder / "manifest.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
-        meta = json.loads((folder / "dataset.json").read_text(encoding="utf-8"))
         return Dataset(name, self.root, records, meta)
 
     def _object(self, src: Path, sha: str) -> str:
