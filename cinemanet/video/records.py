@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any, Callable
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..contracts import SHOT_SCHEMA, VIDEO_SCHEMA
 
@@ -50,11 +50,11 @@ _FRAME = {"type": "integer", "minimum": 0}
 
 class _Record(BaseModel):
     # unknown keys (from a newer writer) are kept and written back, after the known ones
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
 
     def to_dict(self) -> dict:
         """The JSON contract: declared fields in order, unset optional ones left out."""
-        return self.model_dump(mode="python", exclude_unset=True)
+        return self.model_dump(mode="python", exclude_unset=True, by_alias=True)
 
 
 class GroupAnswer(_Record):
@@ -81,7 +81,7 @@ class Transition(_Record):
 class Shot(_Record):
     """One shot: a line of ``cinemanet analyze --format jsonl``, an item of a sidecar's ``shots``."""
 
-    schema_: Annotated[str, C({"const": SHOT_SCHEMA})] = SHOT_SCHEMA
+    schema_: Annotated[str, C({"const": SHOT_SCHEMA}), Field(alias="schema")] = SHOT_SCHEMA
     path: Annotated[str, C({"type": "string"})]
     shot: Annotated[int, C({"type": "integer", "minimum": 0, "description": "0-based shot number in the video."})]
     start_frame: Annotated[int, C(_FRAME)]
@@ -112,9 +112,7 @@ class Shot(_Record):
 
     def to_dict(self) -> dict:
         d = super().to_dict()
-        d = {("schema" if k == "schema_" else k): v for k, v in d.items()}
-        d.setdefault("schema", SHOT_SCHEMA)
-        d = {"schema": d.pop("schema"), **d}
+        d = {"schema": d.pop("schema", self.schema_), **d}
         if "embedding" in d:
             d["embedding"] = d.pop("embedding")
         return d
@@ -122,9 +120,6 @@ class Shot(_Record):
     @classmethod
     def from_dict(cls, d: dict) -> "Shot":
         """Validate a ``cinemanet.shot/1`` object; raises :class:`RecordError` naming the field."""
-        d = dict(d)
-        if "schema" in d:
-            d["schema_"] = d.pop("schema")
         return _validate(cls, d, f"shot {d.get('shot', '?')}")
 
 
@@ -137,7 +132,7 @@ class FileFacts(_Record):
 class Video(_Record):
     """A sidecar (``cinemanet.video/1``): one analysed video, its summary and every shot."""
 
-    schema_: Annotated[str, C({"const": VIDEO_SCHEMA})] = VIDEO_SCHEMA
+    schema_: Annotated[str, C({"const": VIDEO_SCHEMA}), Field(alias="schema")] = VIDEO_SCHEMA
     path: Annotated[str, C({"type": "string"})]
     file: Annotated[FileFacts, C({"type": "object", "required": ["size", "sha256", "mtime"], "properties": {
         "size": {"type": "integer"}, "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
