@@ -209,13 +209,15 @@ class ShotFormat(str, Enum):
     table = "table"
 
 
-@app.command(cls=with_registry_choices(detector="cinemanet.video.detectors.base:DETECTORS"))
+@app.command(cls=with_registry_choices(detector="cinemanet.video.detectors.base:DETECTORS",
+                                       engine="cinemanet.engines:ENGINES"))
 def analyze(
     paths: list[Path] = typer.Argument(..., help="Video files or folders (searched recursively).", show_default=False),
     out: Optional[Path] = typer.Option(None, "--out", help="Write sidecars into this folder instead of next to each video."),
     compress: bool = typer.Option(False, "--compress", help="Write zstd-compressed sidecars (.cinemanet.json.zst)."),
     detector: str = typer.Option("fast", "--detector", help="Shot detector."),
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Videos analysed in parallel processes."),
+    engine: str = typer.Option("local", "--engine", help="How the batch runs."),
     format: Optional[ShotFormat] = typer.Option(
         None, "--format", "-f", help="jsonl: one cinemanet.shot/1 object per shot; table: one line per video "
         "(default on a terminal).", case_sensitive=False),
@@ -237,11 +239,12 @@ def analyze(
     from ..media import discover
     from ..media.video import VIDEO_EXTENSIONS
     from ..video.batch import analyze_paths
+    from ..engines import ENGINES
     from ..video.detectors import DETECTORS
 
-    if detector not in DETECTORS:
+    for reg, name in ((DETECTORS, detector), (ENGINES, engine)):
         try:
-            DETECTORS.get_plugin(detector)
+            reg.get_plugin(name)
         except KeyError as e:
             _err(e.args[0])
             raise typer.Exit(2)
@@ -269,7 +272,7 @@ def analyze(
     failed = 0
     rows = []
     try:
-        for res in analyze_paths(inputs, out_dir=out, compress=compress, detector=detector, jobs=jobs,
+        for res in analyze_paths(inputs, out_dir=out, compress=compress, detector=detector, jobs=jobs, engine=engine,
                                  force=force, progress=bars.update):
             bars.finish(res.path)
             if res.status != "error" and cat is not None:
