@@ -373,12 +373,11 @@ class _VideoProgress:
 
 
 # ------------------------------------------------------------------------------------ export
-@app.command("export")
+@app.command("export", cls=with_registry_choices(to="cinemanet.video.export:EXPORTERS"))
 def export_cmd(
     sidecars: list[Path] = typer.Argument(..., help="Sidecars (<video>.cinemanet.json[.zst]) or the videos they belong to.",
                                           show_default=False),
-    to: str = typer.Option(..., "--to", "-t", help="csv, edl (CMX3600 with a marker per shot), otio (OpenTimelineIO), "
-                           "fcpxml (Final Cut Pro X, via OTIO's adapter) or jpg (a contact sheet of keyframes)."),
+    to: str = typer.Option(..., "--to", "-t", help="Export format."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="File or folder to write (default: next to the sidecar)."),
 ) -> None:
     """Export analysed shots to editing tools and spreadsheets.
