@@ -426,6 +426,21 @@ class Catalog:
             con.execute("UPDATE meta SET value=? WHERE key='epoch'", (uuid.uuid4().hex,))
         self.con.execute("VACUUM")
 
+    def index_rows(self, after_id: int, batch: int) -> Iterator[list]:
+        """Batches of the columns the search index keeps, for shots with ``id > after_id`` in id
+        order: id, media_id, duration, brightness, motion, confidence, start_time, scores, tags,
+        picks, embedding, emb_scale."""
+        cur = self.con.execute(
+            "SELECT id, media_id, duration, brightness, motion, confidence, start_time, scores, tags, picks, "
+            "embedding, emb_scale FROM shots WHERE id > ? ORDER BY id", (after_id,))
+        while rows := cur.fetchmany(batch):
+            yield rows
+
+    def storage_info(self) -> dict:
+        """What ``cinemanet catalog status`` reports about the file: schema version, journal mode."""
+        return {"schema_version": schema.version(self.con),
+                "journal_mode": self.con.execute("PRAGMA journal_mode").fetchone()[0]}
+
     def integrity(self) -> list[str]:
         """Problems found (empty when consistent): SQLite's own check plus shot counts."""
         out = [r[0] for r in self.con.execute("PRAGMA integrity_check") if r[0] != "ok"]

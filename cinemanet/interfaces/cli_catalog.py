@@ -117,8 +117,6 @@ def status_cmd(
     json_out: bool = typer.Option(False, "--json", help="One JSON object instead of text."),
 ) -> None:
     """Show the catalog: where it is, its schema version, media and shots, files missing or changed."""
-    from ..catalog import schema
-
     cat = _open(catalog, create=False)
     try:
         n_media, n_shots = cat.counts()
@@ -127,13 +125,14 @@ def status_cmd(
             state = _file_state(m)
             if state != "ok":
                 problems.append({"media_id": m.id, "path": m.path, "state": state})
+        storage = cat.storage_info()
         info = {
             "catalog": str(cat.path),
-            "schema_version": schema.version(cat.con),
+            "schema_version": storage["schema_version"],
             "media": n_media,
             "shots": n_shots,
             "bytes": cat.file_size(),
-            "journal_mode": cat.con.execute("PRAGMA journal_mode").fetchone()[0],
+            "journal_mode": storage["journal_mode"],
             "problems": problems,
             "integrity": cat.integrity(),
         }

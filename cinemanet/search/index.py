@@ -113,14 +113,9 @@ def _pad_rows(a: np.ndarray, rows: int) -> np.ndarray:
 
 
 def read_part(cat: Catalog, after_id: int, dim: int | None = None) -> Part | None:
-    """The rows of shots with ``id > after_id``, straight from SQLite, as one part."""
+    """The rows of shots with ``id > after_id`` (read by the catalog backend), as one part."""
     n_labels, n_groups = len(cat.space), len(cat.space.groups)
-    cur = cat.con.execute(
-        "SELECT id, media_id, duration, brightness, motion, confidence, start_time, scores, tags, picks, "
-        "embedding, emb_scale FROM shots WHERE id > ? ORDER BY id", (after_id,))
-    chunks: list[dict] = []
-    while rows := cur.fetchmany(READ_BATCH):
-        chunks.append(_decode(rows, n_labels, n_groups))
+    chunks = [_decode(rows, n_labels, n_groups) for rows in cat.index_rows(after_id, READ_BATCH)]
     if not chunks:
         return None
     d = dim or max((c["vecs"].shape[1] for c in chunks), default=0)
