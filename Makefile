@@ -24,7 +24,7 @@ test: $(STAMP)
 
 ## lint: ruff check (the configuration is in pyproject.toml)
 lint: $(STAMP)
-	$(BIN)/ruff check .
+	$(BIN)/python -m ruff check .
 
 ## bench: the benchmark scripts whose figures the README quotes (about 25 minutes)
 bench: $(STAMP)
