@@ -22,7 +22,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..video.sidecar import SHOT_SCHEMA
+from ..contracts import SHOT_SCHEMA
 
 NO_LABEL = 0xFFFF
 PICK_DTYPE = np.dtype([("label", "<u2"), ("confidence", "<f2")])

@@ -9,20 +9,26 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
-SIDECAR_SCHEMA = "cinemanet.video/2"
-SHOT_SCHEMA = "cinemanet.shot/2"
-# /2 added the transition's times and kind "other", and the detector's options; /1 sidecars
-# are still read (and re-analysed by `cinemanet analyze`, as their options are unknown)
-READABLE_SIDECAR_SCHEMAS = ("cinemanet.video/1", SIDECAR_SCHEMA)
+from typing import TYPE_CHECKING
+
+from ..contracts import READABLE_VIDEO_SCHEMAS, SHOT_SCHEMA, SIDECAR_SCHEMA  # noqa: F401 - SHOT_SCHEMA: re-exported for old imports
+from ..util.files import atomic_write, stale_temporaries
+
+if TYPE_CHECKING:
+    from .records import Video
 SUFFIX = ".cinemanet.json"
 ZSTD_SUFFIX = ".cinemanet.json.zst"
+SUFFIXES = (SUFFIX, ZSTD_SUFFIX)
+
+
+def is_sidecar_name(name: str) -> bool:
+    return name.endswith(SUFFIXES)
 
 
 class SidecarError(Exception):
-    """A sidecar is missing, unreadable, or not a cinemanet.video/1 or /2 document."""
+    """A sidecar is missing, unreadable, or not a cinemanet.video/1 document."""
 
 
 def sidecar_path(video: str | os.PathLike, out_dir: str | os.PathLike | None = None, compress: bool = False) -> Path:
@@ -39,44 +45,27 @@ def existing_sidecar(video: str | os.PathLike, out_dir: str | os.PathLike | None
     return None
 
 
-def write_sidecar(doc: dict, path: str | os.PathLike) -> Path:
-    """Write ``doc`` atomically to ``path`` (zstd-compressed when the name ends in .zst)."""
+def write_sidecar(doc: "dict | Video", path: str | os.PathLike) -> Path:
+    """Write ``doc`` (a :class:`~.records.Video` or its dict) atomically to ``path``
+    (zstd-compressed when the name ends in .zst)."""
     path = Path(path)
+    if not isinstance(doc, dict):
+        doc = doc.to_dict()
     data = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogateescape")
     if path.name.endswith(".zst"):
         import zstandard
 
         data = zstandard.ZstdCompressor(level=10).compress(data)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
+    return atomic_write(path, data)
 
 
 def remove_stale_temporaries(path: str | os.PathLike) -> None:
     """Delete temporaries a killed earlier run left for this sidecar (``.<name>.*.tmp``)."""
-    path = Path(path)
-    for t in path.parent.glob(f".{glob_escape(path.name)}.*.tmp"):
+    for t in stale_temporaries(path):
         try:
             t.unlink()
         except OSError:
             pass
-
-
-def glob_escape(name: str) -> str:
-    import glob
-
-    return glob.escape(name)
 
 
 def read_sidecar(path: str | os.PathLike) -> dict:
@@ -98,6 +87,16 @@ def read_sidecar(path: str | os.PathLike) -> dict:
         doc = json.loads(data.decode("utf-8", "surrogateescape"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise SidecarError(f"not valid JSON: {e}") from None
-    if not isinstance(doc, dict) or doc.get("schema") not in READABLE_SIDECAR_SCHEMAS:
+    if not isinstance(doc, dict) or doc.get("schema") not in READABLE_VIDEO_SCHEMAS:
         raise SidecarError(f"not a {SIDECAR_SCHEMA} sidecar")
     return doc
+
+
+def read_video(path: str | os.PathLike) -> "Video":
+    """The sidecar at ``path`` as a validated :class:`~.records.Video` (SidecarError otherwise)."""
+    from .records import RecordError, Video
+
+    try:
+        return Video.from_dict(read_sidecar(path))
+    except RecordError as e:
+        raise SidecarError(str(e)) from None

@@ -1,10 +1,13 @@
-"""Shot detectors, one module each; ``create_detector(name)`` builds one."""
+"""Shot detectors, one module each; ``create_detector(name)`` builds one.
+
+Every public module of this package is a plug-in (see :mod:`cinemanet.plugins`); a module whose
+optional dependency is missing is listed as unavailable by ``cinemanet plugins``.
+"""
 
 from __future__ import annotations
 
-import importlib
-
 from .base import (
+    DETECTORS,
     Boundary,
     DetectorOptionError,
     Option,
@@ -18,19 +21,8 @@ from .base import (
     resolved_options,
 )
 
-# Modules that register a detector. Optional ones (their package may be missing) are skipped.
-_MODULES = ("fast", "content", "transnet")
-
-
-def _load_all() -> None:
-    for m in _MODULES:
-        try:
-            importlib.import_module(f"{__name__}.{m}")
-        except ImportError:
-            pass
-
-
 __all__ = [
+    "DETECTORS",
     "Boundary",
     "DetectorOptionError",
     "Option",

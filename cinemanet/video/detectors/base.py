@@ -24,7 +24,10 @@ from typing import Any, Callable, ClassVar
 
 import numpy as np
 
-_REGISTRY: dict[str, type["ShotDetector"]] = {}
+from ...plugins import Registry
+
+#: name -> detector class: the built-ins of this package and the ``cinemanet.detectors`` entry points
+DETECTORS: Registry[type["ShotDetector"]] = Registry("detectors", package="cinemanet.video.detectors", noun="shot detector")
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,7 @@ class ShotDetector:
         if self.stats_sink is not None:
             self.stats_sink(frame, column, value)
 
+
     def process(self, index: int, time: float, small: np.ndarray) -> list[Boundary]:
         """Feed frame ``index`` (HxWx3 uint8 YUV, planes at one small size). Returns any
         boundaries now certain (possibly for earlier frames)."""
@@ -128,27 +132,18 @@ class ShotDetector:
 
 
 def register_detector(cls: type[ShotDetector]) -> type[ShotDetector]:
+    """Class decorator: registers ``cls`` under ``cls.name`` (a second detector of that name is an error)."""
     if not cls.name:
         raise ValueError(f"{cls.__name__} needs a name")
-    _REGISTRY[cls.name] = cls
-    return cls
+    return DETECTORS.add(cls.name, cls)
 
 
 def detector_names() -> list[str]:
-    from . import _load_all
-
-    _load_all()
-    return sorted(_REGISTRY)
+    return sorted(DETECTORS)
 
 
 def detector_class(name: str) -> type[ShotDetector]:
-    from . import _load_all
-
-    _load_all()
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise KeyError(f"unknown shot detector {name!r}; choose from {', '.join(sorted(_REGISTRY))}") from None
+    return DETECTORS.get_plugin(name)
 
 
 def detector_options(name: str) -> tuple[Option, ...]:
@@ -181,10 +176,7 @@ def resolved_options(name: str, given: dict[str, Any] | None = None) -> dict[str
 
 def options_help() -> str:
     """One paragraph per detector for ``--help``: its options, defaults and ranges."""
-    from . import _load_all
-
-    _load_all()
-    return "\n\n".join(f"{n}: " + "; ".join(o.describe() for o in detector_options(n)) for n in sorted(_REGISTRY))
+    return "\n\n".join(f"{n}: " + "; ".join(o.describe() for o in detector_options(n)) for n in sorted(DETECTORS))
 
 
 class _MinShot(ShotDetector):
