@@ -268,9 +268,21 @@ class FastDetector(ShotDetector):
         if csd <= self.uniform_std and cm >= self.white_level:
             return "white"
         st = self._stat[t % self._R]
-        if self.colour_fades and max(csd, st[6], st[7]) <= self.colour_std and cm > self.black_level:
+        if self.colour_fades and max(csd, st[6], st[7]) <= self.colour_std and cm > self.black_level and self._flat_outside_bars(t):
             return "colour"  # a fade through red, grey, sepia...
         return None
+
+    def _flat_outside_bars(self, t: int) -> bool:
+        """The whole picture, letterbox bars aside, is one colour (not only the centre band:
+        a flat backdrop with something moving above or below it is no fade)."""
+        f = self._frames[t % self._R]
+        if f.ndim == 2:
+            f = f[..., None]
+        rows = f[..., 0].mean(axis=1) > 28
+        if not rows.any():
+            return False
+        px = f[rows].reshape(-1, f.shape[-1]).astype(np.float32)
+        return float(px.std(axis=0).max()) <= self.colour_std
 
     # ------------------------------------------------------------------ cuts
 
