@@ -281,7 +281,7 @@ def source_shots(split: str, min_len: int = 8) -> list[tuple[str, int, int]]:
         c = inspected()[name]
         frames = _clip_boxed(name)
         edges = [(-1, -1)] + [(b["start"], b["end"]) for b in c["boundaries"]] + [(c["frames"], c["frames"])]
-        for (s0, e0), (s1, e1) in zip(edges, edges[1:]):
+        for (s0, e0), (s1, _e1) in zip(edges, edges[1:]):
             a = e0 + 1 if s0 != e0 else s0  # a cut's frame starts the shot
             a = max(a, 0)
             b = s1  # exclusive: the next boundary's first frame
