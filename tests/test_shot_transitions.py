@@ -379,3 +379,12 @@ def test_inspected_truth_of_the_four_clips():
         results.append(videos.f1_by_kind(out, truth))
     tp, fp, fn = (sum(r["all"][k] for r in results) for k in ("tp", "fp", "fn"))
     assert 2 * tp / (2 * tp + fp + fn) >= 0.85, results  # a regression guard; the figures are in bench_shots
+
+
+def test_stats_takes_one_video(tmp_path):
+    for k in range(2):
+        _two_shots(tmp_path, videos.Transition("cut"), f"v{k}", 12)
+    r = subprocess.run([sys.executable, "-m", "cinemanet", "analyze", str(tmp_path), "--stats", str(tmp_path / "s.csv")],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "--stats" in r.stderr and "one video" in r.stderr
+    assert not (tmp_path / "s.csv").exists()
