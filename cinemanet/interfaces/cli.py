@@ -480,14 +480,33 @@ def model_info(model: str = typer.Option("default", "--model", help="Packaged mo
     typer.echo(f"{spec.name} {spec.version}  ({spec.root})")
     typer.echo(f"analyzers: {', '.join(cm.analyzers)}")
     for g, p in cm.predictors.items():
-        typer.echo(f"  {g:18s} {p.name:28s} threshold {spec.groups[g].threshold:.2f}  {p.method}")
+        gs = spec.groups[g]
+        cap = f", confidence capped at {gs.cap:.2f}" if gs.cap is not None else ""
+        typer.echo(f"  {g:18s} {p.name:28s} threshold {gs.threshold:.2f}{cap}  {p.method}")
+        if gs.validation:
+            typer.echo(f"  {'':18s}   validation: {gs.validation}")
         for hname, h in p.heads.items():
-            ho = h.meta.get("heldout", {})
-            acc = ho.get("accuracy")
-            typer.echo(
-                f"  {'':18s}   head {hname}: {h.meta.get('dataset')}, n_train={h.meta.get('n_train')}, "
-                f"held-out accuracy {acc:.3f} (n={ho.get('n_test')}), data {h.meta.get('data_sha256', '')[:12]}"
-            )
+            typer.echo(_head_line(hname, h))
+
+
+def _head_line(hname: str, h) -> str:
+    """One head's data, sources and held-out figures, for `model info`."""
+    ho = h.meta.get("heldout", {})
+    acc = ho.get("accuracy")
+    parts = [f"{'':18s}   head {hname}: {h.meta.get('dataset')}, n_train={h.meta.get('n_train')}"]
+    if acc is not None:
+        parts.append(f"kept-apart accuracy {acc:.3f} (n={ho.get('n_test')})")
+    for k, name in (("macro_f1", "macro-F1"), ("ece", "ECE"), ("within_one", "within one")):
+        if ho.get(k) is not None:
+            parts.append(f"{name} {ho[k]:.3f}")
+    em = ho.get("emitted")
+    if em and em.get("precision") == em.get("precision"):
+        parts.append(f"emitted precision {em['precision']:.3f} at coverage {em['coverage']:.3f}")
+    loso = {s: a for s, a in (h.meta.get("loso") or {}).items() if a is not None}
+    if loso:
+        parts.append("cross-source (leave one out): " + ", ".join(f"{s} {a:.3f}" for s, a in loso.items()))
+    parts.append(f"data {h.meta.get('data_sha256', '')[:12]}")
+    return "; ".join(parts)
 
 
 @model_app.command("train-default")
