@@ -48,7 +48,7 @@ from .split import bounded_clusters, holdout_mask
 ARCH = "lite0"
 INPUTS = ("backbone", "layout")
 TRAIN_VIEWS = ("rgb", "gray", "flip")
-WD_GRID = (3e-3, 3e-2, 3e-1)
+WD_GRID = (3e-3, 3e-2, 3e-1, 3.0, 30.0)
 PCA_DIM = 512  # the shared trunk: top principal components of the standardised features
 PCA_FIT_ROWS = 3000
 FIT_ITERS = 60
@@ -273,14 +273,15 @@ class Trainer:
         rows = np.stack([prep.feats["rgb"][s] for s in train]).astype(np.float32)
         self.mean, self.scale = standardiser(rows)
         pick = np.random.default_rng(seed).permutation(len(train))[:PCA_FIT_ROWS]
-        _, _, Vt = randomized_svd((rows[pick] - self.mean) / self.scale, PCA_DIM, n_iter=3, random_state=seed)
+        dim = min(PCA_DIM, len(pick) - 1, rows.shape[1])  # tiny data sets (tests) have fewer rows
+        _, _, Vt = randomized_svd((rows[pick] - self.mean) / self.scale, dim, n_iter=3, random_state=seed)
         self.P = Vt.astype(np.float32)  # (PCA_DIM, d)
         self.index = {s: i for i, s in enumerate(prep.images)}
         self.Zv = {}
         for v in TRAIN_VIEWS:
             X = np.stack([prep.feats[v][s] for s in prep.images]).astype(np.float32)
             self.Zv[v] = np.concatenate([((X[i : i + 4096] - self.mean) / self.scale) @ self.P.T for i in range(0, len(X), 4096)])
-        log(f"shared trunk: {rows.shape[1]} features -> {PCA_DIM} components ({time.perf_counter() - t0:.0f}s)")
+        log(f"shared trunk: {rows.shape[1]} features -> {dim} components ({time.perf_counter() - t0:.0f}s)")
 
     def Z(self, shas: list[str], view: str = "rgb") -> np.ndarray:
         return self.Zv[view][[self.index[s] for s in shas]]
@@ -297,6 +298,30 @@ class Trainer:
 
     def predict(self, fit, rows) -> np.ndarray:
         return self.Z([r[0] for r in rows]) @ fit.W.T + fit.b
+
+    def loso(self, task: Task, train: list, wd: float):
+        """Leave one source out, on the training part of each source: fit on the others,
+        predict the held-out source (only the labels the others teach)."""
+        loso, loso_logits, loso_y = {}, [], []
+        srcs = sorted({r[2] for r in train if "(" not in r[2]})
+        if len(srcs) >= 2 and task.name in LOSO_TASKS:
+            for s in srcs:
+                held = [r for r in train if r[2] == s]
+                rest = [r for r in train if r[2] != s]
+                have = {r[1] for r in rest}
+                held = [r for r in held if r[1] in have]
+                if not held or len(have) < 2:
+                    loso[s] = {"skipped": "the other sources do not teach this source's labels"}
+                    continue
+                z = self.predict(self.fit(task, rest, wd), held)
+                z[:, [k for k in range(len(task.outputs)) if k not in have]] = -np.inf
+                yy = np.array([r[1] for r in held])
+                loso[s] = {"n": len(held), "accuracy": accuracy(yy, z.argmax(1)),
+                           "macro_f1": macro_f1(yy, z.argmax(1), len(task.outputs)),
+                           "labels": sorted(task.outputs[k] for k in set(yy.tolist()))}
+                loso_logits.append(np.where(np.isfinite(z), z, -1e9))
+                loso_y.append(yy)
+        return loso, loso_logits, loso_y
 
     def run(self, task: Task) -> dict:
         imgs = self.prep.images
@@ -316,25 +341,7 @@ class Trainer:
         scores = {wd: float(np.mean(_balanced(y_tr, oof[wd].argmax(1), len(task.outputs)))) for wd in WD_GRID}
         wd = max(WD_GRID, key=lambda w: (round(scores[w], 3), w))
         cv = {"wd_grid": list(WD_GRID), "balanced_accuracy": [scores[w] for w in WD_GRID], "wd": wd}
-        # leave one source out, on the training part of each source
-        loso, loso_logits, loso_y = {}, [], []
-        srcs = sorted({r[2] for r in train if "(" not in r[2]})
-        if len(srcs) >= 2 and task.name in LOSO_TASKS:
-            for s in srcs:
-                held = [r for r in train if r[2] == s]
-                rest = [r for r in train if r[2] != s]
-                have = {r[1] for r in rest}
-                held = [r for r in held if r[1] in have]
-                if not held or len(have) < 2:
-                    loso[s] = {"skipped": "the other sources do not teach this source's labels"}
-                    continue
-                z = self.predict(self.fit(task, rest, wd), held)
-                z[:, [k for k in range(len(task.outputs)) if k not in have]] = -np.inf
-                yy = np.array([r[1] for r in held])
-                loso[s] = {"n": len(held), "accuracy": accuracy(yy, z.argmax(1)),
-                           "macro_f1": macro_f1(yy, z.argmax(1), len(task.outputs)), "labels": sorted(task.outputs[k] for k in set(yy.tolist()))}
-                loso_logits.append(np.where(np.isfinite(z), z, -1e9))
-                loso_y.append(yy)
+        loso, loso_logits, loso_y = self.loso(task, train, wd)
         if task.name in CALIBRATE_CROSS_SOURCE and loso_logits:
             cal_z, cal_y, cal_from = np.concatenate(loso_logits), np.concatenate(loso_y), "leave-one-source-out predictions"
         else:
@@ -430,6 +437,11 @@ def train_default(data: Path, out_dir: Path, jobs: int | None = None, log: Calla
     for name, res in results.items():
         _save_head(prep.tasks[name], res, trainer, prep, Path(out_dir) / HEAD_FILES[name])
     report["seconds"] = time.perf_counter() - t0
+    old = Path(out_dir) / "metrics.json"
+    if tasks and old.exists():  # a partial run keeps the other tasks' figures
+        prev = json.loads(old.read_text())
+        if prev.get("schema") == report["schema"]:
+            report["tasks"] = {**prev["tasks"], **report["tasks"]}
     tmp = Path(out_dir) / "metrics.json.tmp"
     tmp.write_text(json.dumps(report, indent=2, sort_keys=True, default=_json) + "\n")
     tmp.replace(Path(out_dir) / "metrics.json")
@@ -444,11 +456,12 @@ def _json(o):
     raise TypeError(type(o).__name__)
 
 
-def evaluate_heads(data: Path, model_dir: Path, jobs: int | None = None, log: Callable[[str], None] = print) -> dict:
+def evaluate_heads(data: Path, model_dir: Path, jobs: int | None = None, log: Callable[[str], None] = print,
+                   prep: Prepared | None = None) -> dict:
     """Kept-apart figures of the heads in ``model_dir``, recomputed from the data."""
     from ..concepts.heads import LinearHead
 
-    prep = prepare(data, jobs, log)
+    prep = prep or prepare(data, jobs, log)
     out = {}
     for name, task in prep.tasks.items():
         path = Path(model_dir) / HEAD_FILES[name]
