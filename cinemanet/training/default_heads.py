@@ -104,7 +104,7 @@ def merge_items(items: list[Labelled], log: Callable[[str], None]) -> dict[str, 
         for g, k in it.labels:
             if im.labels.get(g, k) != k:
                 bad.add((it.sha256, g))
-                log(f"{it.path}: conflicting duplicate ({g}: {im.labels[g]} elsewhere, {k} here); {g} label dropped")
+                log(f"{it.path}: conflicting duplicate of {im.path} ({g}: {k} here, {im.labels[g]} there); {g} label dropped")
             im.labels.setdefault(g, k)
     for sha, g in bad:
         out[sha].labels.pop(g, None)
@@ -467,8 +467,10 @@ def evaluate_heads(data: Path, model_dir: Path, jobs: int | None = None, log: Ca
         path = Path(model_dir) / HEAD_FILES[name]
         if not path.exists():
             continue
-        head = LinearHead.load(path)
         test = [r for r in task.rows if prep.images[r[0]].test]
+        if not test:
+            continue
+        head = LinearHead.load(path)
         X = np.stack([prep.feats["rgb"][r[0]] for r in test]).astype(np.float32)
         P = head.predict_proba(X)
         if P.shape[1] == 1:

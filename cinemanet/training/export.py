@@ -179,6 +179,9 @@ def metadata(plan: ExportPlan, fmt: str) -> dict:
     outs["embedding"] = {"kind": "1280-d EfficientNet-Lite0 features (not normalised)"}
     for e in plan.heads:
         outs[e.output]["thresholds"] = e.head.meta.get("thresholds")
+        extra = [k for k in e.head.outputs if "." not in k]
+        if extra:  # e.g. texture's "none": no texture stands out (v1 has no such label)
+            outs[e.output]["not_v1_labels"] = extra
     return {
         "schema": EXPORT_SCHEMA,
         "model": plan.model_name,
@@ -299,16 +302,17 @@ def parity_inputs(images=None) -> list[np.ndarray]:
 
 def python_reference(plan: ExportPlan, rgb: np.ndarray) -> dict[str, np.ndarray]:
     """What the Python model's heads give for one frame (backbone run by ONNX Runtime on the
-    grayscale view, heads in NumPy)."""
-    from ..perception.backbone import BackboneAnalyzer, gray_view
+    colour view, heads in NumPy)."""
+    from ..perception.backbone import BackboneAnalyzer, preprocess
 
     bb = BackboneAnalyzer(threads=1)
-    f, _ = bb.run_batch(gray_view(rgb))
-    out = {e.output: e.head.predict_proba(f)[0] for e in plan.heads}
-    for e in plan.heads:
-        if e.group == "shot.location" and len(e.head.outputs) > 1:
-            mask = np.array([o.startswith("shot.location.interior") for o in e.head.outputs])
-            out["shot_location_interior"] = np.array([out[e.output][mask].sum()])
+    f, _, layout = bb.run_batch(preprocess(rgb))
+    feats = {("backbone",): f, ("backbone", "layout"): np.concatenate([f, layout], 1)}
+    out = {e.output: e.head.predict_proba(feats[tuple(e.head.inputs)])[0] for e in plan.heads}
+    i = _interior_source(plan)
+    if i is not None:
+        e = plan.heads[i]
+        out["shot_location_interior"] = np.array([out[e.output][np.array(_interior_mask(e))].sum()])
     out["embedding"] = f[0]
     return out
 
