@@ -531,6 +531,36 @@ def model_train_default(
         train_generated(data, target, jobs=jobs or None, log=lambda m: typer.echo(m, err=True))
 
 
+@model_app.command("evaluate-default")
+def model_evaluate_default(
+    data: Path = typer.Option(..., "--data", help="The shared training data folder (../shared/data)."),
+    loso: bool = typer.Option(False, "--loso", help="Also refit leave-one-source-out for every task with two or more sources (minutes)."),
+    jobs: int = typer.Option(0, "--jobs", "-j", min=0, help="Feature worker processes (0: one per core)."),
+) -> None:
+    """Judge the packaged default heads on the kept-apart split of the shared data (and, with
+    --loso, leave one source out), printing one line per task."""
+    import json as _json
+    from importlib import resources
+
+    from ..training.default_heads import LOSO_TASKS, Trainer, evaluate_heads, prepare
+
+    model = Path(str(resources.files("cinemanet").joinpath("models", "default")))
+    log = lambda m: typer.echo(m, err=True)  # noqa: E731
+    prep = prepare(data, jobs or None, log)
+    card = _json.loads((model / "metrics.json").read_text())["tasks"]
+    for name, m in evaluate_heads(data, model, log=log, prep=prep).items():
+        e = m["emitted"]
+        typer.echo(f"{name}: kept-apart accuracy {m['accuracy']:.3f} (n={m['n']}), macro-F1 {m['macro_f1']:.3f}, "
+                   f"ECE {m['ece']:.3f}, emitted precision {e['precision']:.3f} at coverage {e['coverage']:.3f}")
+    if loso:
+        tr = Trainer(prep, 0, log)
+        for name in LOSO_TASKS:
+            t = prep.tasks[name]
+            res, _, _ = tr.loso(t, [r for r in t.rows if not prep.images[r[0]].test], card[name]["cv"]["wd"])
+            typer.echo(f"{name} leave one source out: " + ", ".join(
+                f"{s} {v['accuracy']:.3f} (n={v['n']})" for s, v in res.items() if "accuracy" in v))
+
+
 def _register_command_modules() -> None:
     """Command groups that live in their own modules: each has ``register(app, model_app)``."""
     import importlib
