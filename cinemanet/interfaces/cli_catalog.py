@@ -26,6 +26,7 @@ class SearchFormat(str, Enum):
     jsonl = "jsonl"
     edl = "edl"
     otio = "otio"
+    csv = "csv"
 
 
 
@@ -255,7 +256,8 @@ def search_cmd(
                                        "(optionally :asc or :desc); overrides sort: in the query."),
     format: Optional[SearchFormat] = typer.Option(
         None, "--format", "-f", help="table (default on a terminal), jsonl (the shot contract plus id and score), "
-        "edl (CMX3600 of the results in order) or otio (an OpenTimelineIO timeline).", case_sensitive=False),
+        "edl (CMX3600 of the results in order), otio (an OpenTimelineIO timeline) or csv "
+        "(one row per shot, with id and score).", case_sensitive=False),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
     catalog: Optional[Path] = typer.Option(None, "--catalog", "-c", help=CATALOG_HELP),
 ) -> None:
@@ -310,6 +312,10 @@ def search_cmd(
                 out.write(json.dumps(s, ensure_ascii=False, separators=(",", ":")) + "\n")
         elif fmt is SearchFormat.table:
             _table(shots, scores, res, out)
+        elif fmt is SearchFormat.csv:
+            from ..video.export.csv import write_results
+
+            write_results(shots, scores, out)
         elif fmt is SearchFormat.edl:
             out.write(results_edl(shots, media, title=text or "CinemaNet search"))
         else:
