@@ -449,7 +449,7 @@ class _Parser:
         k = key.lower().lstrip("-+")
         k = SORT_ALIASES.get(k, k)
         if k not in SORT_KEYS:
-            sugg = difflib.get_close_matches(k, list(SORT_KEYS), n=2, cutoff=0.5)
+            sugg = difflib.get_close_matches(k, [*SORT_KEYS, *SORT_ALIASES], n=2, cutoff=0.5)
             hint = f"; did you mean {' or '.join('sort:' + s for s in sugg)}?" if sugg else ""
             raise QueryError(f"unknown sort key {key!r} (keys: {', '.join(SORT_KEYS)}){hint}", ["sort:" + s for s in sugg])
         d = direction.lower()
