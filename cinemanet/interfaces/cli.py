@@ -414,7 +414,7 @@ def export_cmd(
 # ---------------------------------------------------------------------------------- taxonomy
 @app.command()
 def taxonomy(
-    group: Optional[str] = typer.Option(None, "--group", "-g", help="Show one group (e.g. shot.framing)."),
+    group: Optional[str] = typer.Option(None, "--group", "-g", help="Show one group (shot.framing, or framing)."),
     format: TaxFormat = typer.Option(TaxFormat.table, "--format", "-f", help="table, json or markdown.", case_sensitive=False),
 ) -> None:
     """Show the CinemaNet taxonomy: groups, labels, descriptions and aliases."""
@@ -422,7 +422,7 @@ def taxonomy(
 
     tax = get_taxonomy()
     try:
-        groups = [tax.group(group)] if group else list(tax.groups)
+        groups = [tax.find_group(group)] if group else list(tax.groups)
     except KeyError as e:
         _err(str(e.args[0]))
         raise typer.Exit(2)
