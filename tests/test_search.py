@@ -403,3 +403,13 @@ def test_results_as_csv(small):
     assert [int(x[0]) for x in rows[1:]] == [h.shot_id for h in r.hits]
     night = rows[0].index("shot.timeofday")
     assert all(x[night] == "shot.timeofday.night" for x in rows[1:])
+
+
+def test_huge_bounds_do_not_overflow(small):
+    import warnings
+
+    cat, eng, ids = small
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert _all(eng, "start>1e308").total == 0
+        assert _all(eng, "start>-1e308").total == len(SPEC)
