@@ -138,7 +138,8 @@ def test_sidecar_is_atomic_and_resumable(tmp_path, analyzer, cuts_video):
     out = tmp_path / "out"
     out.mkdir()
     r = list(analyze_paths([v], analyzer=analyzer, out_dir=out, compress=True))
-    assert r[0].sidecar == str(out / "clip one.mp4.cinemanet.json.zst")
+    assert r[0].sidecar == str(sidecar_path(v, out, compress=True)) and r[0].sidecar.endswith(".cinemanet.json.zst")
+    assert Path(r[0].sidecar).name.startswith("clip one.mp4.")
     assert read_sidecar(r[0].sidecar)["shots"] == [dict(s) for s in r[0].doc["shots"]]
 
 
@@ -339,3 +340,25 @@ def test_cli_export_every_format(tmp_path, cuts_video):
     assert _run_cli("export", v, "--to", "mp3").returncode == 2
     missing = _run_cli("export", tmp_path / "nothing.mp4", "--to", "csv")
     assert missing.returncode == 1 and "no sidecar" in missing.stderr
+
+
+def test_camera_cards_with_repeated_names_keep_one_sidecar_each(tmp_path, analyzer, cuts_video):
+    """card1/C0001.MP4 and card2/C0001.MP4 into one --out folder: two sidecars, both found again."""
+    from cinemanet.catalog import Catalog
+
+    for card in ("card1", "card2"):
+        (tmp_path / card).mkdir()
+        shutil.copy(cuts_video[0], tmp_path / card / "C0001.MP4")
+    with open(tmp_path / "card2" / "C0001.MP4", "ab") as f:  # different bytes: two media
+        f.write(b"\0")
+    out = tmp_path / "sidecars"
+    out.mkdir()
+    r = list(analyze_paths([tmp_path / "card1", tmp_path / "card2"], analyzer=analyzer, out_dir=out))
+    assert [x.status for x in r] == ["done", "done"]
+    assert len({x.sidecar for x in r}) == 2 and len(list(out.glob("C0001.MP4.*.cinemanet.json"))) == 2
+    again = list(analyze_paths([tmp_path / "card1", tmp_path / "card2"], analyzer=analyzer, out_dir=out))
+    assert [x.status for x in again] == ["skipped", "skipped"]
+    cat = Catalog.open(tmp_path / "cat.sqlite")
+    list(cat.index_paths([out]))
+    assert sorted(m.path for m in cat.media_list()) == sorted(str(tmp_path / c / "C0001.MP4") for c in ("card1", "card2"))
+    cat.close()

@@ -1,12 +1,13 @@
 """Sidecar files: one JSON document per video with its summary and every shot.
 
-``<name>.cinemanet.json`` (or ``.cinemanet.json.zst`` with ``--compress``), next to the video
-or in an output folder. Written atomically: a temporary file in the same folder, flushed and
+``<name>.cinemanet.json`` (or ``.cinemanet.json.zst`` with ``--compress``) next to the video,
+or ``<name>.<folder hash>.cinemanet.json`` in an output folder (see :func:`sidecar_path`). Written atomically: a temporary file in the same folder, flushed and
 fsynced, then renamed over the target, so a crash never leaves half a sidecar.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -23,9 +24,15 @@ class SidecarError(Exception):
 
 
 def sidecar_path(video: str | os.PathLike, out_dir: str | os.PathLike | None = None, compress: bool = False) -> Path:
+    """Beside the video, ``NAME.cinemanet.json``. In a shared ``out_dir`` the name also carries
+    8 hex digits of the video's folder (its absolute path), because camera cards repeat file
+    names: ``card1/C0001.MP4`` and ``card2/C0001.MP4`` get two sidecars, the same ones every run."""
     v = Path(video)
-    folder = Path(out_dir) if out_dir else v.parent
-    return folder / (v.name + (ZSTD_SUFFIX if compress else SUFFIX))
+    suffix = ZSTD_SUFFIX if compress else SUFFIX
+    if not out_dir:
+        return v.parent / (v.name + suffix)
+    folder = os.fsencode(os.path.abspath(v.parent))
+    return Path(out_dir) / f"{v.name}.{hashlib.sha256(folder).hexdigest()[:8]}{suffix}"
 
 
 def existing_sidecar(video: str | os.PathLike, out_dir: str | os.PathLike | None = None) -> Path | None:
