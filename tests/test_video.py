@@ -362,3 +362,34 @@ def test_camera_cards_with_repeated_names_keep_one_sidecar_each(tmp_path, analyz
     list(cat.index_paths([out]))
     assert sorted(m.path for m in cat.media_list()) == sorted(str(tmp_path / c / "C0001.MP4") for c in ("card1", "card2"))
     cat.close()
+
+
+@pytest.mark.parametrize("sig, jobs", [(signal.SIGKILL, "1"), (signal.SIGKILL, "2"), (signal.SIGTERM, "1")])
+def test_workers_end_with_analyze(tmp_path, cuts_video, sig, jobs):
+    """kill -9 (or SIGTERM) of analyze: its tagging process, pool workers and multiprocessing's
+    resource tracker do not outlive it."""
+    import psutil
+
+    folder = tmp_path / "w"
+    folder.mkdir()
+    for i in range(6):
+        shutil.copy(cuts_video[0], folder / f"v{i}.mp4")
+    p = subprocess.Popen([sys.executable, "-m", "cinemanet", "analyze", str(folder), "-q", "--format", "jsonl", "-j", jobs],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    parent = psutil.Process(p.pid)
+    deadline = time.time() + 300
+    kids: list = []
+    while time.time() < deadline and p.poll() is None:
+        kids = parent.children(recursive=True)
+        if len(kids) >= 2 and list(folder.glob("*.cinemanet.json")):  # workers up and working
+            break
+        time.sleep(0.05)
+    assert p.poll() is None and kids, "analyze finished before it could be interrupted"
+    p.send_signal(sig)
+    p.wait(timeout=60)
+    gone, alive = psutil.wait_procs(kids, timeout=10)
+    assert not alive, [k.cmdline()[:4] for k in alive]
+    if sig == signal.SIGTERM:
+        assert p.returncode == 128 + signal.SIGTERM and b"Traceback" not in p.stderr.read()
+    for sc in folder.glob("*.cinemanet.json"):  # what was finished is whole
+        jsonschema.validate(read_sidecar(sc), shipped(VIDEO_SCHEMA_FILE))

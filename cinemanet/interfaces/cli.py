@@ -261,6 +261,7 @@ def analyze(
             raise typer.Exit(2)
     inputs = list(discover(paths, VIDEO_EXTENSIONS, kind="videos"))
     bars = _VideoProgress([i.path for i in inputs if i.error is None], quiet)
+    _exit_cleanly_on_sigterm()
     failed = 0
     rows = []
     try:
@@ -294,6 +295,16 @@ def analyze(
     if failed:
         _err(f"{failed} of {len(rows)} video(s) failed")
         raise typer.Exit(1)
+
+
+def _exit_cleanly_on_sigterm() -> None:
+    """SIGTERM unwinds like Ctrl-C, so workers are closed and finished sidecars stay."""
+    import signal
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 def dumps(obj) -> str:
