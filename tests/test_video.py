@@ -393,3 +393,17 @@ def test_workers_end_with_analyze(tmp_path, cuts_video, sig, jobs):
         assert p.returncode == 128 + signal.SIGTERM and b"Traceback" not in p.stderr.read()
     for sc in folder.glob("*.cinemanet.json"):  # what was finished is whole
         jsonschema.validate(read_sidecar(sc), shipped(VIDEO_SCHEMA_FILE))
+
+
+def test_damaged_sidecar_is_analysed_again(tmp_path, analyzer, cuts_video):
+    """A sidecar whose hash matches but whose 'video' key is gone is stale, not an internal error."""
+    v = tmp_path / "clip.mp4"
+    shutil.copy(cuts_video[0], v)
+    assert [r.status for r in analyze_paths([v], analyzer=analyzer)] == ["done"]
+    sc = sidecar_path(v)
+    doc = json.loads(sc.read_text())
+    del doc["video"]
+    sc.write_text(json.dumps(doc))
+    r = list(analyze_paths([v], analyzer=analyzer))
+    assert [x.status for x in r] == ["done"], r[0].error
+    assert "video" in read_sidecar(sc)

@@ -104,4 +104,26 @@ def read_sidecar(path: str | os.PathLike) -> dict:
         raise SidecarError(f"not valid JSON: {e}") from None
     if not isinstance(doc, dict) or doc.get("schema") != SIDECAR_SCHEMA:
         raise SidecarError(f"not a {SIDECAR_SCHEMA} sidecar")
+    check_document(doc)
     return doc
+
+
+def check_document(doc: dict) -> None:
+    """The structure every reader of a sidecar relies on; a damaged or hand-edited one is a
+    :class:`SidecarError` naming the first fault, never a ``KeyError`` deep inside a reader."""
+    for key, kind in (("file", dict), ("video", dict), ("shots", list)):
+        if not isinstance(doc.get(key), kind):
+            raise SidecarError(f"invalid sidecar: {key!r} is missing or not {'an object' if kind is dict else 'a list'}")
+    for i, shot in enumerate(doc["shots"]):
+        if not isinstance(shot, dict):
+            raise SidecarError(f"invalid sidecar: shot {i} is not an object")
+        for key in ("start_frame", "end_frame"):
+            v = shot.get(key)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+                raise SidecarError(f"invalid sidecar: shot {i} {key} is {v!r}, not a frame number")
+        if shot["end_frame"] < shot["start_frame"]:
+            raise SidecarError(f"invalid sidecar: shot {i} ends (frame {shot['end_frame']}) before it starts")
+        for key in ("start_time", "end_time"):
+            v = shot.get(key)
+            if not isinstance(v, (int, float)) or isinstance(v, bool):
+                raise SidecarError(f"invalid sidecar: shot {i} {key} is {v!r}, not a number of seconds")
