@@ -224,3 +224,27 @@ def test_taxonomy_page_and_more_like_this(browser, served):
         assert page.locator("#results .card .score").first.inner_text().startswith("1.0")
     finally:
         page.close()
+
+
+def test_shot_page_loops_the_shot(browser, served):
+    """With "loop the shot" ticked, playback wraps to the shot's start instead of stopping at its end."""
+    base, doc = served
+    target = min(doc["shots"][1:], key=lambda s: s["end_time"] - s["start_time"])  # a short one, not at 0
+    start, end = target["start_time"], target["end_time"]
+    page = browser.new_page()
+    try:
+        page.goto(base + "/")
+        page.locator("#results .card", has_text=target["description"]).first.locator(".desc a").click()
+        page.wait_for_selector("#player")
+        assert page.is_checked("#loop")
+        page.wait_for_function("(() => { const v = document.getElementById('player');"
+                               " return v.readyState >= 2 && !v.paused; })()", timeout=20000)
+        page.evaluate("(() => { const v = document.getElementById('player'); let last = v.currentTime;"
+                      " v.addEventListener('timeupdate', () => { if (v.currentTime < last - 0.1) v.dataset.wraps = '1';"
+                      " last = v.currentTime; }); })()")
+        page.wait_for_selector("#player[data-wraps]", state="attached", timeout=int((end - start) * 1000 * 2 + 8000))
+        state = page.evaluate("(() => { const v = document.getElementById('player');"
+                              " return {t: v.currentTime, paused: v.paused}; })()")
+        assert not state["paused"] and start - 0.05 <= state["t"] <= end + 0.3, (state, start, end)
+    finally:
+        page.close()
