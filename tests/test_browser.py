@@ -240,11 +240,15 @@ def test_shot_page_loops_the_shot(browser, served):
         page.wait_for_function("(() => { const v = document.getElementById('player');"
                                " return v.readyState >= 2 && !v.paused; })()", timeout=20000)
         page.evaluate("(() => { const v = document.getElementById('player'); let last = v.currentTime;"
-                      " v.addEventListener('timeupdate', () => { if (v.currentTime < last - 0.1) v.dataset.wraps = '1';"
+                      " v.dataset.wraps = '0'; v.addEventListener('timeupdate', () => {"
+                      " if (v.currentTime < last - 0.1) v.dataset.wraps = String(+v.dataset.wraps + 1);"
                       " last = v.currentTime; }); })()")
-        page.wait_for_selector("#player[data-wraps]", state="attached", timeout=int((end - start) * 1000 * 2 + 8000))
+        wait = int((end - start) * 1000 * 3 + 8000)
+        page.wait_for_selector("#player[data-wraps='2']", state="attached", timeout=wait)  # twice round
+        page.wait_for_timeout(int((end - start) * 500))
         state = page.evaluate("(() => { const v = document.getElementById('player');"
                               " return {t: v.currentTime, paused: v.paused}; })()")
+        print(f"\nloop check: shot {start:.2f}-{end:.2f} s, state {state}")
         assert not state["paused"] and start - 0.05 <= state["t"] <= end + 0.3, (state, start, end)
     finally:
         page.close()
