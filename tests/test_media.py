@@ -221,3 +221,18 @@ def test_large_real_still_under_the_promised_limit_is_read(tmp_path):
     f = load_image(tmp_path / "big.jpg")
     assert (f.width, f.height) == (10000, 9500)
     assert max(f.rgb.shape[:2]) <= 480
+
+
+def test_tag_on_a_video_names_analyze(tmp_path):
+    from cinemanet.media import IMAGE_EXTENSIONS, discover
+    from cinemanet.media.video import VIDEO_EXTENSIONS
+
+    (tmp_path / "clip.mp4").write_bytes(b"\0" * 16)
+    hint = (VIDEO_EXTENSIONS, "video", "cinemanet analyze")
+    [f] = discover([tmp_path / "clip.mp4"], IMAGE_EXTENSIONS, elsewhere=hint)
+    assert "use `cinemanet analyze`" in f.error
+    [d] = discover([tmp_path], IMAGE_EXTENSIONS, elsewhere=hint)
+    assert "folder contains no images" in d.error and "cinemanet analyze" in d.error
+    out = subprocess.run([sys.executable, "-m", "cinemanet", "tag", str(tmp_path / "clip.mp4"), "-f", "jsonl"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1 and "use `cinemanet analyze` for videos" in out.stderr

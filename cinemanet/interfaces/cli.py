@@ -82,9 +82,11 @@ def tag(
     """
     from ..media import IMAGE_EXTENSIONS, discover
 
+    from ..media.video import VIDEO_EXTENSIONS
+
     out = open(output, "w", encoding="utf-8", errors="surrogateescape", newline="") if output else sys.stdout
     fmt = format or (TagFormat.table if (out is sys.stdout and sys.stdout.isatty()) else TagFormat.jsonl)
-    inputs = list(discover(paths, IMAGE_EXTENSIONS))
+    inputs = list(discover(paths, IMAGE_EXTENSIONS, elsewhere=(VIDEO_EXTENSIONS, "video", "cinemanet analyze")))
     if not inputs:
         _err("nothing to tag")
         raise typer.Exit(1)
