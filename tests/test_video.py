@@ -407,3 +407,13 @@ def test_damaged_sidecar_is_analysed_again(tmp_path, analyzer, cuts_video):
     r = list(analyze_paths([v], analyzer=analyzer))
     assert [x.status for x in r] == ["done"], r[0].error
     assert "video" in read_sidecar(sc)
+
+
+def test_piped_analyze_without_format_prints_summaries_not_shots(tmp_path, cuts_video):
+    v = tmp_path / "clip.mp4"
+    shutil.copy(cuts_video[0], v)
+    out = _run_cli("analyze", v, "-q")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == ""
+    n = len(read_sidecar(sidecar_path(v))["shots"])
+    assert f"{v}: done, {n} shots" in out.stderr and str(sidecar_path(v)) in out.stderr

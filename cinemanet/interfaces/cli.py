@@ -217,8 +217,9 @@ def analyze(
     detector: str = typer.Option("fast", "--detector", help="Shot detector: fast (default), content, adaptive, transnet."),
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Videos analysed in parallel processes."),
     format: Optional[ShotFormat] = typer.Option(
-        None, "--format", "-f", help="jsonl: one cinemanet.shot/1 object per shot; table: one line per video "
-        "(default on a terminal).", case_sensitive=False),
+        None, "--format", "-f", help="jsonl: one cinemanet.shot/1 object per shot on stdout; table: one line per "
+        "video (default on a terminal). Piped without --format: a summary line per video on stderr, nothing on "
+        "stdout (the sidecars hold the shots).", case_sensitive=False),
     embeddings: bool = typer.Option(False, "--embeddings", help="Include shot embeddings in the JSONL output (sidecars always have them)."),
     force: bool = typer.Option(False, "--force", help="Re-analyse even when an up-to-date sidecar exists."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
@@ -251,7 +252,7 @@ def analyze(
     if out is not None and not out.is_dir():
         _err(f"--out {out}: not a folder")
         raise typer.Exit(2)
-    fmt = format or (ShotFormat.table if sys.stdout.isatty() else ShotFormat.jsonl)
+    fmt = format or (ShotFormat.table if sys.stdout.isatty() else None)
     cat = None
     if catalog is not None:
         from ..catalog import Catalog, CatalogError
@@ -281,6 +282,8 @@ def analyze(
                 _err(f"{res.path}: {res.error}")
                 if fmt is ShotFormat.jsonl:
                     sys.stdout.write(dumps({"schema": "cinemanet.shot/1", "path": res.path, "error": res.error}) + "\n")
+            elif fmt is None:
+                _err(_summary_line(res))
             elif fmt is ShotFormat.jsonl:
                 for shot in res.doc["shots"]:
                     if not embeddings:
@@ -313,6 +316,12 @@ def dumps(obj) -> str:
     from ..results import dumps as _d
 
     return _d(obj)
+
+
+def _summary_line(r) -> str:
+    n = len(r.doc["shots"])
+    speed = f", {r.doc['video']['duration'] / r.seconds:.1f}x real time" if r.status == "done" and r.seconds > 0 else ""
+    return f"{r.path}: {r.status}, {n} shot{'' if n == 1 else 's'}, {r.doc['video']['duration']:.1f} s{speed} -> {r.sidecar}"
 
 
 def _video_table(rows) -> None:
