@@ -20,6 +20,7 @@ import typer
 
 from .._version import __version__
 from .console import err as _err
+from .console import WIDE_TABLE, print_table, table_width
 
 app = typer.Typer(
     name="cinemanet",
@@ -181,26 +182,49 @@ class _Writer:
     def close(self) -> None:
         if self.fmt is not TagFormat.table or not self.rows:
             return
-        from rich.console import Console
+        width = table_width(self.out)
+        if width < WIDE_TABLE:
+            self.out.write(self._blocks(width))
+            return
         from rich.table import Table
 
         t = Table(show_lines=True)
         t.add_column("image", overflow="fold", max_width=28)
-        for g in TABLE_GROUPS:
-            t.add_column(g.split(".")[-1])
-        t.add_column("description", overflow="fold")
+        for g in TABLE_GROUPS:  # labels never wrap; the description does
+            t.add_column(g.split(".")[-1], no_wrap=True)
+        t.add_column("description", overflow="fold", ratio=1)
         for r in self.rows:
             name = os.path.basename(r.path or "")
             if not r.ok:
                 t.add_row(name, *([""] * len(TABLE_GROUPS)), f"[red]error: {r.error}[/red]")
                 continue
-            cells = []
-            for g in TABLE_GROUPS:
-                p = r.groups[g]
-                short = (p.label or "-")[len(g) + 1 :] if p.label else "-"
-                cells.append(f"{short.split('.')[-1]} {p.confidence:.2f}")
-            t.add_row(name, *cells, r.description)
-        Console(file=self.out, width=None if self.out.isatty() else 160).print(t)
+            t.add_row(name, *self._picks(r), r.description)
+        print_table(t, self.out)
+
+    @staticmethod
+    def _picks(r) -> list[str]:
+        cells = []
+        for g in TABLE_GROUPS:
+            p = r.groups[g]
+            short = (p.label or "-")[len(g) + 1 :] if p.label else "-"
+            cells.append(f"{short.split('.')[-1]} {p.confidence:.2f}")
+        return cells
+
+    def _blocks(self, width: int) -> str:
+        """Narrow screens: per image its name and labels (never broken), then the description wrapped."""
+        import textwrap
+
+        out = []
+        for r in self.rows:
+            name = os.path.basename(r.path or "")
+            if not r.ok:
+                out.append(f"{name}\n" + textwrap.fill(f"error: {r.error}", width, initial_indent="  ", subsequent_indent="  "))
+                continue
+            picks = " · ".join(self._picks(r))
+            head = f"{name}  {picks}" if len(name) + 2 + len(picks) <= width else f"{name}\n  {picks}"
+            out.append(head + "\n" + textwrap.fill(r.description, width, initial_indent="  ", subsequent_indent="  "))
+        legend = "image  " + " · ".join(g.split(".")[-1] for g in TABLE_GROUPS) + "\n\n"
+        return legend + "\n\n".join(out) + "\n"
 
 
 # ----------------------------------------------------------------------------------- analyze
@@ -325,7 +349,6 @@ def _summary_line(r) -> str:
 
 
 def _video_table(rows) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     t = Table()
@@ -339,7 +362,7 @@ def _video_table(rows) -> None:
         dur = r.doc["video"]["duration"]
         speed = f"{dur / r.seconds:.1f}x real time" if r.status == "done" and r.seconds > 0 else ""
         t.add_row(name, r.status, f"{dur:.1f} s", str(len(r.doc["shots"])), speed, r.sidecar)
-    Console().print(t)
+    print_table(t)
 
 
 class _VideoProgress:

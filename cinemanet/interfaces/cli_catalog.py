@@ -15,6 +15,7 @@ from typing import Optional
 import typer
 
 from .console import err as _err
+from .console import print_table
 
 catalog_app = typer.Typer(help="Inspect and maintain the catalog of analysed footage.", no_args_is_help=True)
 
@@ -328,7 +329,6 @@ def search_cmd(
 
 
 def _table(shots, scores, res, out) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     t = Table(caption=f"{len(shots)} of {res.total} matching shot(s), {res.took_ms:.0f} ms — {res.query or '*'}")
@@ -337,7 +337,7 @@ def _table(shots, scores, res, out) -> None:
     for s in shots:
         t.add_row(str(s["id"]), os.path.basename(s["path"]), str(s["shot"]), s.get("start_timecode") or f"{s['start_time']:.2f}",
                   f"{s['end_time'] - s['start_time']:.1f}s", f"{scores[s['id']]:.3f}", s["description"])
-    Console(file=out, width=None if out.isatty() else 160).print(t)
+    print_table(t, out)
 
 
 def _doc(shot: dict, m) -> dict:
