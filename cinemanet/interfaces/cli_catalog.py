@@ -335,7 +335,7 @@ def _table(shots, scores, res, out) -> None:
     for c in ("id", "video", "shot", "start", "dur", "score", "description"):
         t.add_column(c, overflow="fold")
     for s in shots:
-        t.add_row(str(s["id"]), os.path.basename(s["path"]), str(s["shot"]), s.get("start_timecode") or f"{s['start_time']:.2f}",
+        t.add_row(str(s["id"]), os.path.basename(s["path"]), str(s["shot"] + 1), s.get("start_timecode") or f"{s['start_time']:.2f}",
                   f"{s['end_time'] - s['start_time']:.1f}s", f"{scores[s['id']]:.3f}", s["description"])
     print_table(t, out)
 
