@@ -57,7 +57,7 @@ def browser():
     with playwright_api.sync_playwright() as p:
         try:
             b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        except Exception as e:  # a broken or incompatible binary: say why, do not fail the suite
+        except Exception as e:  # noqa: BLE001 - a broken or incompatible binary: skip, saying why
             pytest.skip(f"cannot start {CHROMIUM} with Playwright: {str(e).splitlines()[0]}")
         yield b
         b.close()

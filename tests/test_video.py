@@ -105,7 +105,7 @@ def test_variable_frame_rate_times_come_from_timestamps(analyzer, tmp_path):
         s = c.add_stream("libx264", rate=30)
         s.width, s.height, s.pix_fmt = 160, 90, "yuv420p"
         s.codec_context.time_base = Fraction(1, 30)
-        for i, (p, f) in enumerate(zip(pts, _colour_frames([(200, 40, 40), (40, 200, 40)], 30))):
+        for p, f in zip(pts, _colour_frames([(200, 40, 40), (40, 200, 40)], 30)):
             vf = av.VideoFrame.from_ndarray(f, format="rgb24")
             vf.pts, vf.time_base = int(p), Fraction(1, 30)
             for pkt in s.encode(vf):

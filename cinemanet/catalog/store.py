@@ -20,17 +20,23 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 import numpy as np
 
+from ..contracts import VIDEO_SCHEMA
+from ..video.sidecar import SUFFIXES
+
+if TYPE_CHECKING:
+    from ..video.records import Video
 from . import schema
+from .backends import register_catalog
 from .records import LabelSpace, RecordError, shot_contract, shot_row
 
 ENV_VAR = "CINEMANET_CATALOG"
 BUSY_TIMEOUT_MS = 60_000
 PAGE_SIZE = 16384
-SIDECAR_SUFFIXES = (".cinemanet.json", ".cinemanet.json.zst")
+SIDECAR_SUFFIXES = SUFFIXES  # the sidecar module owns them
 
 
 class CatalogError(Exception):
@@ -86,8 +92,9 @@ class ImportResult:
         return self.error is None
 
 
+@register_catalog("sqlite")
 class Catalog:
-    """An open catalog. Create with :meth:`open`; use as a context manager or call :meth:`close`."""
+    """An open catalog (the SQLite backend). Create with :meth:`open`; use as a context manager or call :meth:`close`."""
 
     def __init__(self, path: Path, readonly: bool = False):
         self.path = path
@@ -225,9 +232,9 @@ class Catalog:
         return r[0] if r else ""
 
     # --- importing -----------------------------------------------------------------------------
-    def import_sidecar(self, doc: dict | str | os.PathLike, sidecar_path: str | os.PathLike | None = None, *,
+    def import_sidecar(self, doc: "dict | Video | str | os.PathLike", sidecar_path: str | os.PathLike | None = None, *,
                        skip_unchanged: bool = False) -> int:
-        """Add one analysed video (a ``cinemanet.video/1`` document or a sidecar's path) in
+        """Add one analysed video (a ``cinemanet.video/1`` document or :class:`Video`, or a sidecar's path) in
         one transaction and return its number of shots. Rows of the same content hash, or of
         an older analysis of the same path, are replaced. With ``skip_unchanged``, a video
         already imported from the same analysis (same hash, path and creation time) is left
@@ -235,6 +242,8 @@ class Catalog:
         return self._import(doc, sidecar_path, skip_unchanged)[0]
 
     def _import(self, doc, sidecar_path, skip_unchanged: bool) -> tuple[int, int, bool]:
+        if hasattr(doc, "to_dict"):  # a typed video.records.Video
+            doc = doc.to_dict()
         if not isinstance(doc, dict):
             from ..video.sidecar import SidecarError, read_sidecar
 
@@ -243,8 +252,8 @@ class Catalog:
                 doc = read_sidecar(doc)
             except SidecarError as e:
                 raise CatalogError(str(e)) from None
-        if doc.get("schema") != "cinemanet.video/1":
-            raise CatalogError(f"not a cinemanet.video/1 document (schema is {doc.get('schema')!r})")
+        if doc.get("schema") != VIDEO_SCHEMA:
+            raise CatalogError(f"not a {VIDEO_SCHEMA} document (schema is {doc.get('schema')!r})")
         f, v = doc.get("file"), doc.get("video")
         shots = doc.get("shots")
         if not isinstance(f, dict) or not isinstance(f.get("sha256"), str) or len(f["sha256"]) != 64:
@@ -416,6 +425,21 @@ class Catalog:
             con.execute("DELETE FROM tombstones")
             con.execute("UPDATE meta SET value=? WHERE key='epoch'", (uuid.uuid4().hex,))
         self.con.execute("VACUUM")
+
+    def index_rows(self, after_id: int, batch: int) -> Iterator[list]:
+        """Batches of the columns the search index keeps, for shots with ``id > after_id`` in id
+        order: id, media_id, duration, brightness, motion, confidence, start_time, scores, tags,
+        picks, embedding, emb_scale."""
+        cur = self.con.execute(
+            "SELECT id, media_id, duration, brightness, motion, confidence, start_time, scores, tags, picks, "
+            "embedding, emb_scale FROM shots WHERE id > ? ORDER BY id", (after_id,))
+        while rows := cur.fetchmany(batch):
+            yield rows
+
+    def storage_info(self) -> dict:
+        """What ``cinemanet catalog status`` reports about the file: schema version, journal mode."""
+        return {"schema_version": schema.version(self.con),
+                "journal_mode": self.con.execute("PRAGMA journal_mode").fetchone()[0]}
 
     def integrity(self) -> list[str]:
         """Problems found (empty when consistent): SQLite's own check plus shot counts."""

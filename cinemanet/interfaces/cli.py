@@ -19,6 +19,8 @@ from typing import Optional
 import typer
 
 from .._version import __version__
+from ..contracts import SHOT_SCHEMA
+from .choices import with_registry_choices
 from .console import err as _err
 from .console import WIDE_TABLE, print_table, table_width
 
@@ -55,9 +57,19 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+def _help(ctx: typer.Context, value: bool) -> None:
+    if value:
+        typer.echo(ctx.get_help())
+        raise typer.Exit()
+
+
 @app.callback()
 def main_options(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    # the group's own --help, declared as a plain bool: Typer's built-in one (value None when not
+    # given) makes Typer import pydantic to coerce it, ~0.15 s on every `cinemanet CMD --help`
+    help_: bool = typer.Option(False, "--help", callback=_help, is_eager=True, expose_value=False,
+                               help="Show this message and exit."),
 ) -> None:
     """CinemaNet command line."""
 
@@ -97,7 +109,7 @@ def tag(
 
     try:
         model_spec(model)
-    except Exception as e:  # model missing or broken: a usage-level failure, say why
+    except Exception as e:  # noqa: BLE001 - model missing or broken: a usage-level failure, said why
         _err(f"cannot load model {model!r}: {e}")
         raise typer.Exit(2)
 
@@ -233,13 +245,15 @@ class ShotFormat(str, Enum):
     table = "table"
 
 
-@app.command()
+@app.command(cls=with_registry_choices(detector="cinemanet.video.detectors.base:DETECTORS",
+                                       engine="cinemanet.engines:ENGINES"))
 def analyze(
     paths: list[Path] = typer.Argument(..., help="Video files or folders (searched recursively).", show_default=False),
     out: Optional[Path] = typer.Option(None, "--out", help="Write sidecars into this folder instead of next to each video."),
     compress: bool = typer.Option(False, "--compress", help="Write zstd-compressed sidecars (.cinemanet.json.zst)."),
-    detector: str = typer.Option("fast", "--detector", help="Shot detector: fast (default), content, adaptive, transnet."),
+    detector: str = typer.Option("fast", "--detector", help="Shot detector."),
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Videos analysed in parallel processes."),
+    engine: str = typer.Option("local", "--engine", help="How the batch runs."),
     format: Optional[ShotFormat] = typer.Option(
         None, "--format", "-f", help="jsonl: one cinemanet.shot/1 object per shot on stdout; table: one line per "
         "video (default on a terminal). Piped without --format: a summary line per video on stderr, nothing on "
@@ -262,11 +276,15 @@ def analyze(
     from ..media import discover
     from ..media.video import VIDEO_EXTENSIONS
     from ..video.batch import analyze_paths
-    from ..video.detectors import detector_names
+    from ..engines import ENGINES
+    from ..video.detectors import DETECTORS
 
-    if detector not in detector_names():
-        _err(f"unknown detector {detector!r}; choose from {', '.join(detector_names())}")
-        raise typer.Exit(2)
+    for reg, name in ((DETECTORS, detector), (ENGINES, engine)):
+        try:
+            reg.get_plugin(name)
+        except KeyError as e:
+            _err(e.args[0])
+            raise typer.Exit(2)
     if out is not None and not out.exists():
         try:
             out.mkdir(parents=True)
@@ -292,12 +310,12 @@ def analyze(
     failed = 0
     rows = []
     try:
-        for res in analyze_paths(paths, out_dir=out, compress=compress, detector=detector, jobs=jobs,
+        for res in analyze_paths(inputs, out_dir=out, compress=compress, detector=detector, jobs=jobs, engine=engine,
                                  force=force, progress=bars.update):
             bars.finish(res.path)
             if res.status != "error" and cat is not None:
                 try:
-                    cat.import_sidecar(res.doc, res.sidecar, skip_unchanged=True)
+                    cat.import_sidecar(res.video or res.doc, res.sidecar, skip_unchanged=True)
                 except CatalogError as e:
                     failed += 1
                     _err(f"{res.path}: not added to the catalog: {e}")
@@ -305,7 +323,7 @@ def analyze(
                 failed += 1
                 _err(f"{res.path}: {res.error}")
                 if fmt is ShotFormat.jsonl:
-                    sys.stdout.write(dumps({"schema": "cinemanet.shot/1", "path": res.path, "error": res.error}) + "\n")
+                    sys.stdout.write(dumps({"schema": SHOT_SCHEMA, "path": res.path, "error": res.error}) + "\n")
             elif fmt is None:
                 _err(_summary_line(res))
             elif fmt is ShotFormat.jsonl:
@@ -410,12 +428,11 @@ class _VideoProgress:
 
 
 # ------------------------------------------------------------------------------------ export
-@app.command("export")
+@app.command("export", cls=with_registry_choices(to="cinemanet.video.export:EXPORTERS"))
 def export_cmd(
     sidecars: list[Path] = typer.Argument(..., help="Sidecars (<video>.cinemanet.json[.zst]) or the videos they belong to.",
                                           show_default=False),
-    to: str = typer.Option(..., "--to", "-t", help="csv, edl (CMX3600 with a marker per shot), otio (OpenTimelineIO), "
-                           "fcpxml (Final Cut Pro X, via OTIO's adapter) or jpg (a contact sheet of keyframes)."),
+    to: str = typer.Option(..., "--to", "-t", help="Export format."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="File or folder to write (default: next to the sidecar)."),
 ) -> None:
     """Export analysed shots to editing tools and spreadsheets.
@@ -425,7 +442,7 @@ def export_cmd(
     the exit status is then 1.
     """
     from ..video.export import ExportError, export, get_exporter
-    from ..video.sidecar import existing_sidecar
+    from ..video.sidecar import existing_sidecar, is_sidecar_name
 
     try:
         get_exporter(to)
@@ -438,7 +455,7 @@ def export_cmd(
     failed = 0
     for sc in sidecars:
         src = sc
-        if not sc.name.endswith((".cinemanet.json", ".cinemanet.json.zst")):
+        if not is_sidecar_name(sc.name):
             found = existing_sidecar(sc)
             if found is None:
                 failed += 1
@@ -555,6 +572,41 @@ def model_train_default(
     train_default(data, target, jobs=jobs or None, log=lambda m: typer.echo(m, err=True))
     if generated:
         train_generated(data, target, jobs=jobs or None, log=lambda m: typer.echo(m, err=True))
+
+
+# ----------------------------------------------------------------------------------- plugins
+class PluginFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+@app.command("plugins")
+def plugins_cmd(
+    kind: Optional[str] = typer.Option(None, "--kind", "-k", help="Only this kind: analyzers, predictors, detectors, "
+                                       "exporters, catalogs or engines."),
+    format: PluginFormat = typer.Option(PluginFormat.table, "--format", "-f", case_sensitive=False),
+) -> None:
+    """List the installed plug-ins: kind, name, origin (builtin or the package), status.
+
+    Third-party packages add plug-ins through the entry-point groups cinemanet.<kind>
+    (see docs/ARCHITECTURE.md). Exit status 1 when a plug-in failed to load.
+    """
+    from ..plugins import KINDS, installed
+
+    if kind is not None and kind not in KINDS:
+        _err(f"unknown plug-in kind {kind!r}; kinds are: {', '.join(KINDS)}")
+        raise typer.Exit(2)
+    rows = installed((kind,) if kind else KINDS)
+    if format is PluginFormat.json:
+        from dataclasses import asdict
+
+        typer.echo(json.dumps([asdict(r) for r in rows], indent=1))
+    else:
+        for r in rows:
+            summary = f"  {r.summary}" if r.summary and r.status == "ok" else ""
+            typer.echo(f"{r.kind:<11} {r.name:<30} {r.origin:<16} {r.status}{summary}")
+    if any(r.status.startswith("error") for r in rows):
+        raise typer.Exit(1)
 
 
 def _register_command_modules() -> None:
