@@ -329,6 +329,8 @@ class Catalog:
         return int(m[0]), int(m[1])
 
     def media(self, media_id: int) -> Media | None:
+        if not _is_row_id(media_id):
+            return None
         r = self.con.execute("SELECT * FROM media WHERE id=?", (media_id,)).fetchone()
         return Media.from_row(r) if r else None
 
@@ -342,7 +344,7 @@ class Catalog:
 
     def shot_rows(self, ids: Iterable[int]) -> dict[int, sqlite3.Row]:
         """Rows of the given shot ids (those that exist), by id."""
-        ids = [int(i) for i in ids]
+        ids = [int(i) for i in ids if _is_row_id(i)]
         out: dict[int, sqlite3.Row] = {}
         for s in range(0, len(ids), 500):
             chunk = ids[s : s + 500]
@@ -359,7 +361,7 @@ class Catalog:
         media: dict[int, Media | None] = {}
         out = []
         for i in ids:
-            r = rows.get(int(i))
+            r = rows.get(int(i)) if _is_row_id(i) else None
             if r is None:
                 continue
             m = media.get(r["media_id"]) or media.setdefault(r["media_id"], self.media(r["media_id"]))
@@ -380,11 +382,15 @@ class Catalog:
         return r[0] if r else None
 
     def shot_ids(self, media_id: int) -> list[int]:
+        if not _is_row_id(media_id):
+            return []
         return [r[0] for r in self.con.execute("SELECT id FROM shots WHERE media_id=? ORDER BY shot", (media_id,))]
 
     def embedding(self, shot_id: int) -> np.ndarray | None:
         from .records import dequantize_embedding
 
+        if not _is_row_id(shot_id):
+            return None
         r = self.con.execute("SELECT embedding, emb_scale FROM shots WHERE id=?", (shot_id,)).fetchone()
         if r is None or r[0] is None:
             return None
@@ -453,6 +459,15 @@ class Catalog:
         if orphans:
             out.append(f"{orphans} shots without their media")
         return out
+
+
+def _is_row_id(i) -> bool:
+    """Ids from URLs and command lines can be any integer; SQLite's are 64-bit (an id out of
+    that range names no row, rather than raising OverflowError)."""
+    try:
+        return 0 <= int(i) < 1 << 63
+    except (TypeError, ValueError):
+        return False
 
 
 def resolve_media_path(doc: dict, sidecar_path: str | os.PathLike | None) -> str:

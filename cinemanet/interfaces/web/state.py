@@ -248,8 +248,10 @@ def _parse_like(like: str | None) -> int | None:
     if like is None or like == "":
         return None
     s = like.strip()
-    if not s.isdigit() or len(s) > 18:
+    if not s.isdigit():
         raise QueryError(f"like must be a shot id (a whole number), not {like[:40]!r}")
+    if len(s) > 18:
+        raise QueryError(f"like: {s[:40]} is not a shot id of this catalog")
     return int(s)
 
 
