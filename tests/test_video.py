@@ -265,7 +265,7 @@ def test_cli_batch_reports_errors_and_goes_on(tmp_path, cuts_video):
     good = [d for d in lines if "error" not in d]
     assert len(good) == 5 and {Path(d["path"]).name for d in good} == {"good clip ü.mp4"}  # 4 cuts
     assert (folder / "good clip ü.mp4.cinemanet.json").exists()
-    assert "5 of 6 video(s) failed" in out.stderr
+    assert "5 of 6 videos failed" in out.stderr
     assert "Traceback" not in out.stderr
 
 

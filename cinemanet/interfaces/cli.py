@@ -22,7 +22,7 @@ from .._version import __version__
 from ..contracts import SHOT_SCHEMA
 from .choices import with_registry_choices
 from .console import err as _err
-from .console import WIDE_TABLE, print_table, table_width
+from .console import WIDE_TABLE, count, print_table, table_width
 
 app = typer.Typer(
     name="cinemanet",
@@ -340,7 +340,7 @@ def analyze(
     if fmt is ShotFormat.table:
         _video_table(rows)
     if failed:
-        _err(f"{failed} of {len(rows)} video(s) failed")
+        _err(f"{failed} of {count(len(rows), 'video')} failed")
         raise typer.Exit(1)
 
 

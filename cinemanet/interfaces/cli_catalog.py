@@ -15,7 +15,7 @@ from typing import Optional
 import typer
 
 from .console import err as _err
-from .console import print_table
+from .console import count, print_table
 
 catalog_app = typer.Typer(help="Inspect and maintain the catalog of analysed footage.", no_args_is_help=True)
 
@@ -86,7 +86,7 @@ def index_cmd(
                 shots += r.shots
             if not quiet:
                 n = done + skipped + failed
-                msg = f"{n} sidecar(s): {done} imported ({shots} shots), {skipped} unchanged, {failed} failed"
+                msg = f"{count(n, 'sidecar')}: {done} imported ({count(shots, 'shot')}), {skipped} unchanged, {failed} failed"
                 if tty:
                     sys.stderr.write(f"\r{msg}")
                 elif n % 100 == 0:
@@ -96,7 +96,7 @@ def index_cmd(
             if tty:
                 sys.stderr.write("\n")
             rate = f", {shots / secs:,.0f} shots/s" if shots and secs > 0 else ""
-            _err(f"{cat.path}: {done} video(s) imported ({shots} shots), {skipped} unchanged, {failed} failed "
+            _err(f"{cat.path}: {count(done, 'video')} imported ({count(shots, 'shot')}), {skipped} unchanged, {failed} failed "
                  f"in {secs:.1f} s{rate}")
         if done:
             _refresh_index(cat, quiet)
@@ -145,7 +145,7 @@ def status_cmd(
         return
     typer.echo(f"catalog:  {info['catalog']}")
     typer.echo(f"schema:   version {info['schema_version']} ({info['journal_mode']} journal)")
-    typer.echo(f"contents: {n_media} video(s), {n_shots} shot(s), {info['bytes'] / 1e6:.1f} MB")
+    typer.echo(f"contents: {count(n_media, 'video')}, {count(n_shots, 'shot')}, {info['bytes'] / 1e6:.1f} MB")
     for p in problems:
         typer.echo(f"{p['state']:8}  {p['path']}")
     if problems:
@@ -279,13 +279,13 @@ def search_cmd(
         if output is not None:
             out.close()
     if fmt is not SearchFormat.table:
-        _err(f"{len(shots)} of {res.total} matching shot(s) ({res.took_ms:.0f} ms)")
+        _err(f"{len(shots)} of {count(res.total, 'matching shot')} ({res.took_ms:.0f} ms)")
 
 
 def _table(shots, scores, res, out) -> None:
     from rich.table import Table
 
-    t = Table(caption=f"{len(shots)} of {res.total} matching shot(s), {res.took_ms:.0f} ms — {res.query or '*'}")
+    t = Table(caption=f"{len(shots)} of {count(res.total, 'matching shot')}, {res.took_ms:.0f} ms — {res.query or '*'}")
     for c in ("id", "video", "shot", "start", "dur", "score", "description"):
         t.add_column(c, overflow="fold")
     for s in shots:

@@ -34,3 +34,8 @@ def print_table(table, out=None) -> None:
 
     out = out or sys.stdout
     Console(file=out, width=table_width(out)).print(table)
+
+
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """``count(1, "shot")`` is "1 shot", ``count(3, "shot")`` "3 shots"."""
+    return f"{n:,} {noun if n == 1 else (plural or noun + 's')}"

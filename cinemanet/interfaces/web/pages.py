@@ -41,6 +41,9 @@ def removable(q: str) -> list[dict]:
     return [{"term": t, "href": "/?" + urlencode({"q": " ".join(toks[:i] + toks[i + 1:])})} for i, t in enumerate(toks)]
 
 
+SHOT_PAGE_LABELS = 4  # per group on a shot page; the rest fold away (location alone has 100+)
+
+
 @router.head("/", include_in_schema=False)
 @router.get("/", response_class=HTMLResponse)
 def index(request: Request, q: str = "", like: str | None = None, offset: int = Query(0, ge=0, le=MAX_OFFSET),
@@ -90,6 +93,7 @@ def shot_page(request: Request, shot_id: int, state: _State = Depends(get_state)
         pass  # no embedding: no strip
     available = media is not None and os.path.isfile(media.path)
     return state.page("shot.html", request, shot=shot, media=media, groups=groups, available=available, urls=_urls(shot),
+                      top_labels=SHOT_PAGE_LABELS,
                       similar=similar, prev_id=ids[i - 1] if i > 0 else None,
                       next_id=ids[i + 1] if 0 <= i < len(ids) - 1 else None)
 
