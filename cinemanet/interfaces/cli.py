@@ -314,11 +314,14 @@ def analyze(
                                  force=force, progress=bars.update):
             bars.finish(res.path)
             if res.status != "error" and cat is not None:
+                notes: list[str] = []
                 try:
-                    cat.import_sidecar(res.video or res.doc, res.sidecar, skip_unchanged=True)
+                    cat.import_sidecar(res.video or res.doc, res.sidecar, skip_unchanged=True, notes=notes)
                 except CatalogError as e:
                     failed += 1
                     _err(f"{res.path}: not added to the catalog: {e}")
+                for n in notes:
+                    _err(f"{res.path}: note: {n}")
             if res.status == "error":
                 failed += 1
                 _err(f"{res.path}: {res.error}")

@@ -79,6 +79,8 @@ def index_cmd(
                 failed += 1
                 _err(f"{r.path}: {r.error}")
                 continue
+            if r.note:
+                _err(f"{r.path}: note: {r.note}")
             if r.skipped:
                 skipped += 1
             else:
