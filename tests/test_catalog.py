@@ -201,7 +201,7 @@ def test_cli_index_search_and_formats(tmp_path):
     assert r.exit_code == 0, r.output
     assert "3 videos imported (12 shots)" in r.stderr
     r = _cli("index", tmp_path, "--catalog", cat)  # idempotent
-    assert r.exit_code == 0 and "0 video(s) imported" in r.stderr and "3 unchanged" in r.stderr
+    assert r.exit_code == 0 and "0 videos imported" in r.stderr and "3 unchanged" in r.stderr
     r = _cli("index", tmp_path / "nope", scs[0], "--catalog", cat)
     assert r.exit_code == 1 and f"{tmp_path / 'nope'}: no such file or folder" in r.stderr
 
