@@ -86,3 +86,29 @@ def test_train_evaluate_export_reload_predict(tiny, monkeypatch, tmp_path):
     got = dict(zip(res.outputs, session(res.path, 1).run(res.outputs, {"image": export_input(checks(302))})))
     labels = ["texture.banded", "texture.chequered", "none"]
     assert labels[int(np.argmax(got["texture"][0]))] == "texture.chequered"
+
+
+def test_kill_9_while_fitting_leaves_the_previous_model(tiny, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    root, model = tiny
+    target = tmp_path / "model"
+    shutil.copytree(model, target)
+    before = {p.relative_to(target): p.read_bytes() for p in target.rglob("*") if p.is_file()}
+    code = ("import sys; from pathlib import Path; from cinemanet.training.default_heads import train_default\n"
+            "if __name__ == '__main__':\n"
+            f"    train_default(Path({str(root / 'data')!r}), Path({str(target)!r}), jobs=1, tasks=('texture',),"
+            " log=lambda m: print(m, flush=True))\n")
+    env = dict(os.environ, CINEMANET_CACHE=str(root / "cache"))
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env)
+    for line in p.stdout:
+        if line.startswith("texture:"):  # fitting has started
+            os.kill(p.pid, signal.SIGKILL)
+            break
+    p.wait(timeout=60)
+    assert p.returncode == -signal.SIGKILL
+    after = {q.relative_to(target): q.read_bytes() for q in target.rglob("*") if q.is_file()}
+    assert after == before
