@@ -26,7 +26,6 @@ contents, seeds are fixed, and every head records the hash of exactly its data.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections import Counter, defaultdict
