@@ -218,8 +218,10 @@ class _Writer:
         cells = []
         for g in TABLE_GROUPS:
             p = r.groups[g]
-            short = (p.label or "-")[len(g) + 1 :] if p.label else "-"
-            cells.append(f"{short.split('.')[-1]} {p.confidence:.2f}")
+            if not p.label or p.label.endswith(".na"):
+                cells.append("–")  # not applicable, or not sure enough to say
+                continue
+            cells.append(f"{p.label[len(g) + 1 :].split('.')[-1]} {p.confidence:.2f}")
         return cells
 
     def _blocks(self, width: int) -> str:
@@ -558,7 +560,8 @@ def _head_line(hname: str, h) -> str:
     """One head's data, sources and held-out figures, for `model info`."""
     ho = h.meta.get("heldout", {})
     acc = ho.get("accuracy")
-    parts = [f"{'':18s}   head {hname}: {h.meta.get('dataset')}, n_train={h.meta.get('n_train')}"]
+    name = "trained head" if hname == "head" else f"head {hname}"
+    parts = [f"{'':18s}   {name}: {h.meta.get('dataset')}, n_train={h.meta.get('n_train')}"]
     if acc is not None:
         parts.append(f"kept-apart accuracy {acc:.3f} (n={ho.get('n_test')})")
     for k, name in (("macro_f1", "macro-F1"), ("ece", "ECE"), ("within_one", "within one")):
