@@ -172,7 +172,8 @@ def test_options_are_recorded_and_a_change_means_reanalysis(tmp_path):
     a = VideoAnalyzer(detector="fast", detector_options={"cut_threshold": 12.0})
     info = a.model_info()
     assert info["detector_options"]["cut_threshold"] == 12.0 and info["detector_options"]["min_gap"] == 6
-    doc = {"schema": SIDECAR_SCHEMA, "file": {"size": path.stat().st_size, "sha256": file_sha256(path)}, "model": info}
+    doc = {"schema": SIDECAR_SCHEMA, "file": {"size": path.stat().st_size, "sha256": file_sha256(path)}, "model": info,
+           "video": {}, "shots": []}
     write_sidecar(doc, sidecar_path(path))
     assert up_to_date(path, None, info)[0] is not None
     other = VideoAnalyzer(detector="fast", detector_options={"cut_threshold": 10.0}).model_info()

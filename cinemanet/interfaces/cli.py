@@ -22,6 +22,7 @@ from .._version import __version__
 from ..contracts import SHOT_SCHEMA
 from .choices import with_registry_choices
 from .console import err as _err
+from .console import WIDE_TABLE, count, print_table, table_width
 
 app = typer.Typer(
     name="cinemanet",
@@ -94,9 +95,11 @@ def tag(
     """
     from ..media import IMAGE_EXTENSIONS, discover
 
+    from ..media.video import VIDEO_EXTENSIONS
+
     out = open(output, "w", encoding="utf-8", errors="surrogateescape", newline="") if output else sys.stdout
     fmt = format or (TagFormat.table if (out is sys.stdout and sys.stdout.isatty()) else TagFormat.jsonl)
-    inputs = list(discover(paths, IMAGE_EXTENSIONS))
+    inputs = list(discover(paths, IMAGE_EXTENSIONS, elsewhere=(VIDEO_EXTENSIONS, "video", "cinemanet analyze")))
     if not inputs:
         _err("nothing to tag")
         raise typer.Exit(1)
@@ -191,26 +194,51 @@ class _Writer:
     def close(self) -> None:
         if self.fmt is not TagFormat.table or not self.rows:
             return
-        from rich.console import Console
+        width = table_width(self.out)
+        if width < WIDE_TABLE:
+            self.out.write(self._blocks(width))
+            return
         from rich.table import Table
 
         t = Table(show_lines=True)
         t.add_column("image", overflow="fold", max_width=28)
-        for g in TABLE_GROUPS:
-            t.add_column(g.split(".")[-1])
-        t.add_column("description", overflow="fold")
+        for g in TABLE_GROUPS:  # labels never wrap; the description does
+            t.add_column(g.split(".")[-1], no_wrap=True)
+        t.add_column("description", overflow="fold", ratio=1)
         for r in self.rows:
             name = os.path.basename(r.path or "")
             if not r.ok:
                 t.add_row(name, *([""] * len(TABLE_GROUPS)), f"[red]error: {r.error}[/red]")
                 continue
-            cells = []
-            for g in TABLE_GROUPS:
-                p = r.groups[g]
-                short = (p.label or "-")[len(g) + 1 :] if p.label else "-"
-                cells.append(f"{short.split('.')[-1]} {p.confidence:.2f}")
-            t.add_row(name, *cells, r.description)
-        Console(file=self.out, width=None if self.out.isatty() else 160).print(t)
+            t.add_row(name, *self._picks(r), r.description)
+        print_table(t, self.out)
+
+    @staticmethod
+    def _picks(r) -> list[str]:
+        cells = []
+        for g in TABLE_GROUPS:
+            p = r.groups[g]
+            if not p.label or p.label.endswith(".na"):
+                cells.append("–")  # not applicable, or not sure enough to say
+                continue
+            cells.append(f"{p.label[len(g) + 1 :].split('.')[-1]} {p.confidence:.2f}")
+        return cells
+
+    def _blocks(self, width: int) -> str:
+        """Narrow screens: per image its name and labels (never broken), then the description wrapped."""
+        import textwrap
+
+        out = []
+        for r in self.rows:
+            name = os.path.basename(r.path or "")
+            if not r.ok:
+                out.append(f"{name}\n" + textwrap.fill(f"error: {r.error}", width, initial_indent="  ", subsequent_indent="  "))
+                continue
+            picks = " · ".join(self._picks(r))
+            head = f"{name}  {picks}" if len(name) + 2 + len(picks) <= width else f"{name}\n  {picks}"
+            out.append(head + "\n" + textwrap.fill(r.description, width, initial_indent="  ", subsequent_indent="  "))
+        legend = "image  " + " · ".join(g.split(".")[-1] for g in TABLE_GROUPS) + "\n\n"
+        return legend + "\n\n".join(out) + "\n"
 
 
 # ----------------------------------------------------------------------------------- analyze
@@ -251,8 +279,9 @@ def analyze(
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Videos analysed in parallel processes."),
     engine: str = typer.Option("local", "--engine", help="How the batch runs."),
     format: Optional[ShotFormat] = typer.Option(
-        None, "--format", "-f", help="jsonl: one cinemanet.shot/2 object per shot; table: one line per video "
-        "(default on a terminal).", case_sensitive=False),
+        None, "--format", "-f", help="jsonl: one cinemanet.shot/2 object per shot on stdout; table: one line per "
+        "video (default on a terminal). Piped without --format: a summary line per video on stderr, nothing on "
+        "stdout (the sidecars hold the shots).", case_sensitive=False),
     embeddings: bool = typer.Option(False, "--embeddings", help="Include shot embeddings in the JSONL output (sidecars always have them)."),
     force: bool = typer.Option(False, "--force", help="Re-analyse even when an up-to-date sidecar exists."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
@@ -296,7 +325,7 @@ def analyze(
     if out is not None and not out.is_dir():
         _err(f"--out {out}: not a folder")
         raise typer.Exit(2)
-    fmt = format or (ShotFormat.table if sys.stdout.isatty() else ShotFormat.jsonl)
+    fmt = format or (ShotFormat.table if sys.stdout.isatty() else None)
     cat = None
     if catalog is not None:
         from ..catalog import Catalog, CatalogError
@@ -315,6 +344,7 @@ def analyze(
             _err(f"--stats {stats}: folder {stats.parent} does not exist")
             raise typer.Exit(2)
     bars = _VideoProgress([i.path for i in inputs if i.error is None], quiet)
+    _exit_cleanly_on_sigterm()
     failed = 0
     rows = []
     try:
@@ -322,16 +352,21 @@ def analyze(
                                  force=force, progress=bars.update, detector_options=options, stats=stats):
             bars.finish(res.path)
             if res.status != "error" and cat is not None:
+                notes: list[str] = []
                 try:
-                    cat.import_sidecar(res.video or res.doc, res.sidecar, skip_unchanged=True)
+                    cat.import_sidecar(res.video or res.doc, res.sidecar, skip_unchanged=True, notes=notes)
                 except CatalogError as e:
                     failed += 1
                     _err(f"{res.path}: not added to the catalog: {e}")
+                for n in notes:
+                    _err(f"{res.path}: note: {n}")
             if res.status == "error":
                 failed += 1
                 _err(f"{res.path}: {res.error}")
                 if fmt is ShotFormat.jsonl:
                     sys.stdout.write(dumps({"schema": SHOT_SCHEMA, "path": res.path, "error": res.error}) + "\n")
+            elif fmt is None:
+                _err(_summary_line(res))
             elif fmt is ShotFormat.jsonl:
                 for shot in res.doc["shots"]:
                     if not embeddings:
@@ -346,8 +381,18 @@ def analyze(
     if fmt is ShotFormat.table:
         _video_table(rows)
     if failed:
-        _err(f"{failed} of {len(rows)} video(s) failed")
+        _err(f"{failed} of {count(len(rows), 'video')} failed")
         raise typer.Exit(1)
+
+
+def _exit_cleanly_on_sigterm() -> None:
+    """SIGTERM unwinds like Ctrl-C, so workers are closed and finished sidecars stay."""
+    import signal
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 def dumps(obj) -> str:
@@ -356,8 +401,13 @@ def dumps(obj) -> str:
     return _d(obj)
 
 
+def _summary_line(r) -> str:
+    n = len(r.doc["shots"])
+    speed = f", {r.doc['video']['duration'] / r.seconds:.1f}x real time" if r.status == "done" and r.seconds > 0 else ""
+    return f"{r.path}: {r.status}, {n} shot{'' if n == 1 else 's'}, {r.doc['video']['duration']:.1f} s{speed} -> {r.sidecar}"
+
+
 def _video_table(rows) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     t = Table()
@@ -371,7 +421,7 @@ def _video_table(rows) -> None:
         dur = r.doc["video"]["duration"]
         speed = f"{dur / r.seconds:.1f}x real time" if r.status == "done" and r.seconds > 0 else ""
         t.add_row(name, r.status, f"{dur:.1f} s", str(len(r.doc["shots"])), speed, r.sidecar)
-    Console().print(t)
+    print_table(t)
 
 
 class _VideoProgress:
@@ -467,7 +517,7 @@ def export_cmd(
 # ---------------------------------------------------------------------------------- taxonomy
 @app.command()
 def taxonomy(
-    group: Optional[str] = typer.Option(None, "--group", "-g", help="Show one group (e.g. shot.framing)."),
+    group: Optional[str] = typer.Option(None, "--group", "-g", help="Show one group (shot.framing, or framing)."),
     format: TaxFormat = typer.Option(TaxFormat.table, "--format", "-f", help="table, json or markdown.", case_sensitive=False),
 ) -> None:
     """Show the CinemaNet taxonomy: groups, labels, descriptions and aliases."""
@@ -475,7 +525,7 @@ def taxonomy(
 
     tax = get_taxonomy()
     try:
-        groups = [tax.group(group)] if group else list(tax.groups)
+        groups = [tax.find_group(group)] if group else list(tax.groups)
     except KeyError as e:
         _err(str(e.args[0]))
         raise typer.Exit(2)
@@ -533,14 +583,34 @@ def model_info(model: str = typer.Option("default", "--model", help="Packaged mo
     typer.echo(f"{spec.name} {spec.version}  ({spec.root})")
     typer.echo(f"analyzers: {', '.join(cm.analyzers)}")
     for g, p in cm.predictors.items():
-        typer.echo(f"  {g:18s} {p.name:28s} threshold {spec.groups[g].threshold:.2f}  {p.method}")
+        gs = spec.groups[g]
+        cap = f", confidence capped at {gs.cap:.2f}" if gs.cap is not None else ""
+        typer.echo(f"  {g:18s} {p.name:28s} threshold {gs.threshold:.2f}{cap}  {p.method}")
+        if gs.validation:
+            typer.echo(f"  {'':18s}   validation: {gs.validation}")
         for hname, h in p.heads.items():
-            ho = h.meta.get("heldout", {})
-            acc = ho.get("accuracy")
-            typer.echo(
-                f"  {'':18s}   head {hname}: {h.meta.get('dataset')}, n_train={h.meta.get('n_train')}, "
-                f"held-out accuracy {acc:.3f} (n={ho.get('n_test')}), data {h.meta.get('data_sha256', '')[:12]}"
-            )
+            typer.echo(_head_line(hname, h))
+
+
+def _head_line(hname: str, h) -> str:
+    """One head's data, sources and held-out figures, for `model info`."""
+    ho = h.meta.get("heldout", {})
+    acc = ho.get("accuracy")
+    name = "trained head" if hname == "head" else f"head {hname}"
+    parts = [f"{'':18s}   {name}: {h.meta.get('dataset')}, n_train={h.meta.get('n_train')}"]
+    if acc is not None:
+        parts.append(f"kept-apart accuracy {acc:.3f} (n={ho.get('n_test')})")
+    for k, name in (("macro_f1", "macro-F1"), ("ece", "ECE"), ("within_one", "within one")):
+        if ho.get(k) is not None:
+            parts.append(f"{name} {ho[k]:.3f}")
+    em = ho.get("emitted")
+    if em and em.get("precision") == em.get("precision"):
+        parts.append(f"emitted precision {em['precision']:.3f} at coverage {em['coverage']:.3f}")
+    loso = {s: a for s, a in (h.meta.get("loso") or {}).items() if a is not None}
+    if loso:
+        parts.append("cross-source (leave one out): " + ", ".join(f"{s} {a:.3f}" for s, a in loso.items()))
+    parts.append(f"data {h.meta.get('data_sha256', '')[:12]}")
+    return "; ".join(parts)
 
 
 @model_app.command("train-default")
@@ -563,6 +633,36 @@ def model_train_default(
     train_default(data, target, jobs=jobs or None, log=lambda m: typer.echo(m, err=True))
     if generated:
         train_generated(data, target, jobs=jobs or None, log=lambda m: typer.echo(m, err=True))
+
+
+@model_app.command("evaluate-default")
+def model_evaluate_default(
+    data: Path = typer.Option(..., "--data", help="The shared training data folder (../shared/data)."),
+    loso: bool = typer.Option(False, "--loso", help="Also refit leave-one-source-out for every task with two or more sources (minutes)."),
+    jobs: int = typer.Option(0, "--jobs", "-j", min=0, help="Feature worker processes (0: one per core)."),
+) -> None:
+    """Judge the packaged default heads on the kept-apart split of the shared data (and, with
+    --loso, leave one source out), printing one line per task."""
+    import json as _json
+    from importlib import resources
+
+    from ..training.default_heads import LOSO_TASKS, Trainer, evaluate_heads, prepare
+
+    model = Path(str(resources.files("cinemanet").joinpath("models", "default")))
+    log = lambda m: typer.echo(m, err=True)  # noqa: E731
+    prep = prepare(data, jobs or None, log)
+    card = _json.loads((model / "metrics.json").read_text())["tasks"]
+    for name, m in evaluate_heads(data, model, log=log, prep=prep).items():
+        e = m["emitted"]
+        typer.echo(f"{name}: kept-apart accuracy {m['accuracy']:.3f} (n={m['n']}), macro-F1 {m['macro_f1']:.3f}, "
+                   f"ECE {m['ece']:.3f}, emitted precision {e['precision']:.3f} at coverage {e['coverage']:.3f}")
+    if loso:
+        tr = Trainer(prep, 0, log)
+        for name in LOSO_TASKS:
+            t = prep.tasks[name]
+            res, _, _ = tr.loso(t, [r for r in t.rows if not prep.images[r[0]].test], card[name]["cv"]["wd"])
+            typer.echo(f"{name} leave one source out: " + ", ".join(
+                f"{s} {v['accuracy']:.3f} (n={v['n']})" for s, v in res.items() if "accuracy" in v))
 
 
 # ----------------------------------------------------------------------------------- plugins
