@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("CINEMANET_SHARED", ROOT.parent / "shared"))
 MEDIA = SHARED / "media"
 sys.path.insert(0, str(ROOT / "tests"))
-from videos import SyntheticShot, Transition, Truth, compose, f1, match, random_transitions, shot_lengths_for, write_video  # noqa: E402,F401
+from videos import SyntheticShot, Transition, Truth, compose, f1, f1_by_kind, match, random_transitions, shot_lengths_for, write_video  # noqa: E402,F401
 
 # Ground truth of the three shared clips (240 frames each, 24 fps, 640x360): the first frame of
 # every new shot. Established by inspection: contact sheets of every frame (0-239) of each clip
@@ -225,3 +225,199 @@ def _clip_yuv(name: str) -> np.ndarray:
 
     with av.open(str(MEDIA / name)) as c:
         return np.stack([f.to_ndarray(format="yuv420p") for f in c.decode(video=0)])
+
+
+# --------------------------------------------------------------------------- all four clips, inspected
+
+GROUND_TRUTH = ROOT / "benchmarks" / "groundtruth" / "clips.json"
+DERIVED_SIZE = (640, 360)
+
+
+@lru_cache(maxsize=1)
+def inspected() -> dict:
+    """The inspected ground truth of the four clips (benchmarks/groundtruth/clips.json: how it
+    was established is in its "about" field), by clip name."""
+    import json
+
+    return json.loads(GROUND_TRUTH.read_text())["clips"]
+
+
+def inspected_truth(name: str) -> list[Truth]:
+    return [Truth(**b) for b in inspected()[name]["boundaries"]]
+
+
+def split_clips(split: str) -> list[str]:
+    """Clips of a split: "tune" (Tears of Steel, Caminandes) or "heldout" (the two Sintel
+    excerpts, never tuned on)."""
+    return [n for n, c in inspected().items() if c["split"] == split]
+
+
+@lru_cache(maxsize=4)
+def _clip_boxed(name: str) -> np.ndarray:
+    """All frames of a clip fitted into DERIVED_SIZE, aspect kept (letterboxed), RGB."""
+    import av
+    import cv2
+
+    W, H = DERIVED_SIZE
+    out = []
+    with av.open(str(MEDIA / name)) as c:
+        for f in c.decode(video=0):
+            x = f.to_ndarray(format="rgb24")
+            h = int(round(x.shape[0] * W / x.shape[1] / 2)) * 2
+            x = cv2.resize(x, (W, min(h, H)), interpolation=cv2.INTER_AREA)
+            if x.shape[0] < H:
+                pad = (H - x.shape[0]) // 2
+                x = cv2.copyMakeBorder(x, pad, H - x.shape[0] - pad, 0, 0, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+            out.append(x)
+    return np.stack(out)
+
+
+def source_shots(split: str, min_len: int = 8) -> list[tuple[str, int, int]]:
+    """The clean part of every real shot of a split's clips, as (clip, first, end exclusive):
+    frames outside any transition span, at least ``min_len`` long and not a near-uniform
+    picture (black frames, a title on black)."""
+    out = []
+    for name in split_clips(split):
+        c = inspected()[name]
+        frames = _clip_boxed(name)
+        edges = [(-1, -1)] + [(b["start"], b["end"]) for b in c["boundaries"]] + [(c["frames"], c["frames"])]
+        for (s0, e0), (s1, _e1) in zip(edges, edges[1:]):
+            a = e0 + 1 if s0 != e0 else s0  # a cut's frame starts the shot
+            a = max(a, 0)
+            b = s1  # exclusive: the next boundary's first frame
+            if b - a >= min_len and float(frames[a:b, ..., 1].std(axis=(1, 2)).mean()) > 14:
+                out.append((name, a, b))
+    return out
+
+
+class DerivedShot:
+    """A segment of a real shot, reframed, with distractors that are not boundaries.
+
+    Playback runs through the source shot ping-pong (forward, then backward) when the segment
+    is longer than it. ``zoom``/``centre`` choose a crop (a different framing of the same
+    scene); ``pan`` sweeps the crop across the frame at speed with motion blur (a whip pan);
+    ``flashes`` brighten single frames; ``cross`` sweeps a dark blurred shape past the lens;
+    ``grade`` below 1 darkens and flattens the picture (a night or low-key grade).
+    """
+
+    def __init__(self, src: tuple[str, int, int], length: int, start: int, zoom: float, centre: tuple[float, float],
+                 flip: bool = False, pan: float = 0.0, flashes: tuple = (), cross: tuple | None = None, grade: float = 1.0):
+        self.frames = _clip_boxed(src[0])
+        self.a, self.b = src[1], src[2]
+        self.length, self.start = length, start
+        self.zoom, self.centre, self.flip, self.pan = zoom, centre, flip, pan
+        self.flashes, self.cross, self.grade = dict(flashes), cross, grade
+
+    def __len__(self) -> int:
+        return self.length
+
+    def _src_index(self, t: int) -> int:
+        n = self.b - self.a
+        if n == 1:
+            return self.a
+        k = (self.start + t) % (2 * (n - 1))
+        return self.a + (k if k < n else 2 * (n - 1) - k)
+
+    def frame(self, t: int) -> np.ndarray:
+        import cv2
+
+        W, H = DERIVED_SIZE
+        f = self.frames[self._src_index(t)]
+        z = self.zoom
+        cw, ch = W / z, H / z
+        cx, cy = self.centre
+        if self.pan:
+            u = t / max(1, self.length - 1)
+            cx = u if self.pan > 0 else 1.0 - u  # sweep across the frame
+        x0 = float(np.clip(cx * (W - cw), 0, W - cw))
+        y0 = float(np.clip(cy * (H - ch), 0, H - ch))
+        m = np.array([[1 / z, 0, x0], [0, 1 / z, y0]], np.float32)
+        f = cv2.warpAffine(f, m, (W, H), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REFLECT)
+        if self.pan:
+            k = int(min(31, max(3, abs(self.pan) * (W - cw) / max(1, self.length))))
+            f = cv2.blur(f, (k, 1))
+        if self.flip:
+            f = np.ascontiguousarray(f[:, ::-1])
+        if self.grade != 1.0:  # a dark, flat night grade: low contrast, lifted blacks
+            f = (f.astype(np.float32) * self.grade + 12.0).astype(np.uint8)
+        if self.cross is not None:
+            t0, dur, lum, r = self.cross
+            if t0 <= t < t0 + dur:
+                u = (t - t0 + 0.5) / dur
+                mask = np.zeros((H, W), np.float32)
+                cv2.ellipse(mask, (int(-r + u * (W + 2 * r)), int(H * 0.6)), (int(r), int(H * 0.9)), 0, 0, 360, 1.0, -1)
+                mask = cv2.GaussianBlur(mask, (0, 0), 12)[..., None]
+                f = (f * (1 - mask) + lum * mask).astype(np.uint8)
+        if t in self.flashes:
+            g = self.flashes[t]
+            f = np.clip(f.astype(np.float32) * (1 - g) + g * 255, 0, 255).astype(np.uint8)
+        return f
+
+
+COLOURS = ((180, 30, 30), (128, 128, 128), (40, 60, 170), (200, 170, 120), (30, 120, 60))
+
+DERIVED_KINDS = ("cut", "similar", "dissolve", "long dissolve", "fade", "colour fade", "half fade")
+
+
+def derived(path: str | Path, split: str, n_joins: int = 40, seed: int = 0) -> list[Truth]:
+    """Harder real material than concatenation, made from the clean shots of ``split``'s clips:
+    cuts to another shot, cuts to the same scene at another moment and framing (a new angle:
+    same colours and light), dissolves of 12-36 and 40-72 frames, fades through black or
+    white, through a colour, fade-out-then-cut and cut-then-fade-in; a quarter of the shots
+    in a dark, flat grade (kept across a similar cut); inside shots (no
+    boundary) one- to three-frame flashes, whip pans and dark shapes crossing the lens.
+    640x360 24 fps H.264. Returns the ground truth."""
+    rng = np.random.default_rng(seed)
+    pool = source_shots(split)
+    kinds = rng.choice(DERIVED_KINDS, size=n_joins, p=[0.2, 0.2, 0.12, 0.12, 0.12, 0.14, 0.1])
+    trs = []
+    for k in kinds:
+        if k in ("cut", "similar"):
+            trs.append(Transition("cut"))
+        elif k == "dissolve":
+            trs.append(Transition("dissolve", length=int(rng.integers(12, 37))))
+        elif k == "long dissolve":
+            trs.append(Transition("dissolve", length=int(rng.integers(40, 73))))
+        elif k == "fade":
+            trs.append(Transition("fade", out=int(rng.integers(8, 25)), hold=int(rng.integers(0, 9)), into=int(rng.integers(8, 25)),
+                                  color=int(rng.choice([0, 0, 255]))))
+        elif k == "colour fade":
+            trs.append(Transition("fade", out=int(rng.integers(8, 25)), hold=int(rng.integers(0, 9)), into=int(rng.integers(8, 25)),
+                                  color=COLOURS[int(rng.integers(0, len(COLOURS)))]))
+        else:
+            out_ = bool(rng.random() < 0.5)
+            trs.append(Transition("fade", out=int(rng.integers(10, 25)) if out_ else 0, hold=int(rng.integers(2, 8)),
+                                  into=0 if out_ else int(rng.integers(10, 25)), color=0))
+    lengths = shot_lengths_for(trs, rng, 20, 56)
+    shots: list[DerivedShot] = []
+    prev = None
+    for i, n in enumerate(lengths):
+        similar = i > 0 and kinds[i - 1] == "similar"
+        if similar:
+            src = prev
+            # a new angle on the same scene: the other end of the zoom range, elsewhere in it
+            z = float(rng.uniform(1.0, 1.15)) if shots[-1].zoom > 1.4 else float(rng.uniform(1.5, 1.9))
+        else:
+            choices = [s for s in pool if s != prev]
+            src = choices[int(rng.integers(0, len(choices)))]
+            z = float(rng.uniform(1.0, 1.9))
+        r = rng.random()
+        pan = float(rng.choice([-1.0, 1.0])) if r < 0.15 and not similar else 0.0
+        if pan:
+            z = max(z, 1.6)
+        flashes = ()
+        if rng.random() < 0.2 and n > 16:
+            t0 = int(rng.integers(6, n - 8))
+            flashes = tuple((t0 + j, float(rng.uniform(0.5, 0.8))) for j in range(int(rng.integers(1, 4))))
+        cross = None
+        if rng.random() < 0.2 and n > 20:
+            cross = (int(rng.integers(6, n - 14)), int(rng.integers(4, 11)), float(rng.uniform(10, 50)), float(rng.uniform(0.3, 0.55) * DERIVED_SIZE[0]))
+        start = int(rng.integers(0, 2 * max(1, src[2] - src[1] - 1)))
+        # a similar cut keeps the grade; other shots are dark and flat one time in four
+        grade = shots[-1].grade if similar else (float(rng.uniform(0.2, 0.45)) if rng.random() < 0.25 else 1.0)
+        shots.append(DerivedShot(src, n, start, z, (float(rng.random()), float(rng.random())), bool(rng.random() < 0.3),
+                                 pan, flashes, cross, grade))
+        prev = src
+    frames, truth = compose(shots, trs)
+    write_video(path, frames)
+    return truth

@@ -119,7 +119,7 @@ def test_unknown_format_and_option_are_export_errors(doc, tmp_path):
     assert "\n" not in str(e.value) and "avi" in str(e.value) and "csv" in str(e.value)
     with pytest.raises(ExportError, match="no option 'colour'"):
         export(doc, "csv", tmp_path / "x.csv", colour=True)
-    with pytest.raises(ExportError, match="not a cinemanet.video/1"):
+    with pytest.raises(ExportError, match="not a cinemanet.video/2"):
         export({"schema": "other"}, "csv", tmp_path / "x.csv")
     with pytest.raises(ExportError, match="does not exist"):
         export(doc, "csv", tmp_path / "no" / "x.csv")

@@ -65,7 +65,7 @@ def test_bad_record_names_the_field(analysed):
     doc["shots"][1]["start_frame"] = "soon"
     with pytest.raises(RecordError, match=r"shot 1: start_frame"):
         Video.from_dict(doc)
-    with pytest.raises(RecordError, match="not a cinemanet.video/1 document"):
+    with pytest.raises(RecordError, match="not a cinemanet.video/2 document"):
         Video.from_dict({**doc, "schema": "cinemanet.tag/1"})
 
 

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cinemanet.catalog import Catalog
+from cinemanet.contracts import SHOT_SCHEMA, VIDEO_SCHEMA
 from cinemanet.schemas import VIDEO_SCHEMA_FILE, shipped
 from cinemanet.search import engine as engine_mod
 from cinemanet.search.engine import SearchEngine, SearchResult
@@ -27,7 +28,7 @@ DIM = 32
 # ----------------------------------------------------------------------------- sidecar documents
 def make_shot(path: str, n: int, start: int, frames: int, picks: dict[str, tuple[str, float]], tags=(),
               brightness: float = 0.5, emb=None) -> dict:
-    """A cinemanet.shot/1 object: ``picks`` maps group -> (chosen label, its score); every other
+    """A cinemanet.shot/2 object: ``picks`` maps group -> (chosen label, its score); every other
     label of the group shares what is left."""
     tax = get_taxonomy()
     groups = {}
@@ -39,12 +40,13 @@ def make_shot(path: str, n: int, start: int, frames: int, picks: dict[str, tuple
     tags = sorted(set(tags) | {lab for lab, _ in picks.values()})
     lv = int(round(brightness * 255))
     shot = {
-        "schema": "cinemanet.shot/1", "path": path, "shot": n, "start_frame": start, "end_frame": start + frames - 1,
+        "schema": SHOT_SCHEMA, "path": path, "shot": n, "start_frame": start, "end_frame": start + frames - 1,
         "start_time": start / 24.0, "end_time": (start + frames) / 24.0,
         "start_timecode": "00:00:00:00", "end_timecode": "00:00:01:00",
         "groups": groups, "tags": tags, "description": f"shot {n}", "keyframes": [start],
         "keyframe_times": [start / 24.0], "dominant_colors": [{"hex": f"#{lv:02x}{lv:02x}{lv:02x}", "fraction": 1.0}],
-        "motion": 0.01, "transition": {"kind": "start" if n == 0 else "cut", "start_frame": start, "end_frame": start},
+        "motion": 0.01, "transition": {"kind": "start" if n == 0 else "cut", "start_frame": start, "end_frame": start,
+                                   "start_time": start / 24.0, "end_time": (start + 1) / 24.0},
     }
     if emb is not None:
         shot["embedding"] = [float(x) for x in emb]
@@ -53,9 +55,10 @@ def make_shot(path: str, n: int, start: int, frames: int, picks: dict[str, tuple
 
 def make_doc(path: str, shots: list[dict], sha: str) -> dict:
     frames = max(s["end_frame"] for s in shots) + 1
-    return {"schema": "cinemanet.video/1", "path": path,
+    return {"schema": VIDEO_SCHEMA, "path": path,
             "file": {"size": 1000, "sha256": sha, "mtime": 0.0},
-            "model": {"name": "test", "version": "0", "taxonomy": "1", "detector": "fast", "cinemanet": "0"},
+            "model": {"name": "test", "version": "0", "taxonomy": "1", "detector": "fast", "detector_options": {},
+                      "cinemanet": "0"},
             "video": {"width": 320, "height": 180, "rotation": 0, "fps": 24.0, "fps_rational": "24/1", "time_base": "1/24",
                       "duration": frames / 24.0, "codec": "h264", "pix_fmt": "yuv420p", "bit_depth": 8, "start_time": 0.0,
                       "timecode": None, "frame_count": frames},

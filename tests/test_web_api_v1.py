@@ -12,6 +12,8 @@ pytest.importorskip("httpx", reason="FastAPI's TestClient needs httpx")
 
 from test_web import built, client  # noqa: E402,F401  (the fixtures: a catalog of a real analysed clip)
 
+from cinemanet.contracts import SHOT_SCHEMA  # noqa: E402
+
 V1 = "/api/v1"
 
 
@@ -51,7 +53,7 @@ def test_v1_answers_match_their_schemas(client):
     sid = body["hits"][0]["id"]
     mid = body["hits"][0]["shot"]["media_id"]
     one = check(f"{V1}/shots/{{shot_id}}", f"{V1}/shots/{sid}")
-    assert one["schema"] == "cinemanet.shot/1" and "embedding" not in one  # no nulls for absent fields
+    assert one["schema"] == SHOT_SCHEMA and "embedding" not in one  # no nulls for absent fields
     check(f"{V1}/media/{{media_id}}", f"{V1}/media/{mid}")
     check(f"{V1}/taxonomy", f"{V1}/taxonomy")
     assert check(f"{V1}/stats", f"{V1}/stats")["api"] == "v1"

@@ -131,7 +131,7 @@ class Transition:
     """How shot i is joined to shot i+1.
 
     kind "cut"; "dissolve" (``length`` blended frames); "fade" through ``color`` (0 black,
-    255 white): ``out`` frames fading shot i to the colour, ``hold`` frames of pure colour,
+    255 white, or an RGB triple): ``out`` frames fading shot i to the colour, ``hold`` frames of pure colour,
     ``into`` frames fading shot i+1 in (``out`` or ``into`` may be 0: a cut to/from the colour).
     """
 
@@ -140,7 +140,7 @@ class Transition:
     out: int = 0
     hold: int = 0
     into: int = 0
-    color: int = 0
+    color: int | tuple = 0
 
 
 def compose(shots: Sequence, transitions: Sequence[Transition]) -> tuple[Iterator[np.ndarray], list[Truth]]:
@@ -203,10 +203,10 @@ def compose(shots: Sequence, transitions: Sequence[Transition]) -> tuple[Iterato
                 yield np.clip(f + 0.5, 0, 255).astype(np.uint8)
             elif p[0] == "fade":
                 _, i, t, a, color = p
-                f = (1 - a) * shots[i].frame(t).astype(np.float32) + a * float(color)
+                f = (1 - a) * shots[i].frame(t).astype(np.float32) + a * np.asarray(color, np.float32)
                 yield np.clip(f + 0.5, 0, 255).astype(np.uint8)
             else:
-                yield np.full((h, w, 3), p[1], np.uint8)
+                yield np.full((h, w, 3), np.asarray(p[1], np.uint8), np.uint8)
 
     return frames(), truth
 
@@ -353,3 +353,21 @@ def detect(path: str | Path, detector) -> list:
         out += detector.process(fr.index, fr.time, fr.small)
     out += detector.flush()
     return sorted(out, key=lambda b: b.frame)
+
+
+def f1_by_kind(detected: Sequence, truth: Sequence, tolerance: int = 1, margin: int = 2) -> dict:
+    """:func:`f1` split into hard cuts and gradual transitions (fades, dissolves). Matching is
+    done once over everything; a true boundary counts for its own kind, an unmatched
+    detection as a false alarm of the kind the detector gave it."""
+    m = match(detected, truth, tolerance, margin)
+    md, mt = {d for d, _ in m}, {t for _, t in m}
+    out = {}
+    for cls, is_cut in (("cut", True), ("gradual", False)):
+        tp = sum(1 for _, t in m if (truth[t].kind == "cut") == is_cut)
+        fn = sum(1 for t in range(len(truth)) if t not in mt and (truth[t].kind == "cut") == is_cut)
+        fp = sum(1 for d in range(len(detected)) if d not in md and (detected[d].kind == "cut") == is_cut)
+        p = tp / (tp + fp) if tp + fp else 1.0
+        r = tp / (tp + fn) if tp + fn else 1.0
+        out[cls] = {"tp": tp, "fp": fp, "fn": fn, "precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0}
+    out["all"] = f1(detected, truth, tolerance, margin)
+    return out

@@ -257,8 +257,10 @@ class Catalog:
                 doc = read_sidecar(doc)
             except SidecarError as e:
                 raise CatalogError(str(e)) from None
-        if doc.get("schema") != VIDEO_SCHEMA:
-            raise CatalogError(f"not a {VIDEO_SCHEMA} document (schema is {doc.get('schema')!r})")
+        from ..contracts import READABLE_VIDEO_SCHEMAS
+
+        if doc.get("schema") not in READABLE_VIDEO_SCHEMAS:
+            raise CatalogError(f"not a {VIDEO_SCHEMA} (or /1) document (schema is {doc.get('schema')!r})")
         f, v = doc.get("file"), doc.get("video")
         shots = doc.get("shots")
         if not isinstance(f, dict) or not isinstance(f.get("sha256"), str) or len(f["sha256"]) != 64:

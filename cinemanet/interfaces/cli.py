@@ -242,6 +242,23 @@ class _Writer:
 
 
 # ----------------------------------------------------------------------------------- analyze
+# `video.detectors.options_help()` as text, so that --help needs no detector import (a test
+# keeps the two equal)
+DETECTOR_OPTIONS_HELP = (
+    "Options and ranges: "
+    "adaptive: adaptive_threshold=3 (0.1..100); min_content_val=15 (0..255); window_width=2 (1..50); "
+    "min_scene_len=15 (1..100000); min_shot_len=1 (1..100000). "
+    "content: threshold=27 (1..255); min_scene_len=15 (1..100000); min_shot_len=1 (1..100000). "
+    "fast: cut_threshold=9 (0.5..100); cut_min_threshold=2.5 (0.5..100); cut_ratio=2 (1..20); still_ratio=5 (1..100); "
+    "return_ratio=0.7 (0..1); block_threshold=3 (0..100); block_ratio=0.3 (0..1); sharp_ratio=1.6 (1..10); "
+    "min_gap=6 (1..1000); fades=true (true|false); colour_fades=true (true|false); uniform_std=8 (0..64); "
+    "colour_std=2 (0..64); max_ramp=60 (1..240); dissolves=true (true|false); dissolve_min_change=10 (0..255); "
+    "dissolve_linearity=0.45 (0..1); dissolve_support=4 (1..100); min_shot_len=1 (1..100000). "
+    "transnet: threshold=0.5 (0.01..0.99); max_cut_run=2 (1..20); min_shot_len=1 (1..100000). "
+    "min_shot_len: the shortest shot in frames (a closer boundary is dropped)."
+)
+
+
 class ShotFormat(str, Enum):
     jsonl = "jsonl"
     table = "table"
@@ -254,10 +271,15 @@ def analyze(
     out: Optional[Path] = typer.Option(None, "--out", help="Write sidecars into this folder instead of next to each video."),
     compress: bool = typer.Option(False, "--compress", help="Write zstd-compressed sidecars (.cinemanet.json.zst)."),
     detector: str = typer.Option("fast", "--detector", help="Shot detector."),
+    detector_option: list[str] = typer.Option([], "--detector-option", "-D", metavar="KEY=VALUE",
+                                              help="Set a detector option (repeatable); recorded in the sidecar, a change "
+                                              "re-analyses. " + DETECTOR_OPTIONS_HELP, show_default=False),
+    stats: Optional[Path] = typer.Option(None, "--stats", metavar="FILE.csv", help="Write the detector's per-frame scores "
+                                         "(frame, time, every score it uses) to this CSV file; one video only."),
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Videos analysed in parallel processes."),
     engine: str = typer.Option("local", "--engine", help="How the batch runs."),
     format: Optional[ShotFormat] = typer.Option(
-        None, "--format", "-f", help="jsonl: one cinemanet.shot/1 object per shot on stdout; table: one line per "
+        None, "--format", "-f", help="jsonl: one cinemanet.shot/2 object per shot on stdout; table: one line per "
         "video (default on a terminal). Piped without --format: a summary line per video on stderr, nothing on "
         "stdout (the sidecars hold the shots).", case_sensitive=False),
     embeddings: bool = typer.Option(False, "--embeddings", help="Include shot embeddings in the JSONL output (sidecars always have them)."),
@@ -287,6 +309,13 @@ def analyze(
         except KeyError as e:
             _err(e.args[0])
             raise typer.Exit(2)
+    from ..video.detectors import DetectorOptionError, parse_options
+
+    try:
+        options = parse_options(detector, detector_option)
+    except DetectorOptionError as e:
+        _err(f"--detector-option: {e}")
+        raise typer.Exit(2)
     if out is not None and not out.exists():
         try:
             out.mkdir(parents=True)
@@ -307,13 +336,20 @@ def analyze(
             _err(str(e))
             raise typer.Exit(2)
     inputs = list(discover(paths, VIDEO_EXTENSIONS, kind="videos"))
+    if stats is not None:
+        if sum(i.error is None for i in inputs) > 1:
+            _err("--stats: give one video (a stats file describes one video)")
+            raise typer.Exit(2)
+        if not stats.parent.is_dir():
+            _err(f"--stats {stats}: folder {stats.parent} does not exist")
+            raise typer.Exit(2)
     bars = _VideoProgress([i.path for i in inputs if i.error is None], quiet)
     _exit_cleanly_on_sigterm()
     failed = 0
     rows = []
     try:
         for res in analyze_paths(inputs, out_dir=out, compress=compress, detector=detector, jobs=jobs, engine=engine,
-                                 force=force, progress=bars.update):
+                                 force=force, progress=bars.update, detector_options=options, stats=stats):
             bars.finish(res.path)
             if res.status != "error" and cat is not None:
                 notes: list[str] = []

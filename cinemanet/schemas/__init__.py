@@ -9,12 +9,15 @@ import json
 from importlib import resources
 from pathlib import Path
 
+from ..contracts import SHOT_SCHEMA, VIDEO_SCHEMA
 from ..results import TAG_SCHEMA
 from ..taxonomy import get_taxonomy
 
 TAG_SCHEMA_FILE = "cinemanet.tag-1.schema.json"
-SHOT_SCHEMA_FILE = "cinemanet.shot-1.schema.json"
-VIDEO_SCHEMA_FILE = "cinemanet.video-1.schema.json"
+# /2 since the shot's transition times and the detector options; the /1 files stay shipped,
+# unchanged, for documents written before
+SHOT_SCHEMA_FILE = "cinemanet.shot-2.schema.json"
+VIDEO_SCHEMA_FILE = "cinemanet.video-2.schema.json"
 
 
 def _group_schema(group) -> dict:
@@ -100,13 +103,13 @@ def _shot_object() -> dict:
 def shot_schema() -> dict:
     error = {
         "type": "object", "required": ["schema", "path", "error"], "additionalProperties": False,
-        "properties": {"schema": {"const": "cinemanet.shot/1"}, "path": {"type": "string"},
+        "properties": {"schema": {"const": SHOT_SCHEMA}, "path": {"type": "string"},
                        "error": {"type": "string", "minLength": 1, "pattern": "^[^\\n]+$"}},
     }
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": "https://cinemanet.dev/schemas/cinemanet.shot-1.schema.json",
-        "title": "cinemanet.shot/1",
+        "$id": f"https://cinemanet.dev/schemas/{SHOT_SCHEMA_FILE}",
+        "title": SHOT_SCHEMA,
         "description": "One line of `cinemanet analyze --format jsonl`: a shot, or an error for a video that failed.",
         "oneOf": [_shot_object(), error],
     }
@@ -117,8 +120,8 @@ def video_schema() -> dict:
 
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": "https://cinemanet.dev/schemas/cinemanet.video-1.schema.json",
-        "title": "cinemanet.video/1",
+        "$id": f"https://cinemanet.dev/schemas/{VIDEO_SCHEMA_FILE}",
+        "title": VIDEO_SCHEMA,
         "description": "A sidecar: one analysed video, its summary and every shot.",
         **contract_schema(Video),
     }

@@ -27,8 +27,8 @@ from .._version import __version__
 from ..media.video import DecodedFrame, VideoInfo, VideoReadError, iter_frames, probe
 from ..results import _r
 from ..util.files import file_sha256
-from .detectors import DETECTORS, Boundary, create_detector
-from .records import FileFacts, Shot, Transition, Video
+from .detectors import Boundary, create_detector, resolved_options
+from .records import TRANSITION_KINDS, FileFacts, Shot, Transition, Video
 from .timecode import Timecode
 
 DEFAULT_DETECTOR = "fast"
@@ -297,13 +297,15 @@ class VideoAnalyzer:
         fast_decode: bool = True,
         tagging: str = "thread",
         model: str = "default",
+        detector_options: dict | None = None,
     ):
         if tagging not in ("thread", "process"):
             raise ValueError("tagging must be 'thread' or 'process'")
         self._net = net
         self.model = str(net.spec.root / "model.yaml") if net is not None else model
         self.detector_name = detector
-        DETECTORS.get_plugin(detector)  # fail early on an unknown name (built per video, in analyze)
+        self.detector_options = dict(detector_options or {})
+        create_detector(detector, **self.detector_options)  # fail early on an unknown name or option
         self.embeddings = embeddings
         self.fast_decode = fast_decode
         self.tagging = tagging
@@ -346,22 +348,31 @@ class VideoAnalyzer:
             "version": spec.version,
             "taxonomy": get_taxonomy().version,
             "detector": self.detector_name,
+            "detector_options": resolved_options(self.detector_name, self.detector_options),
             "cinemanet": __version__,
         }
 
-    def analyze(self, path: str | os.PathLike, progress: Progress | None = None) -> dict:
+    def analyze(self, path: str | os.PathLike, progress: Progress | None = None, stats: str | os.PathLike | None = None) -> dict:
         """The sidecar document for ``path`` (``analyze_video(...).to_dict()``). Raises
-        VideoReadError for unreadable input."""
-        return self.analyze_video(path, progress).to_dict()
+        VideoReadError for unreadable input. ``stats``: also write the detector's per-frame
+        scores to this CSV file."""
+        return self.analyze_video(path, progress, stats=stats).to_dict()
 
     def analyze_video(self, path: str | os.PathLike, progress: Progress | None = None, *,
-                      info: VideoInfo | None = None, sha256: str | None = None) -> Video:
+                      info: VideoInfo | None = None, sha256: str | None = None,
+                      stats: str | os.PathLike | None = None) -> Video:
         """The typed :class:`~.records.Video` for ``path``. Raises VideoReadError for unreadable
         input. ``info`` (its :func:`probe`) and ``sha256`` (its content hash), when the caller
         has them already, are not computed again."""
         p = Path(path)
         info = info or probe(p)
-        detector = create_detector(self.detector_name)
+        detector = create_detector(self.detector_name, **self.detector_options)
+        writer = None
+        if stats is not None:
+            from .stats import StatsWriter
+
+            writer = StatsWriter(stats, detector.stats_columns)
+            detector.stats_sink = writer
         apath = str(p.absolute())
         tagger = self._process_tagger() if self.tagging == "process" else _ThreadTagger(self.net, self.embeddings)
         jobs: dict[int, _ShotJob] = {}
@@ -402,6 +413,8 @@ class VideoAnalyzer:
                 if tagger.failure:
                     break
                 times.append(f.time)
+                if writer is not None:
+                    writer.frame(f.index, f.time)
                 y = f.small[..., 0]
                 motion.append(float(cv2.absdiff(y, prev_y).mean()) / 255.0 if prev_y is not None else 0.0)
                 prev_y = y
@@ -420,6 +433,8 @@ class VideoAnalyzer:
                 close(last, None)
             ok = True
         finally:
+            if writer is not None:
+                writer.close(ok)
             if not ok and isinstance(tagger, _ThreadTagger):
                 tagger.stop()  # a process tagger carries on with the next video
         done = tagger.finish(number)
@@ -457,8 +472,7 @@ class VideoAnalyzer:
                 keyframe_times=[round(times[k] - t0, 6) for k in keyframes],
                 dominant_colors=t["dominant_colors"],
                 motion=_r(float(np.mean(seg)) if len(seg) else 0.0),
-                transition=Transition(kind=tr.kind if tr else "start", start_frame=tr.start if tr else 0,
-                                      end_frame=tr.end if tr else 0),
+                transition=_transition(tr, times, t0, n_frames, frame_dur),
             )
             if t["embedding"] is not None:
                 shot.embedding = t["embedding"]
@@ -476,6 +490,18 @@ class VideoAnalyzer:
             created=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
             shots=shots,
         )
+
+
+def _transition(b: Boundary | None, times, t0: float, n_frames: int, frame_dur: float) -> Transition:
+    """How a shot begins: "start" for the first shot, else the boundary's kind ("other" for
+    a kind outside the contract) and its span, frames inclusive, times with the end exclusive."""
+    if b is None:
+        return Transition(kind="start", start_frame=0, end_frame=0, start_time=0.0, end_time=0.0)
+    kind = b.kind if b.kind in TRANSITION_KINDS[1:] else "other"
+    s, e = max(0, b.start), min(max(b.end, b.start), n_frames - 1)
+    end_time = times[e + 1] if e + 1 < n_frames else times[e] + frame_dur
+    return Transition(kind=kind, start_frame=s, end_frame=e, start_time=round(times[s] - t0, 6),
+                      end_time=round(end_time - t0, 6))
 
 
 __all__ = ["VideoAnalyzer", "file_sha256", "dominant_colors", "samples_for"]

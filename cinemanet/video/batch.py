@@ -53,7 +53,7 @@ def up_to_date(video: Path, out_dir: Path | None, model: dict, hashed: dict | No
     f, m = doc.get("file", {}), doc.get("model", {})
     if f.get("size") != video.stat().st_size:
         return None, None
-    if any(m.get(k) != model.get(k) for k in ("name", "version", "taxonomy", "detector")):
+    if any(m.get(k) != model.get(k) for k in ("name", "version", "taxonomy", "detector", "detector_options")):
         return None, None
     sha = file_sha256(video)
     if hashed is not None:
@@ -77,13 +77,14 @@ def process_one(
     compress: bool,
     force: bool,
     progress: ProgressEvent | None = None,
+    stats: str | None = None,
 ) -> FileResult:
     t0 = time.perf_counter()
     p = Path(video)
     out = Path(out_dir) if out_dir else None
     try:
         hashed: dict = {}
-        if not force and p.is_file():
+        if not force and stats is None and p.is_file():  # (a stats file needs the pass)
             sc, doc = up_to_date(p, out, analyzer.model_info(), hashed)
             if sc is not None:
                 return FileResult(video, "skipped", str(sc), doc=doc, frames=doc["video"].get("frame_count", 0))
@@ -91,7 +92,7 @@ def process_one(
         info = probe(p)  # clear errors for unreadable input before anything else
         _check_writable(target.parent)
         cb = (lambda done, total: progress(video, done, total)) if progress else None
-        video_rec = analyzer.analyze_video(p, progress=cb, info=info, sha256=hashed.get("sha256"))
+        video_rec = analyzer.analyze_video(p, progress=cb, info=info, sha256=hashed.get("sha256"), stats=stats)
         doc = video_rec.to_dict()
         remove_stale_temporaries(target)
         try:
@@ -116,14 +117,14 @@ def process_one(
 _worker: dict = {}
 
 
-def _init(detector: str, embeddings: bool, events) -> None:
+def _init(detector: str, embeddings: bool, events, options: dict | None = None) -> None:
     from .lifeline import watch_parent
 
     watch_parent()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from ..api import CinemaNet
 
-    _worker["analyzer"] = VideoAnalyzer(CinemaNet(threads=1), detector=detector, embeddings=embeddings)
+    _worker["analyzer"] = VideoAnalyzer(CinemaNet(threads=1), detector=detector, embeddings=embeddings, detector_options=options)
     _worker["events"] = events
 
 
@@ -146,6 +147,8 @@ class BatchOptions:
     embeddings: bool = True
     progress: ProgressEvent | None = None
     analyzer: VideoAnalyzer | None = None  # reuse this one (single-process runs)
+    detector_options: dict | None = None  # validated (``detectors.parse_options``)
+    stats: str | None = None  # a CSV of per-frame detector scores (one video only)
 
 
 def analyze_paths(
@@ -160,9 +163,13 @@ def analyze_paths(
     progress: ProgressEvent | None = None,
     analyzer: VideoAnalyzer | None = None,
     engine: str = "local",
+    detector_options: dict | None = None,
+    stats: str | os.PathLike | None = None,
 ) -> Iterator[FileResult]:
     """Analyse every video under ``paths`` (or these already discovered :class:`Input` s);
-    yields one :class:`FileResult` per input, in order."""
+    yields one :class:`FileResult` per input, in order. ``detector_options``: validated
+    options (``detectors.parse_options``); ``stats``: a CSV of per-frame detector scores (one
+    video only)."""
     from ..engines import create_engine
 
     paths = list(paths)
@@ -170,7 +177,10 @@ def analyze_paths(
         inputs: list[Input] = paths
     else:
         inputs = list(discover(paths, VIDEO_EXTENSIONS, kind="videos"))
-    opts = BatchOptions(str(out_dir) if out_dir else None, compress, detector, jobs, force, embeddings, progress, analyzer)
+    opts = BatchOptions(str(out_dir) if out_dir else None, compress, detector, jobs, force, embeddings, progress, analyzer,
+                        detector_options, str(stats) if stats is not None else None)
+    if opts.stats is not None and sum(i.error is None for i in inputs) > 1:
+        raise ValueError("a stats file is written for one video at a time")
     yield from create_engine(engine).analyze(inputs, opts)
 
 
@@ -178,13 +188,14 @@ def run_serial(inputs: list[Input], o: BatchOptions) -> Iterator[FileResult]:
     """One video at a time in this process (tagging in a second process, so decoding and
     tagging use both cores)."""
     own = o.analyzer is None
-    analyzer = o.analyzer or VideoAnalyzer(detector=o.detector, embeddings=o.embeddings, tagging="process")
+    analyzer = o.analyzer or VideoAnalyzer(detector=o.detector, embeddings=o.embeddings, tagging="process",
+                                           detector_options=o.detector_options)
     try:
         for inp in inputs:
             if inp.error:
                 yield FileResult(inp.path, "error", error=inp.error)
             else:
-                yield process_one(analyzer, inp.path, o.out_dir, o.compress, o.force, o.progress)
+                yield process_one(analyzer, inp.path, o.out_dir, o.compress, o.force, o.progress, stats=o.stats)
     finally:
         if own:
             analyzer.close()
@@ -192,10 +203,10 @@ def run_serial(inputs: list[Input], o: BatchOptions) -> Iterator[FileResult]:
 
 def run_pool(inputs: list[Input], o: BatchOptions) -> Iterator[FileResult]:
     """``o.jobs`` worker processes, one video each at a time."""
-    return _pool(inputs, o.out_dir, o.compress, o.detector, o.jobs, o.force, o.embeddings, o.progress)
+    return _pool(inputs, o.out_dir, o.compress, o.detector, o.jobs, o.force, o.embeddings, o.progress, o.detector_options)
 
 
-def _pool(inputs, out, compress, detector, jobs, force, embeddings, progress) -> Iterator[FileResult]:
+def _pool(inputs, out, compress, detector, jobs, force, embeddings, progress, options=None) -> Iterator[FileResult]:
     from concurrent.futures import ProcessPoolExecutor
 
     from multiprocessing.managers import SyncManager
@@ -222,7 +233,7 @@ def _pool(inputs, out, compress, detector, jobs, force, embeddings, progress) ->
     th = threading.Thread(target=pump, daemon=True)
     th.start()
     try:
-        pool = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init, initargs=(detector, embeddings, events))
+        pool = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init, initargs=(detector, embeddings, events, options))
         try:
             futures = {}
             for inp in inputs:

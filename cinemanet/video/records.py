@@ -17,7 +17,7 @@ from typing import Annotated, Any, Callable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..contracts import SHOT_SCHEMA, VIDEO_SCHEMA
+from ..contracts import READABLE_VIDEO_SCHEMAS, SHOT_SCHEMA, VIDEO_SCHEMA
 
 TIMECODE = "^[0-9]{2}:[0-9]{2}:[0-9]{2}[:;][0-9]{2}$"
 
@@ -46,6 +46,7 @@ def _tags() -> dict:
 
 
 _FRAME = {"type": "integer", "minimum": 0}
+TRANSITION_KINDS = ("start", "cut", "fade", "dissolve", "other")
 
 
 class _Record(BaseModel):
@@ -71,11 +72,14 @@ class Color(_Record):
 
 
 class Transition(_Record):
-    """How the shot begins: ``start`` for the first shot, else the boundary's kind and span."""
+    """How the shot begins: ``start`` for the first shot, else the boundary's kind (cut, fade,
+    dissolve, other) and span; times in seconds, the end exclusive (absent in /1 documents)."""
 
     kind: str
     start_frame: int
     end_frame: int
+    start_time: float | None = None
+    end_time: float | None = None
 
 
 class Shot(_Record):
@@ -107,8 +111,14 @@ class Shot(_Record):
                                        "description": "Mean absolute luma change per frame (0..1)."})] = None
     transition: Annotated[Transition | None, C({
         "type": "object", "required": ["kind", "start_frame", "end_frame"], "additionalProperties": False,
-        "properties": {"kind": {"enum": ["start", "cut", "fade", "dissolve"]}, "start_frame": _FRAME, "end_frame": _FRAME},
-        "description": "How the shot begins: the first shot 'start'; a gradual transition's span."})] = None
+        "properties": {"kind": {"enum": list(TRANSITION_KINDS)},
+                       "start_frame": {**_FRAME, "description": "First frame of the transition."},
+                       "end_frame": {**_FRAME, "description": "Last frame of the transition (inclusive); start_frame for a cut."},
+                       "start_time": {"type": "number", "description": "Seconds of start_frame."},
+                       "end_time": {"type": "number", "description": "Seconds after end_frame (exclusive)."}},
+        "description": "How the shot begins: 'start' for the first shot; a cut (on start_frame, the shot's first "
+        "frame), a fade (through black, white or a colour), a dissolve, or another gradual transition, with its "
+        "span. The shot's own start_frame lies inside a gradual span."})] = None
 
     def to_dict(self) -> dict:
         d = super().to_dict()
@@ -138,7 +148,11 @@ class Video(_Record):
         "size": {"type": "integer"}, "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
         "mtime": {"type": "number"}}})]
     # model and stream facts are open objects: writers add keys (detector options, timecode)
-    model: Annotated[dict[str, Any], C({"type": "object", "required": ["name", "version", "taxonomy", "detector", "cinemanet"]})]
+    model: Annotated[dict[str, Any], C({"type": "object", "required": ["name", "version", "taxonomy", "detector",
+                                                                        "detector_options", "cinemanet"],
+                                        "properties": {"detector_options": {
+                                            "type": "object", "description": "Every option of the shot detector with "
+                                            "its value; a change means re-analysis."}}})]
     video: Annotated[dict[str, Any], C({"type": "object", "required": [
         "width", "height", "rotation", "fps", "fps_rational", "time_base", "duration", "frame_count", "codec", "pix_fmt",
         "bit_depth", "start_time"]})]
@@ -160,7 +174,7 @@ class Video(_Record):
     def from_dict(cls, d: dict) -> "Video":
         """Validate a ``cinemanet.video/1`` document; raises :class:`RecordError` naming the field."""
         d = dict(d)
-        if d.get("schema", VIDEO_SCHEMA) != VIDEO_SCHEMA:
+        if d.get("schema", VIDEO_SCHEMA) not in READABLE_VIDEO_SCHEMAS:
             raise RecordError(f"not a {VIDEO_SCHEMA} document (schema is {d.get('schema')!r})")
         d.pop("schema", None)
         shots = d.pop("shots", None)

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..contracts import SHOT_SCHEMA, SIDECAR_SCHEMA  # noqa: F401 - SHOT_SCHEMA: re-exported for old imports
+from ..contracts import READABLE_VIDEO_SCHEMAS, SHOT_SCHEMA, SIDECAR_SCHEMA  # noqa: F401 - SHOT_SCHEMA: re-exported for old imports
 from ..util.files import atomic_write, stale_temporaries
 
 if TYPE_CHECKING:
@@ -94,7 +94,7 @@ def read_sidecar(path: str | os.PathLike) -> dict:
         doc = json.loads(data.decode("utf-8", "surrogateescape"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise SidecarError(f"not valid JSON: {e}") from None
-    if not isinstance(doc, dict) or doc.get("schema") != SIDECAR_SCHEMA:
+    if not isinstance(doc, dict) or doc.get("schema") not in READABLE_VIDEO_SCHEMAS:
         raise SidecarError(f"not a {SIDECAR_SCHEMA} sidecar")
     check_document(doc)
     return doc

@@ -23,7 +23,8 @@ class Timecode:
 
     @classmethod
     def from_seconds(cls, seconds: float, fps: Fraction) -> "Timecode":
-        return cls(int(math.floor(seconds * float(fps) + 1e-6)), Fraction(fps))
+        # (sidecar times are rounded to 1e-6 s: allow for that, not only for float error)
+        return cls(int(math.floor(seconds * float(fps) + 1e-3)), Fraction(fps))
 
     @property
     def seconds(self) -> float:

@@ -6,6 +6,32 @@ optional dependency is missing is listed as unavailable by ``cinemanet plugins``
 
 from __future__ import annotations
 
-from .base import DETECTORS, Boundary, ShotDetector, create_detector, detector_names, register_detector
+from .base import (
+    DETECTORS,
+    Boundary,
+    DetectorOptionError,
+    Option,
+    ShotDetector,
+    create_detector,
+    detector_names,
+    detector_options,
+    options_help,
+    parse_options,
+    register_detector,
+    resolved_options,
+)
 
-__all__ = ["DETECTORS", "Boundary", "ShotDetector", "create_detector", "detector_names", "register_detector"]
+__all__ = [
+    "DETECTORS",
+    "Boundary",
+    "DetectorOptionError",
+    "Option",
+    "ShotDetector",
+    "create_detector",
+    "detector_names",
+    "detector_options",
+    "options_help",
+    "parse_options",
+    "register_detector",
+    "resolved_options",
+]

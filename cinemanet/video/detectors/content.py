@@ -20,7 +20,7 @@ from fractions import Fraction
 import cv2
 import numpy as np
 
-from .base import Boundary, ShotDetector, register_detector
+from .base import Boundary, Option, ShotDetector, register_detector
 
 if importlib.util.find_spec("scenedetect") is None:
     raise ImportError("the content/adaptive detectors need PySceneDetect (pip install scenedetect)")
@@ -61,7 +61,11 @@ class _SceneDetectWrapper(ShotDetector):
             self._tc = scenedetect.FrameTimecode
         tc = self._tc(int(index), fps=Fraction(self.fps).limit_denominator(100000))
         self._last = tc
-        return [self._cut(c) for c in self._det.process_frame(tc, yuv_to_bgr(small))]
+        cuts = self._det.process_frame(tc, yuv_to_bgr(small))
+        score = getattr(self._det, "_frame_score", None)
+        if score is not None:
+            self.stat(int(index), "content_val", float(score))
+        return [self._cut(c) for c in cuts]
 
     def flush(self) -> list[Boundary]:
         out = []
@@ -80,6 +84,11 @@ class _SceneDetectWrapper(ShotDetector):
 class ContentWrapper(_SceneDetectWrapper):
     name = "content"
     summary = "PySceneDetect ContentDetector (HSV frame difference, fixed threshold): hard cuts only"
+    options = (
+        Option("threshold", float, 27.0, 1.0, 255.0, "HSV difference that is a cut"),
+        Option("min_scene_len", int, 15, 1, 100_000, "PySceneDetect's shortest scene (frames)"),
+    )
+    stats_columns = ("content_val",)
     _cls = "ContentDetector"
 
 
@@ -87,4 +96,11 @@ class ContentWrapper(_SceneDetectWrapper):
 class AdaptiveWrapper(_SceneDetectWrapper):
     name = "adaptive"
     summary = "PySceneDetect AdaptiveDetector (HSV difference against a rolling average): hard cuts only"
+    options = (
+        Option("adaptive_threshold", float, 3.0, 0.1, 100.0, "ratio to the rolling average that is a cut"),
+        Option("min_content_val", float, 15.0, 0.0, 255.0, "least HSV difference of a cut"),
+        Option("window_width", int, 2, 1, 50, "frames each side of the rolling average"),
+        Option("min_scene_len", int, 15, 1, 100_000, "PySceneDetect's shortest scene (frames)"),
+    )
+    stats_columns = ("content_val",)
     _cls = "AdaptiveDetector"

@@ -42,12 +42,13 @@ fade or a dissolve is still open.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from statistics import median
 
 import cv2
 import numpy as np
 
-from .base import Boundary, ShotDetector, register_detector
+from .base import Boundary, Option, ShotDetector, register_detector
 
 _P = 4  # frames before a candidate cut that are compared
 _Q = 4  # frames after
@@ -62,10 +63,39 @@ def _mad(a: np.ndarray, b: np.ndarray) -> float:
 class FastDetector(ShotDetector):
     name = "fast"
     summary = "CinemaNet's own (default): cuts, fades and dissolves from the tiny YUV frames, ~0.1 ms/frame"
+    options = (
+        Option("cut_threshold", float, 9.0, 0.5, 100.0, "frame difference (0-255 MAD) that is a cut on a picture of normal contrast"),
+        Option("cut_min_threshold", float, 2.5, 0.5, 100.0, "the least difference that is a cut, on a dark, flat or still picture"),
+        Option("cut_ratio", float, 2.0, 1.0, 20.0, "a cut must exceed this many times the calmer side's median frame difference"),
+        Option("still_ratio", float, 5.0, 1.0, 100.0, "between still shots, this many times the median difference is enough"),
+        Option("return_ratio", float, 0.7, 0.0, 1.0, "frames after a cut must stay this far (share of the jump) from the old shot"),
+        Option("block_threshold", float, 3.0, 0.0, 100.0, "a quarter of the 9x16 blocks must change at least this much"),
+        Option("block_ratio", float, 0.3, 0.0, 1.0, "... or this share of the jump, whichever is less"),
+        Option("sharp_ratio", float, 1.6, 1.0, 10.0, "a weak jump: frames 4 steps away may differ at most this many times it"),
+        Option("min_gap", int, 6, 1, 1000, "of cuts closer than this (frames) the strongest is kept"),
+        Option("fades", bool, True, help="detect fades"),
+        Option("colour_fades", bool, True, help="fades through colours other than black and white"),
+        Option("uniform_std", float, 8.0, 0.0, 64.0, "luma spread under which a frame is uniform black/white"),
+        Option("colour_std", float, 2.0, 0.0, 64.0, "spread under which a frame is a uniform colour"),
+        Option("max_ramp", int, 60, 1, 240, "longest fade ramp followed (frames)"),
+        Option("dissolves", bool, True, help="detect dissolves"),
+        Option("dissolve_min_change", float, 10.0, 0.0, 255.0, "least change across a dissolve"),
+        Option("dissolve_linearity", float, 0.45, 0.0, 1.0, "most non-linearity of a dissolve's middle frame (fine blocks)"),
+        Option("dissolve_support", int, 4, 1, 100, "candidates needed for a dissolve (unless clearly linear)"),
+    )
+    stats_columns = ("diff", "block_diff", "luma_mean", "luma_std", "cut_base", "cut_bar", "cut_cross", "cut_block",
+                     "dissolve_linearity", "uniform")
 
     def __init__(
         self,
         cut_threshold: float = 9.0,
+        cut_min_threshold: float = 2.5,
+        contrast_ref: float = 40.0,
+        base_side: str = "min",
+        still_ratio: float = 5.0,
+        return_bar: float = 3.0,
+        block_ratio: float = 0.3,
+        sharp_ratio: float = 1.6,
         cut_ratio: float = 2.0,
         return_ratio: float = 0.7,
         block_threshold: float = 3.0,
@@ -74,6 +104,8 @@ class FastDetector(ShotDetector):
         uniform_std: float = 8.0,
         black_level: float = 40.0,
         white_level: float = 200.0,
+        colour_fades: bool = True,
+        colour_std: float = 2.0,
         max_ramp: int = 60,
         dissolves: bool = True,
         dissolve_halfwidths: tuple[int, ...] = (4, 6, 9, 12, 18),
@@ -86,6 +118,13 @@ class FastDetector(ShotDetector):
         dissolve_sure_linearity: float = 0.2,
     ):
         self.cut_threshold = cut_threshold
+        self.cut_min_threshold = cut_min_threshold
+        self.contrast_ref = contrast_ref
+        self.base_side = base_side
+        self.still_ratio = still_ratio
+        self.return_bar = return_bar
+        self.block_ratio = block_ratio
+        self.sharp_ratio = sharp_ratio
         self.cut_ratio = cut_ratio
         self.return_ratio = return_ratio
         self.block_threshold = block_threshold
@@ -94,6 +133,8 @@ class FastDetector(ShotDetector):
         self.uniform_std = uniform_std
         self.black_level = black_level
         self.white_level = white_level
+        self.colour_fades = colour_fades
+        self.colour_std = colour_std
         self.max_ramp = max_ramp
         self.dissolves = dissolves
         self.dissolve_halfwidths = dissolve_halfwidths
@@ -120,7 +161,8 @@ class FastDetector(ShotDetector):
         self._coarse = np.zeros((R, 5, 8, ch), np.float32)
         self._d1 = np.zeros(R, np.float32)  # MAD to the previous frame
         self._d1b = np.zeros(R, np.float32)  # block MAD to the previous frame
-        self._stat = np.zeros((R, 4), np.float32)  # mean Y, std Y, centre mean Y, centre std Y
+        # mean Y, std Y; centre band: mean Y, std Y, mean U, mean V, std U, std V
+        self._stat = np.zeros((R, 8), np.float32)
         self._index = np.zeros(R, np.int64)  # caller's frame index
         h, w = small.shape[:2]
         self._centre = (slice(int(h * 0.3), max(int(h * 0.7), int(h * 0.3) + 1)), slice(int(w * 0.15), max(int(w * 0.85), int(w * 0.15) + 1)))
@@ -132,6 +174,7 @@ class FastDetector(ShotDetector):
         self._fade: dict = {}
         self._out: list[tuple[Boundary, int, int]] = []  # decided, not yet released: (boundary, internal span)
         self._hold_from: int | None = None  # no release from this internal frame on (fade in progress)
+        self._flat: set[tuple[int, int, int]] = set()  # dissolves to or from a uniform frame: fades
 
     def reset(self) -> None:
         """Forget everything seen (start a new video)."""
@@ -153,11 +196,19 @@ class FastDetector(ShotDetector):
         self._coarse[s] = cv2.resize(blk, (8, 5), interpolation=cv2.INTER_AREA).reshape(self._coarse[s].shape)
         y = small[..., 0] if small.ndim == 3 else small
         m, sd = cv2.meanStdDev(y)
-        cm, csd = cv2.meanStdDev(np.ascontiguousarray(y[self._centre]))
-        self._stat[s] = (m[0, 0], sd[0, 0], cm[0, 0], csd[0, 0])
+        cm, csd = cv2.meanStdDev(np.ascontiguousarray(small[self._centre]))
+        cm, csd = cm.ravel(), csd.ravel()
+        if cm.size == 1:  # grey input: no chroma
+            cm, csd = np.array([cm[0], 128.0, 128.0]), np.array([csd[0], 0.0, 0.0])
+        self._stat[s] = (m[0, 0], sd[0, 0], cm[0], csd[0], cm[1], cm[2], csd[1], csd[2])
         self._d1[s] = _mad(fr, self._frames[(n - 1) % R]) if n else 0.0
         self._d1b[s] = _mad(self._blocks[s], self._blocks[(n - 1) % R]) if n else 0.0
         self._n = n + 1
+        if self.stats_sink is not None:
+            for k, v in (("diff", self._d1[s]), ("block_diff", self._d1b[s]), ("luma_mean", m[0, 0]), ("luma_std", sd[0, 0])):
+                self.stats_sink(index, k, float(v))
+            u = self._uniform(n) if self.fades else None
+            self.stats_sink(index, "uniform", {"black": 1.0, "white": 2.0, "colour": 3.0}.get(u, 0.0))
 
         # hard cuts: evaluate the candidate whose look-ahead is now complete
         while self._cut_next <= n - self._la:
@@ -197,9 +248,13 @@ class FastDetector(ShotDetector):
         R = self._R
         return _mad(self._frames[p % R], self._frames[q % R])
 
-    def _g(self, t: int, white: bool, level: float) -> float:
+    def _g(self, t: int, white: bool, level) -> float:
+        """Distance of frame t from the uniform colour ``level`` (black: whole-frame luma;
+        white or another colour: the centre band, chroma included, as a (Y, U, V) triple)."""
         st = self._stat[t % self._R]
-        return abs(float(st[2]) - level) + float(st[3]) if white else abs(float(st[0]) - level) + float(st[1])
+        if not white:
+            return abs(float(st[0]) - level) + float(st[1])
+        return abs(float(st[2]) - level[0]) + float(st[3]) + abs(float(st[4]) - level[1]) + abs(float(st[5]) - level[2])
 
     @staticmethod
     def _rise(g: float) -> float:
@@ -207,25 +262,59 @@ class FastDetector(ShotDetector):
         return g + max(0.3, 0.015 * g)
 
     def _uniform(self, t: int) -> str | None:
-        m, sd, cm, csd = self._stat[t % self._R]
+        m, sd, cm, csd = self._stat[t % self._R, :4]
         if sd <= self.uniform_std and m <= self.black_level:
             return "black"
         if csd <= self.uniform_std and cm >= self.white_level:
             return "white"
+        st = self._stat[t % self._R]
+        if self.colour_fades and max(csd, st[6], st[7]) <= self.colour_std and cm > self.black_level and self._flat_outside_bars(t):
+            return "colour"  # a fade through red, grey, sepia...
         return None
+
+    def _flat_outside_bars(self, t: int) -> bool:
+        """The whole picture, letterbox bars aside, is one colour (not only the centre band:
+        a flat backdrop with something moving above or below it is no fade)."""
+        f = self._frames[t % self._R]
+        if f.ndim == 2:
+            f = f[..., None]
+        rows = f[..., 0].mean(axis=1) > 28
+        if not rows.any():
+            return False
+        px = f[rows].reshape(-1, f.shape[-1]).astype(np.float32)
+        return float(px.std(axis=0).max()) <= self.colour_std
 
     # ------------------------------------------------------------------ cuts
 
     def _eval_cut(self, c: int, last: int) -> None:
         R = self._R
         jump = float(self._d1[c % R])
-        if jump < self.cut_threshold:
+        if jump < min(self.cut_threshold, self.cut_min_threshold):
             return
         lo, hi = max(1, c - _BASE_W, last - R + 2), min(last, c + _BASE_W)
-        base = median([float(self._d1[t % R]) for t in range(lo, hi + 1) if t != c] or [0.0])
-        bar = max(self.cut_threshold, self.cut_ratio * base)  # every before/after pair must differ this much
+        before = [float(self._d1[t % R]) for t in range(lo, c)]
+        after = [float(self._d1[t % R]) for t in range(c + 1, hi + 1)]
+        # the calmer side's baseline: a cut into a whip pan or out of a flash is still a cut
+        sides = [median(v) for v in (before, after) if len(v) >= 3]  # (a side of 1-2 frames says nothing)
+        base = min(sides) if sides and self.base_side == "min" else median(before + after or [0.0])
+        # a dark or flat picture changes less in absolute terms: the bar follows its contrast
+        st0, st1 = self._stat[(c - 1) % R], self._stat[c % R]
+        contrast = max(float(st0[1]), float(st1[1]))
+        thr = max(self.cut_min_threshold, min(self.cut_threshold, self.cut_threshold * contrast / self.contrast_ref))
+        # and so does a cut between two still shots: nothing moves on either side
+        thr = max(self.cut_min_threshold, min(thr, self.still_ratio * (base + 0.5)))
+        bar = max(thr, self.cut_ratio * base)  # every before/after pair must differ this much
+        if self.stats_sink is not None:
+            self.stats_sink(int(self._index[c % R]), "cut_base", base)
+            self.stats_sink(int(self._index[c % R]), "cut_bar", bar)
         if jump < bar:
             return
+        if jump < self.cut_threshold:
+            # a weak jump must be sharp: the frames a few steps away on either side are no
+            # further from the other shot than the jump (the edge of a slow dissolve or fade is)
+            lo_, hi_ = max(0, c - 1 - _P, last - R + 1), min(last, c + _Q)
+            if max(self._D(lo_, c), self._D(c - 1, hi_)) > self.sharp_ratio * jump:
+                return
         first = max(0, c - _P, last - R + 1)
         ps = range(first, c)
         cross = jump
@@ -234,7 +323,8 @@ class FastDetector(ShotDetector):
             if d < bar:
                 return
             cross = min(cross, d)
-        ret_bar = max(bar, self.return_ratio * jump)  # and no later frame may look like the old shot again
+        # and no later frame may look like the old shot again (a flash, a shape crossing the lens)
+        ret_bar = max(bar, min(self.return_ratio * jump, self.return_bar * bar))
         for q in range(c + 1, min(last, c + _Q) + 1):
             for p in ps:
                 d = self._D(p, q)
@@ -244,7 +334,11 @@ class FastDetector(ShotDetector):
         a, b = self._blocks[(c - 1) % R], self._blocks[c % R]
         active = (a[..., 0] > 28) | (b[..., 0] > 28)
         blk = np.abs(a - b).mean(axis=-1)[active]
-        if blk.size and float(np.percentile(blk, 25)) < self.block_threshold:
+        b25 = float(np.percentile(blk, 25)) if blk.size else 0.0
+        if self.stats_sink is not None:
+            self.stats_sink(int(self._index[c % R]), "cut_cross", cross)
+            self.stats_sink(int(self._index[c % R]), "cut_block", b25)
+        if blk.size and b25 < min(self.block_threshold, self.block_ratio * jump):
             return
         pend = self._cut_pending
         if pend is not None and c - pend[0] < self.min_gap:
@@ -290,17 +384,21 @@ class FastDetector(ShotDetector):
             steps = self._d1b[[(t % R) for t in range(c - h + 1, n + 1)]]
             if float(steps.max()) > self.dissolve_smoothness * max(float(steps.mean()), 1e-3):
                 continue
+            if self.stats_sink is not None:
+                self.stats_sink(int(self._index[c % R]), "dissolve_linearity", float(clin))
             if self._diss and c - h > self._diss_hi:  # windows no longer overlap: a new transition
                 self._close_dissolves()
             self._diss_hi = max(self._diss_hi, c + h) if self._diss else c + h
-            self._diss.append((c, h, clin, e, self._index[(c - h) % R], self._index[c % R], self._index[n % R], dip))
+            # a dissolve from or to a uniform frame (black, white, a colour) is a fade
+            flat = self.fades and (self._uniform(c - h) is not None or self._uniform(n) is not None)
+            self._diss.append((c, h, clin, e, self._index[(c - h) % R], self._index[c % R], self._index[n % R], flat))
         if self._diss and n - 2 * self._hmax > self._diss_hi:
             self._close_dissolves()
 
     def _close_dissolves(self) -> None:
         if not self._diss:
             return
-        c, h, lin, e, a, f, b, _ = min(self._diss, key=lambda x: (x[2], -x[3]))
+        c, h, lin, e, a, f, b, flat = min(self._diss, key=lambda x: (x[2], -x[3]))
         support = len(self._diss)
         self._diss = []
         # a real dissolve passes the tests at several centres and half-widths; a lone
@@ -308,6 +406,8 @@ class FastDetector(ShotDetector):
         if support < self.dissolve_support and lin > self.dissolve_sure_linearity:
             return
         f, a, b = int(f), int(a), int(b)
+        if flat:  # reported as a fade, but resolved against the others as a dissolve
+            self._flat.add((f, a, b))
         self._add(Boundary(f, "dissolve", a, b, float(1.0 - lin)), c - h, c + h)
 
     # ------------------------------------------------------------------ fades
@@ -319,9 +419,10 @@ class FastDetector(ShotDetector):
         if st == "idle":
             if kind is None or n == 0:
                 return
-            white = kind == "white"
+            white = kind != "black"
             R = self._R
-            level = float(self._stat[n % R, 2 if white else 0])  # the colour faded to
+            st = self._stat[n % R]
+            level = (float(st[2]), float(st[4]), float(st[5])) if white else float(st[0])  # the colour faded to
             # walk back along the monotone ramp towards the colour
             t = n
             oldest = max(0, n - self.max_ramp, n - R + 2)
@@ -355,7 +456,10 @@ class FastDetector(ShotDetector):
             if kind == F["kind"]:
                 F["u1"], F["u1_idx"] = n, int(self._index[n % self._R])
                 m = float(self._stat[n % self._R, 2 if F["white"] else 0])
-                F["level"] = max(F["level"], m) if F["white"] else min(F["level"], m)  # the colour itself
+                if F["kind"] == "white":  # the colour itself
+                    F["level"] = (max(F["level"][0], m), *F["level"][1:])
+                elif F["kind"] == "black":
+                    F["level"] = min(F["level"], m)
                 F["maxsd"] = max(F["maxsd"], float(self._stat[n % self._R, 3 if F["white"] else 1]))
                 return
             self._fade_state = "ramp_in"
@@ -421,6 +525,10 @@ class FastDetector(ShotDetector):
         self._out = keep
 
     def _release(self, upto: int | None) -> list[Boundary]:
+        return [replace(b, kind="fade") if b.kind == "dissolve" and (b.frame, b.start, b.end) in self._flat else b
+                for b in self._release_raw(upto)]
+
+    def _release_raw(self, upto: int | None) -> list[Boundary]:
         if not self._out:
             return []
         if upto is None:

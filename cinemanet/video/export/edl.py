@@ -13,6 +13,11 @@ Conventions (what Avid, Resolve and Premiere read):
 * Reel: the file name's letters, digits and ``_``, upper case, 8 at most (``reel=`` overrides,
   e.g. ``"AX"``); the file itself is named by ``* FROM CLIP NAME:`` (the AX convention,
   what Premiere and Resolve relink by) and ``* SOURCE FILE:`` (full path).
+* A shot that begins with a fade or dissolve (``transition`` in the shot contract) is a
+  dissolve event: the previous event ends where the transition starts, then the same event
+  number twice, a zero-length cut at the outgoing source's out point and ``D <frames>`` with
+  the incoming shot from the transition's start (``* CINEMANET TRANSITION: fade`` keeps the
+  kind). NLEs (and OTIO's cmx_3600 reader) read this as a dissolve of that many frames.
 * Locator ``* LOC: <record tc> <COLOUR> <text>``: the Avid convention puts locators at record
   (sequence) timecode; the text is the shot's description (else its top tag titles) in plain
   ASCII on one line, cut at a word to ``marker_chars``; colour by
@@ -28,6 +33,7 @@ from pathlib import Path
 from . import (
     ExportError,
     ascii_safe,
+    gradual_span,
     atomic_output,
     exporter,
     fps,
@@ -99,19 +105,43 @@ def edl_text(doc: dict, *, title: str | None = None, reel: str | None = None,
     else:
         rec = parse_timecode(record_start, rate)
     lines = [f"TITLE: {title}", f"FCM: {'DROP FRAME' if df else 'NON-DROP FRAME'}", ""]
-    for n, (shot, (si, so)) in enumerate(zip(doc.get("shots") or [], source_ranges(doc, rate)), start=1):
+    shots = doc.get("shots") or []
+    ranges = source_ranges(doc, rate)
+    # a gradual transition moves the edit point back to its start: the previous event is
+    # shortened by as much as the incoming one is lengthened
+    lead = [0] * len(shots)
+    for k in range(1, len(shots)):
+        span = gradual_span(shots[k])
+        if span is not None and span[0] + span[1] > 1:
+            lead[k] = max(0, min(span[0], ranges[k - 1][1] - ranges[k - 1][0] - 1 - lead[k - 1]))
+    for n, (shot, (si, so)) in enumerate(zip(shots, ranges), start=1):
+        k = n - 1
+        si -= lead[k]
+        so -= lead[k + 1] if k + 1 < len(shots) else 0
         ri, ro = rec, rec + (so - si)
         rec = ro
         tc = [smpte(x, rate) for x in (si, so, ri, ro)]
-        lines += event_lines(n, reel, name, path, shot, tc, marker_chars)
+        span = gradual_span(shot) if k else None
+        if span is not None and span[0] + span[1] > 1:
+            dur = min(span[0] + span[1], so - si)
+            out_src = smpte(si, rate)  # the outgoing shot's out point: where it stops
+            lines.append(f"{n:03d}  {reel:<8} V     C        {out_src} {out_src} {tc[2]} {tc[2]}")
+            lines += event_lines(n, reel, name, path, shot, tc, marker_chars, dissolve=dur)
+        else:
+            lines += event_lines(n, reel, name, path, shot, tc, marker_chars)
     return "\n".join(lines)
 
 
-def event_lines(n: int, reel: str, name: str, path: str, shot: dict, tc: list[str], marker_chars: int = 80) -> list[str]:
-    """Event ``n``: the cut (timecodes ``tc``: source in/out, record in/out), clip name, locator."""
+def event_lines(n: int, reel: str, name: str, path: str, shot: dict, tc: list[str], marker_chars: int = 80,
+                dissolve: int = 0) -> list[str]:
+    """Event ``n``: the cut, or a ``dissolve`` of that many frames, to timecodes ``tc`` (source
+    in/out, record in/out), then clip name and locator."""
     text = truncate(ascii_safe(marker_text(shot)), marker_chars)
-    lines = [f"{n:03d}  {reel:<8} V     C        {' '.join(tc)}", f"* FROM CLIP NAME: {name}",
+    edit = f"D {dissolve:03d}    " if dissolve else "C        "
+    lines = [f"{n:03d}  {reel:<8} V     {edit}{' '.join(tc)}", f"* FROM CLIP NAME: {name}",
              f"* LOC: {tc[2]} {marker_color(shot):<7} {text}".rstrip()]
+    if dissolve:
+        lines.append(f"* CINEMANET TRANSITION: {(shot.get('transition') or {}).get('kind', 'dissolve')}")
     if path:
         lines.append(f"* SOURCE FILE: {one_line(path)}")
     lines.append("")

@@ -8,6 +8,10 @@ and confidence, keyframes, motion, dominant colours and transition; the timeline
 a 1-frame marker at its first frame named after the description, coloured by
 :data:`cinemanet.video.export.MARKER_COLORS`, with the tags (keys and titles) in its metadata.
 The timeline starts at 01:00:00:00 (``global_start_time``), as the EDL's record side does.
+A shot that begins with a fade or dissolve is preceded by an ``otio.schema.Transition``
+(``SMPTE_Dissolve``) centred on the cut: ``in_offset`` the transition's frames before the
+shot's first frame, ``out_offset`` those from it on; its ``metadata["cinemanet"]["kind"]`` is
+the contract's kind (fade, dissolve, other).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from . import (
     atomic_output,
     exporter,
     fps,
+    gradual_span,
     group_keys,
     hour_frames,
     label_title,
@@ -106,9 +111,25 @@ def timeline(doc: dict):
     )
     track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
     for n, shot in enumerate(shots, start=1):
+        tr = shot_transition(shot, rate) if n > 1 else None
+        if tr is not None:
+            track.append(tr)
         track.append(shot_clip(shot, n, path, rate, total))
     tl.tracks.append(track)
     return tl
+
+
+def shot_transition(shot: dict, rate: Fraction):
+    """The OTIO transition into ``shot``, or None where it begins with a cut."""
+    span = gradual_span(shot)
+    if span is None or span[0] + span[1] <= 1:
+        return None
+    otio = _otio()
+    RT, r = otio.opentime.RationalTime, float(rate)
+    kind = (shot.get("transition") or {}).get("kind")
+    return otio.schema.Transition(name=_u(kind.capitalize()), transition_type=otio.schema.TransitionTypes.SMPTE_Dissolve,
+                                  in_offset=RT(span[0], r), out_offset=RT(span[1], r),
+                                  metadata={"cinemanet": _clean(dict(shot.get("transition") or {}))})
 
 
 def shot_clip(shot: dict, n: int, path: str, rate: Fraction, total: int):
