@@ -381,6 +381,11 @@ class PostgresCatalog(Catalog):
         base = os.environ.get("CINEMANET_INDEX_DIR") or user_cache_dir("cinemanet", appauthor=False)
         return Path(base) / "pg-index" / key
 
+    @property
+    def thumbs_folder(self) -> Path:
+        """Keyframe thumbnails of the web app, beside the search index."""
+        return self.index_folder.with_name(self.index_folder.name + ".thumbs")
+
     def _server_key(self) -> str:
         info = self.con.raw.info
         return f"{info.host}|{info.port}|{info.dbname}"
@@ -397,7 +402,7 @@ class PostgresCatalog(Catalog):
 
     def storage_info(self) -> dict:
         v = self.con.raw.info.server_version
-        return {"schema_version": self._version(self.con), "backend": "postgresql",
+        return {"schema_version": self._version(self.con), "backend": "postgresql", "journal_mode": "wal",
                 "server": f"{v // 10000}.{v % 10000}", "pgvector": "available (similarity still from the ANN index)"
                 if self.pgvector else "not installed (similarity from the ANN index)"}
 

@@ -224,8 +224,8 @@ def analyze(
     embeddings: bool = typer.Option(False, "--embeddings", help="Include shot embeddings in the JSONL output (sidecars always have them)."),
     force: bool = typer.Option(False, "--force", help="Re-analyse even when an up-to-date sidecar exists."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
-    catalog: Optional[Path] = typer.Option(None, "--catalog", help="Also add each analysed video to this catalog "
-                                           "(one transaction per video; see `cinemanet search`)."),
+    catalog: Optional[str] = typer.Option(None, "--catalog", help="Also add each analysed video to this catalog, a file "
+                                          "or a postgresql:// URL (one transaction per video; see `cinemanet search`)."),
 ) -> None:
     """Find every shot of each video and describe it in cinematic terms.
 
@@ -260,10 +260,10 @@ def analyze(
     fmt = format or (ShotFormat.table if sys.stdout.isatty() else ShotFormat.jsonl)
     cat = None
     if catalog is not None:
-        from ..catalog import Catalog, CatalogError
+        from ..catalog import CatalogError, open_catalog
 
         try:
-            cat = Catalog.open(catalog)
+            cat = open_catalog(catalog)
         except CatalogError as e:
             _err(str(e))
             raise typer.Exit(2)

@@ -21,6 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..._version import __version__
+from ...catalog.backends import open_catalog
 from ...catalog.store import Catalog
 from . import api, files, pages
 from .models import API_PREFIX, API_VERSION
@@ -40,7 +41,7 @@ def create_app(catalog_path: str | Path | None, *, token: str | None = None,
     :class:`CatalogError` when the catalog cannot be opened.
     """
     token = token or None
-    catalog = Catalog.open(catalog_path, readonly=token is None, create=token is not None)
+    catalog = open_catalog(catalog_path, readonly=token is None, create=token is not None)
     state = _State(catalog, token)
 
     @contextlib.asynccontextmanager
