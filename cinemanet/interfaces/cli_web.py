@@ -8,7 +8,6 @@ Thin: builds :func:`cinemanet.interfaces.web.create_app` and runs it with uvicor
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Optional
 
 import typer

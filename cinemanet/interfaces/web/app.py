@@ -22,7 +22,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..._version import __version__
 from ...catalog.backends import open_catalog
-from ...catalog.store import Catalog
 from . import api, files, pages
 from .models import API_PREFIX, API_VERSION
 from .state import HERE, _State
