@@ -218,6 +218,8 @@ def analyze(
     detector: str = typer.Option("fast", "--detector", help="Shot detector."),
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Videos analysed in parallel processes."),
     engine: str = typer.Option("local", "--engine", help="How the batch runs."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="With --engine ray: the cluster to join "
+                                              "(e.g. 10.0.0.5:6379; default $RAY_ADDRESS, else a local Ray for this run)."),
     format: Optional[ShotFormat] = typer.Option(
         None, "--format", "-f", help="jsonl: one cinemanet.shot/1 object per shot; table: one line per video "
         "(default on a terminal).", case_sensitive=False),
@@ -272,7 +274,11 @@ def analyze(
     failed = 0
     rows = []
     try:
+        if ray_address and engine != "ray":
+            _err("--ray-address needs --engine ray")
+            raise typer.Exit(2)
         for res in analyze_paths(inputs, out_dir=out, compress=compress, detector=detector, jobs=jobs, engine=engine,
+                                 engine_options={"address": ray_address} if ray_address else None,
                                  force=force, progress=bars.update):
             bars.finish(res.path)
             if res.status != "error" and cat is not None:

@@ -157,9 +157,11 @@ def analyze_paths(
     progress: ProgressEvent | None = None,
     analyzer: VideoAnalyzer | None = None,
     engine: str = "local",
+    engine_options: dict | None = None,
 ) -> Iterator[FileResult]:
     """Analyse every video under ``paths`` (or these already discovered :class:`Input` s);
-    yields one :class:`FileResult` per input, in order."""
+    yields one :class:`FileResult` per input, in order. ``engine_options`` go to the engine
+    (for ``ray``: ``address``)."""
     from ..engines import create_engine
 
     paths = list(paths)
@@ -168,7 +170,7 @@ def analyze_paths(
     else:
         inputs = list(discover(paths, VIDEO_EXTENSIONS, kind="videos"))
     opts = BatchOptions(str(out_dir) if out_dir else None, compress, detector, jobs, force, embeddings, progress, analyzer)
-    yield from create_engine(engine).analyze(inputs, opts)
+    yield from create_engine(engine, **(engine_options or {})).analyze(inputs, opts)
 
 
 def run_serial(inputs: list[Input], o: BatchOptions) -> Iterator[FileResult]:
