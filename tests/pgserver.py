@@ -30,6 +30,7 @@ class Server:
     def __init__(self, base_url: str, stop=None):
         self.base_url = base_url
         self._stop = stop
+        self.created: list[str] = []
 
     def url(self, db: str) -> str:
         head, _, query = self.base_url.partition("?")
@@ -42,6 +43,7 @@ class Server:
         name = "cn_" + uuid.uuid4().hex[:12]
         with psycopg.connect(self.url("postgres"), autocommit=True) as c:
             c.execute(f"CREATE DATABASE {name}")
+        self.created.append(name)
         return self.url(name)
 
     def terminate(self, url: str) -> None:
@@ -54,6 +56,13 @@ class Server:
                       (db,))
 
     def stop(self) -> None:
+        if not self._stop and self.created:  # a server we did not start: drop what the tests made
+            import psycopg
+
+            with psycopg.connect(self.url("postgres"), autocommit=True) as c:
+                for name in self.created:
+                    c.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            self.created.clear()
         if self._stop:
             self._stop()
             self._stop = None
