@@ -68,8 +68,9 @@ class Server:
             self._stop = None
 
 
-def start() -> Server:
-    """The server of $CINEMANET_TEST_POSTGRES, or a new throwaway one. Raises RuntimeError with the reason."""
+def start(durable: bool = False) -> Server:
+    """The server of $CINEMANET_TEST_POSTGRES, or a new throwaway one (``durable``: fsync and
+    synchronous commit on, as a real server runs; else off, for speed). Raises RuntimeError with the reason."""
     try:
         import psycopg  # noqa: F401
     except ImportError:
@@ -97,7 +98,8 @@ def start() -> Server:
     try:
         sh(initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync")
         sh(pg_ctl, "-D", str(data), "-l", str(d / "log"), "-w", "-o",
-           f"-c listen_addresses='' -k {d} -p {port} -c fsync=off -c synchronous_commit=off -c max_connections=60", "start")
+           f"-c listen_addresses='' -k {d} -p {port} -c max_connections=60"
+           + ("" if durable else " -c fsync=off -c synchronous_commit=off"), "start")
     except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
         shutil.rmtree(d, ignore_errors=True)
         raise RuntimeError(f"cannot start a throwaway PostgreSQL: {e}") from None
