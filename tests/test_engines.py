@@ -96,3 +96,19 @@ def test_unknown_engine_lists_the_choices(clips):
     res = runner.invoke(app, ["analyze", str(clips), "--engine", "nope"])
     assert res.exit_code == 2 and "local" in res.output and "ray" in res.output
     assert os.path.isdir(clips)
+
+
+def test_tag_over_a_folder_on_ray_matches_local(ray_cluster, tmp_path):
+    import shutil
+
+    src = Path(__file__).resolve().parents[1] / "examples" / "images"
+    imgs = tmp_path / "imgs"
+    shutil.copytree(src, imgs)
+    (imgs / "broken.jpg").write_bytes(b"not an image")  # reported, and the batch goes on
+    out = {}
+    for eng in ("local", "ray"):
+        res = runner.invoke(app, ["tag", str(imgs), "--format", "jsonl", "--engine", eng, "--jobs", "2",
+                                  "-o", str(tmp_path / f"{eng}.jsonl")])
+        assert res.exit_code == 1 and "broken.jpg" in res.output  # one input failed
+        out[eng] = (tmp_path / f"{eng}.jsonl").read_text()
+    assert out["local"] == out["ray"] and out["ray"].count("\n") == len(list(imgs.iterdir()))

@@ -13,6 +13,7 @@ from ..plugins import Registry
 
 if TYPE_CHECKING:
     from ..media import Input
+    from ..results import TagError, TagResult
     from ..video.batch import BatchOptions, FileResult
 
 DEFAULT_ENGINE = "local"
@@ -29,6 +30,14 @@ class Engine:
         """Analyse every input (discovered already; those with ``error`` set are reported, not
         run) and yield one result per input, in input order, each as soon as it is final."""
         raise NotImplementedError
+
+    def tag(self, inputs: "list[Input]", model: str, *, embeddings: bool = False,
+            jobs: int | None = None) -> "Iterator[TagResult | TagError]":
+        """Tag still images (``cinemanet tag`` over folders): one result per input, in input order.
+        By default this machine's worker processes (:func:`cinemanet.api.tag_files`)."""
+        from ..api import tag_files
+
+        return tag_files(inputs, model, embeddings=embeddings, jobs=jobs)
 
 
 def register_engine(cls: type[Engine]) -> type[Engine]:

@@ -36,6 +36,7 @@ OBJECT_STORE_BYTES = 200 * 1024 * 1024
 MAX_TASK_RETRIES = 3
 PROGRESS_EVERY_S = 0.25
 POLL_S = 0.2
+TAG_CHUNK = 16
 #: tests only: the worker exits hard on its first attempt at a video whose path contains this text
 _DIE_ENV = "CINEMANET_TEST_RAY_DIE"
 
@@ -84,6 +85,21 @@ class _Worker:
         return process_one(self.analyzer, video, out_dir, compress, force, progress=report)
 
 
+class _Tagger:
+    """One model for stills; tags the chunks of images it is sent."""
+
+    def __init__(self, model: str):
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+        from ..api import CinemaNet
+
+        self.net = CinemaNet(model, threads=1)
+
+    def run(self, inputs, embeddings: bool):
+        from ..api import _tag_one
+
+        return [_tag_one(self.net, inp, embeddings) for inp in inputs]
+
+
 @register_engine
 class RayEngine(Engine):
     name = "ray"
@@ -101,19 +117,44 @@ class RayEngine(Engine):
             return (FileResult(i.path, "error", error=i.error) for i in inputs)
         return self._run(inputs, todo, opts)
 
+    def _init(self) -> bool:
+        """Join or start Ray; True if this run started it (and so shuts it down)."""
+        import ray
+
+        if ray.is_initialized():
+            return False
+        if self.address:
+            ray.init(address=self.address, log_to_driver=False)
+        else:
+            ray.init(num_cpus=os.cpu_count() or 1, object_store_memory=OBJECT_STORE_BYTES,
+                     include_dashboard=False, log_to_driver=False)
+        return True
+
+    def tag(self, inputs, model, *, embeddings=False, jobs=None) -> Iterator:
+        """Stills in chunks of :data:`TAG_CHUNK` per task (a task costs about a millisecond, an image ~10)."""
+        import ray
+
+        inputs = list(inputs)
+        started = self._init()
+        try:
+            cpus = int(ray.cluster_resources().get("CPU", 1))
+            chunks = [inputs[i : i + TAG_CHUNK] for i in range(0, len(inputs), TAG_CHUNK)]
+            n = max(1, min(len(chunks), self.workers or jobs or cpus))
+            cls = ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=MAX_TASK_RETRIES)(_Tagger)
+            actors = [cls.remote(str(model)) for _ in range(n)]
+            refs = [actors[k % n].run.remote(c, embeddings) for k, c in enumerate(chunks)]
+            for ref in refs:
+                yield from ray.get(ref)
+        finally:
+            if started:
+                ray.shutdown()
+
     def _run(self, inputs, todo, opts) -> Iterator:
         import ray
 
         from ..video.batch import FileResult
 
-        started = False
-        if not ray.is_initialized():
-            if self.address:
-                ray.init(address=self.address, log_to_driver=False)
-            else:
-                ray.init(num_cpus=os.cpu_count() or 1, object_store_memory=OBJECT_STORE_BYTES,
-                         include_dashboard=False, log_to_driver=False)
-            started = True
+        started = self._init()
         try:
             cpus = int(ray.cluster_resources().get("CPU", 1))
             n = max(1, min(len(todo), self.workers or (opts.jobs if opts.jobs > 1 else cpus)))

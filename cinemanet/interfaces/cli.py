@@ -75,6 +75,9 @@ def tag(
     model: str = typer.Option("default", "--model", help="Packaged model name or path to a model.yaml."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write results to this file instead of stdout."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    engine: str = typer.Option("local", "--engine", help="How the batch runs: local (worker processes) or ray."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="With --engine ray: the cluster to join "
+                                              "(default $RAY_ADDRESS, else a local Ray for this run)."),
 ) -> None:
     """Tag still images with all 14 CinemaNet concept groups.
 
@@ -90,9 +93,18 @@ def tag(
     if not inputs:
         _err("nothing to tag")
         raise typer.Exit(1)
-    from ..api import tag_files
     from ..concepts import model_spec
+    from ..engines import ENGINES, create_engine
     from ..taxonomy import get_taxonomy
+
+    try:
+        ENGINES.get_plugin(engine)
+    except KeyError as e:
+        _err(e.args[0])
+        raise typer.Exit(2)
+    if ray_address and engine != "ray":
+        _err("--ray-address needs --engine ray")
+        raise typer.Exit(2)
 
     try:
         model_spec(model)
@@ -104,7 +116,8 @@ def tag(
     failed = 0
     progress = _Progress(len(inputs), quiet or len(inputs) < 2)
     try:
-        for res in tag_files(inputs, model, embeddings=embeddings, jobs=jobs or None):
+        eng = create_engine(engine, **({"address": ray_address} if ray_address else {}))
+        for res in eng.tag(inputs, model, embeddings=embeddings, jobs=jobs or None):
             if not res.ok:
                 failed += 1
                 _err(f"{res.path}: {res.error}")
