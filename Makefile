@@ -24,13 +24,14 @@ test: $(STAMP)
 
 ## lint: ruff check (the configuration is in pyproject.toml)
 lint: $(STAMP)
-	$(BIN)/ruff check .
+	$(BIN)/python -m ruff check .
 
 ## bench: the benchmark scripts whose figures the README quotes (about 25 minutes)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_tag.py
 	$(BIN)/python benchmarks/bench_shots.py
 	$(BIN)/python benchmarks/bench_analyze.py
+	$(BIN)/python benchmarks/bench_io.py
 
 ## bench-library: catalog/search and web on 1,000,000 synthetic shots, and training speed
 ## (about 25 minutes: the first run builds the catalog and its ANN index in benchmarks/out/)

@@ -104,7 +104,10 @@ class Registry(Mapping[str, T], Generic[T]):
             raise PluginError(f"{self.noun} {name!r} registered twice: by {_where(old)} "
                               f"({self._origin[name]}) and by {_where(obj)} ({self._current_origin})")
         self._items[name] = obj
-        self._origin[name] = self._current_origin
+        origin = self._current_origin
+        if origin == "builtin" and not _where(obj).startswith("cinemanet."):
+            origin = _where(obj).split(".")[0].split(":")[0]  # registered by an import, not an entry point
+        self._origin[name] = origin
         return obj
 
     def register(self, name: str) -> Callable[[T], T]:
@@ -165,7 +168,10 @@ class Registry(Mapping[str, T], Generic[T]):
                 self._current_origin = "builtin"
             if isinstance(obj, type(importlib)):  # a module: registered itself on import
                 continue
-            if not any(v is obj or self._unwrap(v) is obj for v in self._items.values()):
+            known = [n for n, v in self._items.items() if v is obj or self._unwrap(v) is obj]
+            for n in known:  # it registered itself while its entry point loaded: credit the package
+                self._origin[n] = dist
+            if not known:
                 self._current_origin = dist
                 try:
                     self.add(ep.name, obj)
