@@ -24,6 +24,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import time
+import uuid
 from typing import Iterator
 
 from ..plugins import MissingDependency
@@ -59,13 +60,16 @@ class _Progress:
 class _Worker:
     """One model, loaded once; analyses the videos it is sent."""
 
-    def __init__(self, detector: str, embeddings: bool, progress):
+    def __init__(self, detector: str, embeddings: bool, progress: str):
         os.environ.setdefault("OMP_NUM_THREADS", "1")
+        import ray
+
         from ..api import CinemaNet
         from ..video.analyze import VideoAnalyzer
 
         self.analyzer = VideoAnalyzer(CinemaNet(threads=1), detector=detector, embeddings=embeddings)
-        self.progress = progress
+        # by name, not by handle: plain constructor arguments survive an actor's restart
+        self.progress = ray.get_actor(progress)
 
     def run(self, video: str, out_dir: str | None, compress: bool, force: bool, marker: str | None):
         from ..video.batch import process_one
@@ -158,11 +162,12 @@ class RayEngine(Engine):
         try:
             cpus = int(ray.cluster_resources().get("CPU", 1))
             n = max(1, min(len(todo), self.workers or (opts.jobs if opts.jobs > 1 else cpus)))
-            progress = ray.remote(num_cpus=0)(_Progress).remote()
+            progress_name = f"cinemanet-progress-{uuid.uuid4().hex[:12]}"
+            progress = ray.remote(num_cpus=0)(_Progress).options(name=progress_name).remote()
             worker_cls = ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=MAX_TASK_RETRIES)(_Worker)
             env = {k: os.environ[k] for k in (_DIE_ENV,) if k in os.environ}
             actors = [worker_cls.options(runtime_env={"env_vars": env} if env else None)
-                      .remote(opts.detector, opts.embeddings, progress) for _ in range(n)]
+                      .remote(opts.detector, opts.embeddings, progress_name) for _ in range(n)]
             marker_dir = os.environ.get(_DIE_ENV + "_DIR")
             refs = {}
             for k, inp in enumerate(todo):  # round robin: each actor's queue is worked in order
