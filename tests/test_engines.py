@@ -112,3 +112,40 @@ def test_tag_over_a_folder_on_ray_matches_local(ray_cluster, tmp_path):
         assert res.exit_code == 1 and "broken.jpg" in res.output  # one input failed
         out[eng] = (tmp_path / f"{eng}.jsonl").read_text()
     assert out["local"] == out["ray"] and out["ray"].count("\n") == len(list(imgs.iterdir()))
+
+
+def test_joins_a_running_cluster_by_address(clips, tmp_path):
+    """`ray start --head` (as the README says), then `analyze --engine ray --ray-address`; the
+    head runs with --block so that ending it ends every process it started."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    if "ray" not in ENGINES:
+        pytest.skip("Ray is not installed (pip install ray)")
+    ray_cli = [sys.executable, "-c", "import sys; from ray.scripts.scripts import main; sys.argv[0] = 'ray'; main()"]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = open(tmp_path / "head.log", "w")  # a file, not a pipe: a full pipe would stall the head
+    head = subprocess.Popen([*ray_cli, "start", "--head", "--block", "--port", str(port), "--num-cpus", "2",
+                             "--include-dashboard", "false", "--object-store-memory", str(200 * 1024 * 1024),
+                             "--disable-usage-stats"], stdout=log, stderr=subprocess.STDOUT, text=True)
+    try:
+        t0 = time.monotonic()
+        while "Ray runtime started" not in (tmp_path / "head.log").read_text() and time.monotonic() - t0 < 120:
+            time.sleep(0.5)
+        out, cat = tmp_path / "out", tmp_path / "cat.sqlite"
+        out.mkdir()
+        r = subprocess.run([sys.executable, "-m", "cinemanet", "analyze", str(clips), "--engine", "ray", "--ray-address",
+                            f"127.0.0.1:{port}", "--out", str(out), "--catalog", str(cat), "--format", "jsonl", "--quiet"],
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr[-2000:]
+        assert len(list(out.glob("*.cinemanet.json"))) == 3
+        with open_catalog(str(cat)) as c:
+            assert c.counts()[0] == 3
+    finally:
+        head.terminate()
+        head.wait(timeout=60)
+        log.close()

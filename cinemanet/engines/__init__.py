@@ -22,6 +22,10 @@ DEFAULT_ENGINE = "local"
 ENGINES: Registry[type["Engine"]] = Registry("engines", package="cinemanet.engines", noun="engine")
 
 
+class EngineError(Exception):
+    """An engine cannot run (a cluster unreachable, ...). ``str(e)`` is one line that says why."""
+
+
 class Engine:
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""
@@ -49,4 +53,4 @@ def create_engine(name: str = DEFAULT_ENGINE, **params) -> Engine:
     return ENGINES.get_plugin(name)(**params)
 
 
-__all__ = ["DEFAULT_ENGINE", "ENGINES", "Engine", "create_engine", "register_engine"]
+__all__ = ["DEFAULT_ENGINE", "ENGINES", "Engine", "EngineError", "create_engine", "register_engine"]

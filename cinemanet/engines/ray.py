@@ -25,10 +25,11 @@ import importlib.util
 import os
 import time
 import uuid
+from pathlib import Path
 from typing import Iterator
 
 from ..plugins import MissingDependency
-from . import Engine, register_engine
+from . import Engine, EngineError, register_engine
 
 if importlib.util.find_spec("ray") is None:
     raise MissingDependency("the ray engine needs Ray: pip install 'ray==2.60.0'")
@@ -128,7 +129,21 @@ class RayEngine(Engine):
         if ray.is_initialized():
             return False
         if self.address:
-            ray.init(address=self.address, log_to_driver=False)
+            # Ray 2.60's `ray start` turns token auth on, but a driver joining it does not pick
+            # up the saved token unless the mode is set: set it when the token is there
+            if "RAY_AUTH_MODE" not in os.environ and (Path.home() / ".ray" / "auth_token").is_file():
+                os.environ["RAY_AUTH_MODE"] = "token"
+                try:  # Ray reads its config once, at import: refresh it, as Ray's own set-up does
+                    from ray._raylet import Config
+
+                    Config.initialize("")
+                except (ImportError, AttributeError):
+                    pass
+            try:
+                ray.init(address=self.address, log_to_driver=False)
+            except (ConnectionError, RuntimeError, ValueError) as e:
+                raise EngineError(f"cannot join the Ray cluster at {self.address}: "
+                                  f"{(str(e).strip().splitlines() or [type(e).__name__])[0]}") from None
         else:
             ray.init(num_cpus=os.cpu_count() or 1, object_store_memory=OBJECT_STORE_BYTES,
                      include_dashboard=False, log_to_driver=False)

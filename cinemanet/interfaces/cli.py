@@ -104,7 +104,7 @@ def tag(
         _err("nothing to tag")
         raise typer.Exit(1)
     from ..concepts import model_spec
-    from ..engines import ENGINES, create_engine
+    from ..engines import ENGINES, EngineError, create_engine
     from ..taxonomy import get_taxonomy
 
     try:
@@ -133,6 +133,9 @@ def tag(
                 _err(f"{res.path}: {res.error}")
             writer.write(res)
             progress.advance()
+    except EngineError as e:
+        _err(str(e))
+        raise typer.Exit(2)
     finally:
         progress.close()
         writer.close()
@@ -264,7 +267,7 @@ def analyze(
     from ..media import discover
     from ..media.video import VIDEO_EXTENSIONS
     from ..video.batch import analyze_paths
-    from ..engines import ENGINES
+    from ..engines import ENGINES, EngineError
     from ..video.detectors import DETECTORS
 
     for reg, name in ((DETECTORS, detector), (ENGINES, engine)):
@@ -322,6 +325,9 @@ def analyze(
                     sys.stdout.write(dumps(shot) + "\n")
             sys.stdout.flush()
             rows.append(res)
+    except EngineError as e:
+        _err(str(e))
+        raise typer.Exit(2)
     finally:
         bars.close()
         if cat is not None:
