@@ -74,3 +74,21 @@ def test_shipped_schemas_come_from_the_records():
     assert {k: shipped(VIDEO_SCHEMA_FILE)[k] for k in ("type", "required", "properties")} == \
         {k: contract_schema(Video)[k] for k in ("type", "required", "properties")}
 
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_written_files_follow_the_umask(tmp_path, umask):
+    """Sidecars and exports are read from shared volumes: they get the user's umask, not 0600."""
+    import os
+
+    from cinemanet.util.files import atomic_path, atomic_write
+
+    old = os.umask(umask)
+    try:
+        a = atomic_write(tmp_path / "a.json", "{}")
+        with atomic_path(tmp_path / "b.npz") as p:
+            p.write_bytes(b"x")
+    finally:
+        os.umask(old)
+    for f in (a, tmp_path / "b.npz"):
+        assert f.stat().st_mode & 0o777 == 0o666 & ~umask

@@ -298,7 +298,7 @@ class PostgresCatalog(Catalog):
         self._space = None
 
     # --- importing -----------------------------------------------------------------------------
-    def _store(self, media: dict, rows: list[dict], skip_unchanged: bool) -> tuple[int, int, bool]:
+    def _store(self, media: dict, rows: list[dict], skip_unchanged: bool) -> tuple[int, int, bool, str | None]:
         psycopg = _psycopg()
         path = media["path"]
         try:
@@ -307,7 +307,9 @@ class PostgresCatalog(Catalog):
                                   (media["sha256"], path)).fetchall()
                 if (skip_unchanged and len(old) == 1 and old[0]["path"] == path
                         and old[0]["created"] == media["created"] and old[0]["shot_count"] == len(rows)):
-                    return len(rows), old[0]["id"], True
+                    return len(rows), old[0]["id"], True, None
+                note = next((f"same content as {o['path']}, which the catalog now lists under this path instead"
+                             for o in old if o["path"] != path and os.path.exists(o["path"])), None)
                 for o in old:
                     con.execute("DELETE FROM shots WHERE media_id=?", (o["id"],))
                     con.execute("DELETE FROM media WHERE id=?", (o["id"],))
@@ -317,7 +319,7 @@ class PostgresCatalog(Catalog):
                 self._insert_shots(con, mid, rows)
         except psycopg.Error as e:
             raise CatalogError(f"cannot write the catalog {self.path}: {_one_line(e)}") from None
-        return len(rows), mid, False
+        return len(rows), mid, False, note
 
     def _insert_shots(self, con, media_id: int, rows: list[dict]) -> None:
         if not rows:

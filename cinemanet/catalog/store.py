@@ -95,6 +95,7 @@ class ImportResult:
     media_id: int | None = None
     error: str | None = None
     skipped: bool = False  # already in the catalog, unchanged
+    note: str | None = None  # e.g. the same content was catalogued under another path
 
     @property
     def ok(self) -> bool:
@@ -244,15 +245,19 @@ class Catalog:
 
     # --- importing -----------------------------------------------------------------------------
     def import_sidecar(self, doc: "dict | Video | str | os.PathLike", sidecar_path: str | os.PathLike | None = None, *,
-                       skip_unchanged: bool = False) -> int:
+                       skip_unchanged: bool = False, notes: list[str] | None = None) -> int:
         """Add one analysed video (a ``cinemanet.video/1`` document or :class:`Video`, or a sidecar's path) in
         one transaction and return its number of shots. Rows of the same content hash, or of
         an older analysis of the same path, are replaced. With ``skip_unchanged``, a video
         already imported from the same analysis (same hash, path and creation time) is left
-        as it is. Raises :class:`CatalogError` (nothing is written then)."""
-        return self._import(doc, sidecar_path, skip_unchanged)[0]
+        as it is. Raises :class:`CatalogError` (nothing is written then). ``notes`` collects
+        what a user should know, e.g. that the same bytes were catalogued under another path."""
+        n, _, _, note = self._import(doc, sidecar_path, skip_unchanged)
+        if note and notes is not None:
+            notes.append(note)
+        return n
 
-    def _import(self, doc, sidecar_path, skip_unchanged: bool) -> tuple[int, int, bool]:
+    def _import(self, doc, sidecar_path, skip_unchanged: bool) -> tuple[int, int, bool, str | None]:
         media, rows = self._prepare(doc, sidecar_path)
         return self._store(media, rows, skip_unchanged)
 
@@ -277,6 +282,9 @@ class Catalog:
         if not isinstance(v, dict) or not isinstance(shots, list):
             raise CatalogError("the sidecar has no 'video' summary or no 'shots' list")
         path = resolve_media_path(doc, sidecar_path)
+        if _not_utf8(path):
+            raise CatalogError(f"its file name is not valid UTF-8 ({os.fsencode(os.path.basename(path))!r}), "
+                               "and the catalog stores UTF-8 paths only: rename the file to add it")
         space = self.space
         try:
             rows = [shot_row(s, space) for s in shots]
@@ -301,7 +309,7 @@ class Catalog:
         }
         return media, rows
 
-    def _store(self, media: dict, rows: list[dict], skip_unchanged: bool) -> tuple[int, int, bool]:
+    def _store(self, media: dict, rows: list[dict], skip_unchanged: bool) -> tuple[int, int, bool, str | None]:
         path = media["path"]
         try:
             with self._write() as con:
@@ -309,7 +317,10 @@ class Catalog:
                                   (media["sha256"], path)).fetchall()
                 if (skip_unchanged and len(old) == 1 and old[0]["path"] == path
                         and old[0]["created"] == media["created"] and old[0]["shot_count"] == len(rows)):
-                    return len(rows), old[0]["id"], True
+                    return len(rows), old[0]["id"], True, None
+                # one entry per content: a copy elsewhere replaces it (and says so while the other file exists)
+                note = next((f"same content as {o['path']}, which the catalog now lists under this path instead"
+                             for o in old if o["path"] != path and os.path.exists(o["path"])), None)
                 for o in old:
                     con.execute("DELETE FROM shots WHERE media_id=?", (o["id"],))
                     con.execute("DELETE FROM media WHERE id=?", (o["id"],))
@@ -319,7 +330,7 @@ class Catalog:
                 self._insert_shots(con, mid, rows)
         except sqlite3.Error as e:
             raise CatalogError(f"cannot write the catalog {self.path}: {e}") from None
-        return len(rows), mid, False
+        return len(rows), mid, False, note
 
     def _insert_shots(self, con: sqlite3.Connection, media_id: int, rows: list[dict]) -> None:
         if not rows:
@@ -336,11 +347,11 @@ class Catalog:
                 yield p
                 continue
             try:
-                n, mid, skipped = self._import(p, p, skip_unchanged)
+                n, mid, skipped, note = self._import(p, p, skip_unchanged)
             except CatalogError as e:
                 yield ImportResult(str(p), error=str(e))
                 continue
-            yield ImportResult(str(p), n, mid, skipped=skipped)
+            yield ImportResult(str(p), n, mid, skipped=skipped, note=note)
 
     # --- reading -------------------------------------------------------------------------------
     def counts(self) -> tuple[int, int]:
@@ -349,6 +360,8 @@ class Catalog:
         return int(m[0]), int(m[1])
 
     def media(self, media_id: int) -> Media | None:
+        if not _is_row_id(media_id):
+            return None
         r = self.con.execute("SELECT * FROM media WHERE id=?", (media_id,)).fetchone()
         return Media.from_row(r) if r else None
 
@@ -362,7 +375,7 @@ class Catalog:
 
     def shot_rows(self, ids: Iterable[int]) -> dict[int, sqlite3.Row]:
         """Rows of the given shot ids (those that exist), by id."""
-        ids = [int(i) for i in ids]
+        ids = [int(i) for i in ids if _is_row_id(i)]
         out: dict[int, sqlite3.Row] = {}
         for s in range(0, len(ids), 500):
             chunk = ids[s : s + 500]
@@ -379,7 +392,7 @@ class Catalog:
         media: dict[int, Media | None] = {}
         out = []
         for i in ids:
-            r = rows.get(int(i))
+            r = rows.get(int(i)) if _is_row_id(i) else None
             if r is None:
                 continue
             m = media.get(r["media_id"]) or media.setdefault(r["media_id"], self.media(r["media_id"]))
@@ -400,11 +413,15 @@ class Catalog:
         return r[0] if r else None
 
     def shot_ids(self, media_id: int) -> list[int]:
+        if not _is_row_id(media_id):
+            return []
         return [r[0] for r in self.con.execute("SELECT id FROM shots WHERE media_id=? ORDER BY shot", (media_id,))]
 
     def embedding(self, shot_id: int) -> np.ndarray | None:
         from .records import dequantize_embedding
 
+        if not _is_row_id(shot_id):
+            return None
         r = self.con.execute("SELECT embedding, emb_scale FROM shots WHERE id=?", (shot_id,)).fetchone()
         if r is None or r[0] is None:
             return None
@@ -504,6 +521,23 @@ class Catalog:
         if orphans:
             out.append(f"{orphans} shots without their media")
         return out
+
+
+def _not_utf8(path: str) -> bool:
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:  # surrogate escapes of undecodable bytes
+        return True
+    return False
+
+
+def _is_row_id(i) -> bool:
+    """Ids from URLs and command lines can be any integer; SQLite's are 64-bit (an id out of
+    that range names no row, rather than raising OverflowError)."""
+    try:
+        return 0 <= int(i) < 1 << 63
+    except (TypeError, ValueError):
+        return False
 
 
 def resolve_media_path(doc: dict, sidecar_path: str | os.PathLike | None) -> str:

@@ -22,6 +22,7 @@ from .._version import __version__
 from ..contracts import SHOT_SCHEMA
 from .choices import with_registry_choices
 from .console import err as _err
+from .console import WIDE_TABLE, count, print_table, table_width
 
 app = typer.Typer(
     name="cinemanet",
@@ -97,9 +98,11 @@ def tag(
     """
     from ..media import IMAGE_EXTENSIONS, discover
 
+    from ..media.video import VIDEO_EXTENSIONS
+
     out = open(output, "w", encoding="utf-8", errors="surrogateescape", newline="") if output else sys.stdout
     fmt = format or (TagFormat.table if (out is sys.stdout and sys.stdout.isatty()) else TagFormat.jsonl)
-    inputs = list(discover(paths, IMAGE_EXTENSIONS))
+    inputs = list(discover(paths, IMAGE_EXTENSIONS, elsewhere=(VIDEO_EXTENSIONS, "video", "cinemanet analyze")))
     if not inputs:
         _err("nothing to tag")
         raise typer.Exit(1)
@@ -207,26 +210,49 @@ class _Writer:
     def close(self) -> None:
         if self.fmt is not TagFormat.table or not self.rows:
             return
-        from rich.console import Console
+        width = table_width(self.out)
+        if width < WIDE_TABLE:
+            self.out.write(self._blocks(width))
+            return
         from rich.table import Table
 
         t = Table(show_lines=True)
         t.add_column("image", overflow="fold", max_width=28)
-        for g in TABLE_GROUPS:
-            t.add_column(g.split(".")[-1])
-        t.add_column("description", overflow="fold")
+        for g in TABLE_GROUPS:  # labels never wrap; the description does
+            t.add_column(g.split(".")[-1], no_wrap=True)
+        t.add_column("description", overflow="fold", ratio=1)
         for r in self.rows:
             name = os.path.basename(r.path or "")
             if not r.ok:
                 t.add_row(name, *([""] * len(TABLE_GROUPS)), f"[red]error: {r.error}[/red]")
                 continue
-            cells = []
-            for g in TABLE_GROUPS:
-                p = r.groups[g]
-                short = (p.label or "-")[len(g) + 1 :] if p.label else "-"
-                cells.append(f"{short.split('.')[-1]} {p.confidence:.2f}")
-            t.add_row(name, *cells, r.description)
-        Console(file=self.out, width=None if self.out.isatty() else 160).print(t)
+            t.add_row(name, *self._picks(r), r.description)
+        print_table(t, self.out)
+
+    @staticmethod
+    def _picks(r) -> list[str]:
+        cells = []
+        for g in TABLE_GROUPS:
+            p = r.groups[g]
+            short = (p.label or "-")[len(g) + 1 :] if p.label else "-"
+            cells.append(f"{short.split('.')[-1]} {p.confidence:.2f}")
+        return cells
+
+    def _blocks(self, width: int) -> str:
+        """Narrow screens: per image its name and labels (never broken), then the description wrapped."""
+        import textwrap
+
+        out = []
+        for r in self.rows:
+            name = os.path.basename(r.path or "")
+            if not r.ok:
+                out.append(f"{name}\n" + textwrap.fill(f"error: {r.error}", width, initial_indent="  ", subsequent_indent="  "))
+                continue
+            picks = " · ".join(self._picks(r))
+            head = f"{name}  {picks}" if len(name) + 2 + len(picks) <= width else f"{name}\n  {picks}"
+            out.append(head + "\n" + textwrap.fill(r.description, width, initial_indent="  ", subsequent_indent="  "))
+        legend = "image  " + " · ".join(g.split(".")[-1] for g in TABLE_GROUPS) + "\n\n"
+        return legend + "\n\n".join(out) + "\n"
 
 
 # ----------------------------------------------------------------------------------- analyze
@@ -247,8 +273,9 @@ def analyze(
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help="With --engine ray: the cluster to join "
                                               "(e.g. 10.0.0.5:6379; default $RAY_ADDRESS, else a local Ray for this run)."),
     format: Optional[ShotFormat] = typer.Option(
-        None, "--format", "-f", help="jsonl: one cinemanet.shot/1 object per shot; table: one line per video "
-        "(default on a terminal).", case_sensitive=False),
+        None, "--format", "-f", help="jsonl: one cinemanet.shot/1 object per shot on stdout; table: one line per "
+        "video (default on a terminal). Piped without --format: a summary line per video on stderr, nothing on "
+        "stdout (the sidecars hold the shots).", case_sensitive=False),
     embeddings: bool = typer.Option(False, "--embeddings", help="Include shot embeddings in the JSONL output (sidecars always have them)."),
     force: bool = typer.Option(False, "--force", help="Re-analyse even when an up-to-date sidecar exists."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
@@ -285,7 +312,7 @@ def analyze(
     if out is not None and not out.is_dir():
         _err(f"--out {out}: not a folder")
         raise typer.Exit(2)
-    fmt = format or (ShotFormat.table if sys.stdout.isatty() else ShotFormat.jsonl)
+    fmt = format or (ShotFormat.table if sys.stdout.isatty() else None)
     cat = None
     if catalog is not None:
         from ..catalog import CatalogError, open_catalog
@@ -297,6 +324,7 @@ def analyze(
             raise typer.Exit(2)
     inputs = list(discover(paths, VIDEO_EXTENSIONS, kind="videos"))
     bars = _VideoProgress([i.path for i in inputs if i.error is None], quiet)
+    _exit_cleanly_on_sigterm()
     failed = 0
     rows = []
     try:
@@ -308,16 +336,21 @@ def analyze(
                                  force=force, progress=bars.update):
             bars.finish(res.path)
             if res.status != "error" and cat is not None:
+                notes: list[str] = []
                 try:
-                    cat.import_sidecar(res.video or res.doc, res.sidecar, skip_unchanged=True)
+                    cat.import_sidecar(res.video or res.doc, res.sidecar, skip_unchanged=True, notes=notes)
                 except CatalogError as e:
                     failed += 1
                     _err(f"{res.path}: not added to the catalog: {e}")
+                for n in notes:
+                    _err(f"{res.path}: note: {n}")
             if res.status == "error":
                 failed += 1
                 _err(f"{res.path}: {res.error}")
                 if fmt is ShotFormat.jsonl:
                     sys.stdout.write(dumps({"schema": SHOT_SCHEMA, "path": res.path, "error": res.error}) + "\n")
+            elif fmt is None:
+                _err(_summary_line(res))
             elif fmt is ShotFormat.jsonl:
                 for shot in res.doc["shots"]:
                     if not embeddings:
@@ -335,8 +368,18 @@ def analyze(
     if fmt is ShotFormat.table:
         _video_table(rows)
     if failed:
-        _err(f"{failed} of {len(rows)} video(s) failed")
+        _err(f"{failed} of {count(len(rows), 'video')} failed")
         raise typer.Exit(1)
+
+
+def _exit_cleanly_on_sigterm() -> None:
+    """SIGTERM unwinds like Ctrl-C, so workers are closed and finished sidecars stay."""
+    import signal
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 def dumps(obj) -> str:
@@ -345,8 +388,13 @@ def dumps(obj) -> str:
     return _d(obj)
 
 
+def _summary_line(r) -> str:
+    n = len(r.doc["shots"])
+    speed = f", {r.doc['video']['duration'] / r.seconds:.1f}x real time" if r.status == "done" and r.seconds > 0 else ""
+    return f"{r.path}: {r.status}, {n} shot{'' if n == 1 else 's'}, {r.doc['video']['duration']:.1f} s{speed} -> {r.sidecar}"
+
+
 def _video_table(rows) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     t = Table()
@@ -360,7 +408,7 @@ def _video_table(rows) -> None:
         dur = r.doc["video"]["duration"]
         speed = f"{dur / r.seconds:.1f}x real time" if r.status == "done" and r.seconds > 0 else ""
         t.add_row(name, r.status, f"{dur:.1f} s", str(len(r.doc["shots"])), speed, r.sidecar)
-    Console().print(t)
+    print_table(t)
 
 
 class _VideoProgress:
@@ -456,7 +504,7 @@ def export_cmd(
 # ---------------------------------------------------------------------------------- taxonomy
 @app.command()
 def taxonomy(
-    group: Optional[str] = typer.Option(None, "--group", "-g", help="Show one group (e.g. shot.framing)."),
+    group: Optional[str] = typer.Option(None, "--group", "-g", help="Show one group (shot.framing, or framing)."),
     format: TaxFormat = typer.Option(TaxFormat.table, "--format", "-f", help="table, json or markdown.", case_sensitive=False),
 ) -> None:
     """Show the CinemaNet taxonomy: groups, labels, descriptions and aliases."""
@@ -464,7 +512,7 @@ def taxonomy(
 
     tax = get_taxonomy()
     try:
-        groups = [tax.group(group)] if group else list(tax.groups)
+        groups = [tax.find_group(group)] if group else list(tax.groups)
     except KeyError as e:
         _err(str(e.args[0]))
         raise typer.Exit(2)

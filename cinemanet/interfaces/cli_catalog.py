@@ -15,6 +15,7 @@ from typing import Optional
 import typer
 
 from .console import err as _err
+from .console import count, print_table
 
 catalog_app = typer.Typer(help="Inspect and maintain the catalog of analysed footage.", no_args_is_help=True)
 
@@ -27,6 +28,7 @@ class SearchFormat(str, Enum):
     jsonl = "jsonl"
     edl = "edl"
     otio = "otio"
+    csv = "csv"
 
 
 
@@ -78,6 +80,8 @@ def index_cmd(
                 failed += 1
                 _err(f"{r.path}: {r.error}")
                 continue
+            if r.note:
+                _err(f"{r.path}: note: {r.note}")
             if r.skipped:
                 skipped += 1
             else:
@@ -85,7 +89,7 @@ def index_cmd(
                 shots += r.shots
             if not quiet:
                 n = done + skipped + failed
-                msg = f"{n} sidecar(s): {done} imported ({shots} shots), {skipped} unchanged, {failed} failed"
+                msg = f"{count(n, 'sidecar')}: {done} imported ({count(shots, 'shot')}), {skipped} unchanged, {failed} failed"
                 if tty:
                     sys.stderr.write(f"\r{msg}")
                 elif n % 100 == 0:
@@ -95,7 +99,7 @@ def index_cmd(
             if tty:
                 sys.stderr.write("\n")
             rate = f", {shots / secs:,.0f} shots/s" if shots and secs > 0 else ""
-            _err(f"{cat.path}: {done} video(s) imported ({shots} shots), {skipped} unchanged, {failed} failed "
+            _err(f"{cat.path}: {count(done, 'video')} imported ({count(shots, 'shot')}), {skipped} unchanged, {failed} failed "
                  f"in {secs:.1f} s{rate}")
         if done:
             _refresh_index(cat, quiet)
@@ -149,7 +153,7 @@ def status_cmd(
     else:
         typer.echo(f"schema:   version {info['schema_version']} ({info['backend']} {storage.get('server', '')}; "
                    f"pgvector {storage.get('pgvector', '?')})")
-    typer.echo(f"contents: {n_media} video(s), {n_shots} shot(s), {info['bytes'] / 1e6:.1f} MB")
+    typer.echo(f"contents: {count(n_media, 'video')}, {count(n_shots, 'shot')}, {info['bytes'] / 1e6:.1f} MB")
     for p in problems:
         typer.echo(f"{p['state']:8}  {p['path']}")
     if problems:
@@ -234,7 +238,8 @@ def search_cmd(
                                        "(optionally :asc or :desc); overrides sort: in the query."),
     format: Optional[SearchFormat] = typer.Option(
         None, "--format", "-f", help="table (default on a terminal), jsonl (the shot contract plus id and score), "
-        "edl (CMX3600 of the results in order) or otio (an OpenTimelineIO timeline).", case_sensitive=False),
+        "edl (CMX3600 of the results in order), otio (an OpenTimelineIO timeline) or csv "
+        "(one row per shot, with id and score).", case_sensitive=False),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
     catalog: Optional[str] = typer.Option(None, "--catalog", "-c", help=CATALOG_HELP),
 ) -> None:
@@ -289,6 +294,10 @@ def search_cmd(
                 out.write(json.dumps(s, ensure_ascii=False, separators=(",", ":")) + "\n")
         elif fmt is SearchFormat.table:
             _table(shots, scores, res, out)
+        elif fmt is SearchFormat.csv:
+            from ..video.export.csv import write_results
+
+            write_results(shots, scores, out)
         elif fmt is SearchFormat.edl:
             from ..search.export import results_edl
 
@@ -301,20 +310,19 @@ def search_cmd(
         if output is not None:
             out.close()
     if fmt is not SearchFormat.table:
-        _err(f"{len(shots)} of {res.total} matching shot(s) ({res.took_ms:.0f} ms)")
+        _err(f"{len(shots)} of {count(res.total, 'matching shot')} ({res.took_ms:.0f} ms)")
 
 
 def _table(shots, scores, res, out) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    t = Table(caption=f"{len(shots)} of {res.total} matching shot(s), {res.took_ms:.0f} ms — {res.query or '*'}")
+    t = Table(caption=f"{len(shots)} of {count(res.total, 'matching shot')}, {res.took_ms:.0f} ms — {res.query or '*'}")
     for c in ("id", "video", "shot", "start", "dur", "score", "description"):
         t.add_column(c, overflow="fold")
     for s in shots:
-        t.add_row(str(s["id"]), os.path.basename(s["path"]), str(s["shot"]), s.get("start_timecode") or f"{s['start_time']:.2f}",
+        t.add_row(str(s["id"]), os.path.basename(s["path"]), str(s["shot"] + 1), s.get("start_timecode") or f"{s['start_time']:.2f}",
                   f"{s['end_time'] - s['start_time']:.1f}s", f"{scores[s['id']]:.3f}", s["description"])
-    Console(file=out, width=None if out.isatty() else 160).print(t)
+    print_table(t, out)
 
 
 def register(app: typer.Typer, model_app: typer.Typer) -> None:

@@ -79,9 +79,13 @@ class _Eval:
             return _OPS[n.op](s, v), s
         if isinstance(n, Field):
             col = np.asarray(self.p.field(n.name))
+            value = n.value
+            if col.dtype.kind == "f":  # a bound past the column's float range would overflow (and warn)
+                big = float(np.finfo(col.dtype).max)
+                value = min(max(value, -big), big)
             if n.op == "=":
-                return np.isclose(col, n.value, rtol=0, atol=1e-3), None
-            return _OPS[n.op](col, n.value), None
+                return np.isclose(col, value, rtol=0, atol=1e-3), None
+            return _OPS[n.op](col, value), None
         if isinstance(n, File):
             return np.isin(self.p.media, self.e._media_matching(n.text)), None
         if isinstance(n, Not):

@@ -22,12 +22,26 @@ def temporary_prefix(path: str | os.PathLike) -> str:
     return f".{Path(path).name}."
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _temporary(path: Path, suffix: str) -> tuple[int, str]:
+    """mkstemp beside ``path``, with the mode the user's umask gives a new file (0644 normally):
+    mkstemp's 0600 would hide sidecars and exports from others on shared volumes."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temporary_prefix(path), suffix=suffix)
+    os.fchmod(fd, 0o666 & ~_umask())
+    return fd, tmp
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, *, suffix: str = ".tmp") -> Iterator[Path]:
     """A temporary path next to ``path`` for a writer that wants a file name (``np.savez``,
     a library's ``save``); renamed over ``path`` when the block succeeds, removed otherwise."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temporary_prefix(path), suffix=suffix)
+    fd, tmp = _temporary(path, suffix)
     os.close(fd)
     try:
         yield Path(tmp)
@@ -48,7 +62,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb", *, fsync: bool = True
     if "b" not in mode:
         kw.setdefault("encoding", "utf-8")
         kw.setdefault("errors", "surrogateescape")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temporary_prefix(path), suffix=".tmp")
+    fd, tmp = _temporary(path, ".tmp")
     try:
         with os.fdopen(fd, mode, **kw) as f:
             yield f

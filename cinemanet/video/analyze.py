@@ -202,6 +202,9 @@ class _ThreadTagger:
 
 
 def _tag_process(model: str, embeddings: bool, jobs, results) -> None:
+    from .lifeline import watch_parent
+
+    watch_parent()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     try:
         from ..api import CinemaNet

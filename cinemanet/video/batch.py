@@ -117,6 +117,9 @@ _worker: dict = {}
 
 
 def _init(detector: str, embeddings: bool, events) -> None:
+    from .lifeline import watch_parent
+
+    watch_parent()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from ..api import CinemaNet
 
@@ -197,8 +200,13 @@ def run_pool(inputs: list[Input], o: BatchOptions) -> Iterator[FileResult]:
 def _pool(inputs, out, compress, detector, jobs, force, embeddings, progress) -> Iterator[FileResult]:
     from concurrent.futures import ProcessPoolExecutor
 
+    from multiprocessing.managers import SyncManager
+
+    from .lifeline import watch_parent
+
     ctx = mp.get_context("spawn")
-    manager = ctx.Manager()
+    manager = SyncManager(ctx=ctx)
+    manager.start(watch_parent)
     events = manager.Queue()
     stop = threading.Event()
 
@@ -216,7 +224,8 @@ def _pool(inputs, out, compress, detector, jobs, force, embeddings, progress) ->
     th = threading.Thread(target=pump, daemon=True)
     th.start()
     try:
-        with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init, initargs=(detector, embeddings, events)) as pool:
+        pool = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init, initargs=(detector, embeddings, events))
+        try:
             futures = {}
             for inp in inputs:
                 if inp.error is None:
@@ -226,6 +235,10 @@ def _pool(inputs, out, compress, detector, jobs, force, embeddings, progress) ->
                     yield FileResult(inp.path, "error", error=inp.error)
                 else:
                     yield futures[inp.path].result()
+        except BaseException:  # interrupted: drop queued videos, don't wait for those in progress
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
     finally:
         stop.set()
         th.join(timeout=2)

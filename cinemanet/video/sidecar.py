@@ -1,16 +1,17 @@
 """Sidecar files: one JSON document per video with its summary and every shot.
 
-``<name>.cinemanet.json`` (or ``.cinemanet.json.zst`` with ``--compress``), next to the video
-or in an output folder. Written atomically: a temporary file in the same folder, flushed and
-fsynced, then renamed over the target, so a crash never leaves half a sidecar.
+``<name>.cinemanet.json`` (or ``.cinemanet.json.zst`` with ``--compress``) next to the video,
+or ``<name>.<folder hash>.cinemanet.json`` in an output folder (see :func:`sidecar_path`).
+Written atomically: a temporary file in the same folder, flushed and fsynced, then renamed
+over the target, so a crash never leaves half a sidecar.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from ..contracts import SHOT_SCHEMA, SIDECAR_SCHEMA  # noqa: F401 - SHOT_SCHEMA: re-exported for old imports
@@ -32,9 +33,15 @@ class SidecarError(Exception):
 
 
 def sidecar_path(video: str | os.PathLike, out_dir: str | os.PathLike | None = None, compress: bool = False) -> Path:
+    """Beside the video, ``NAME.cinemanet.json``. In a shared ``out_dir`` the name also carries
+    8 hex digits of the video's folder (its absolute path), because camera cards repeat file
+    names: ``card1/C0001.MP4`` and ``card2/C0001.MP4`` get two sidecars, the same ones every run."""
     v = Path(video)
-    folder = Path(out_dir) if out_dir else v.parent
-    return folder / (v.name + (ZSTD_SUFFIX if compress else SUFFIX))
+    suffix = ZSTD_SUFFIX if compress else SUFFIX
+    if not out_dir:
+        return v.parent / (v.name + suffix)
+    folder = os.fsencode(os.path.abspath(v.parent))
+    return Path(out_dir) / f"{v.name}.{hashlib.sha256(folder).hexdigest()[:8]}{suffix}"
 
 
 def existing_sidecar(video: str | os.PathLike, out_dir: str | os.PathLike | None = None) -> Path | None:
@@ -89,7 +96,29 @@ def read_sidecar(path: str | os.PathLike) -> dict:
         raise SidecarError(f"not valid JSON: {e}") from None
     if not isinstance(doc, dict) or doc.get("schema") != SIDECAR_SCHEMA:
         raise SidecarError(f"not a {SIDECAR_SCHEMA} sidecar")
+    check_document(doc)
     return doc
+
+
+def check_document(doc: dict) -> None:
+    """The structure every reader of a sidecar relies on; a damaged or hand-edited one is a
+    :class:`SidecarError` naming the first fault, never a ``KeyError`` deep inside a reader."""
+    for key, kind in (("file", dict), ("video", dict), ("shots", list)):
+        if not isinstance(doc.get(key), kind):
+            raise SidecarError(f"invalid sidecar: {key!r} is missing or not {'an object' if kind is dict else 'a list'}")
+    for i, shot in enumerate(doc["shots"]):
+        if not isinstance(shot, dict):
+            raise SidecarError(f"invalid sidecar: shot {i} is not an object")
+        for key in ("start_frame", "end_frame"):
+            v = shot.get(key)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+                raise SidecarError(f"invalid sidecar: shot {i} {key} is {v!r}, not a frame number")
+        if shot["end_frame"] < shot["start_frame"]:
+            raise SidecarError(f"invalid sidecar: shot {i} ends (frame {shot['end_frame']}) before it starts")
+        for key in ("start_time", "end_time"):
+            v = shot.get(key)
+            if not isinstance(v, (int, float)) or isinstance(v, bool):
+                raise SidecarError(f"invalid sidecar: shot {i} {key} is {v!r}, not a number of seconds")
 
 
 def read_video(path: str | os.PathLike) -> "Video":

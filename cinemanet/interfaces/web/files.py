@@ -13,6 +13,7 @@ from .state import _State, get_state
 router = APIRouter(tags=["media"])
 
 
+@router.head("/media/{media_id}", include_in_schema=False)
 @router.get("/media/{media_id}", summary="The video file of a catalogued media (HTTP range requests: 206)",
             responses={206: {"description": "Partial content"}})
 def media_file(media_id: int, state: _State = Depends(get_state)):
@@ -24,6 +25,7 @@ def media_file(media_id: int, state: _State = Depends(get_state)):
     return FileResponse(path, media_type=media_type(path), headers={"Cache-Control": "private, max-age=3600"})
 
 
+@router.head("/keyframes/{shot_id}/{k}.jpg", include_in_schema=False)
 @router.get("/keyframes/{shot_id}/{k}.jpg", summary="A keyframe of a shot as JPEG (extracted on demand, cached)",
             response_class=Response, responses={200: {"content": {"image/jpeg": {}}}})
 def keyframe(shot_id: int, k: int, w: int = Query(320), state: _State = Depends(get_state)):

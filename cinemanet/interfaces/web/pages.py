@@ -41,6 +41,10 @@ def removable(q: str) -> list[dict]:
     return [{"term": t, "href": "/?" + urlencode({"q": " ".join(toks[:i] + toks[i + 1:])})} for i, t in enumerate(toks)]
 
 
+SHOT_PAGE_LABELS = 4  # per group on a shot page; the rest fold away (location alone has 100+)
+
+
+@router.head("/", include_in_schema=False)
 @router.get("/", response_class=HTMLResponse)
 def index(request: Request, q: str = "", like: str | None = None, offset: int = Query(0, ge=0, le=MAX_OFFSET),
           limit: int = Query(PAGE_SIZE, ge=1, le=MAX_LIMIT), sort: str | None = None,
@@ -62,6 +66,7 @@ def index(request: Request, q: str = "", like: str | None = None, offset: int = 
                       server_ms=(time.perf_counter() - t0) * 1000.0, **ctx)
 
 
+@router.head("/shots/{shot_id}", include_in_schema=False)
 @router.get("/shots/{shot_id}", response_class=HTMLResponse)
 def shot_page(request: Request, shot_id: int, state: _State = Depends(get_state)):
     catalog, tax = state.catalog, state.tax
@@ -88,10 +93,12 @@ def shot_page(request: Request, shot_id: int, state: _State = Depends(get_state)
         pass  # no embedding: no strip
     available = media is not None and os.path.isfile(media.path)
     return state.page("shot.html", request, shot=shot, media=media, groups=groups, available=available, urls=_urls(shot),
+                      top_labels=SHOT_PAGE_LABELS,
                       similar=similar, prev_id=ids[i - 1] if i > 0 else None,
                       next_id=ids[i + 1] if 0 <= i < len(ids) - 1 else None)
 
 
+@router.head("/taxonomy", include_in_schema=False)
 @router.get("/taxonomy", response_class=HTMLResponse)
 def taxonomy_page(request: Request, state: _State = Depends(get_state)):
     groups = []
@@ -101,6 +108,7 @@ def taxonomy_page(request: Request, state: _State = Depends(get_state)):
     return state.page("taxonomy.html", request, groups=groups)
 
 
+@router.head("/taxonomy/{group}", include_in_schema=False)
 @router.get("/taxonomy/{group}", response_class=HTMLResponse)
 def taxonomy_group_page(request: Request, group: str, state: _State = Depends(get_state)):
     try:
@@ -111,6 +119,7 @@ def taxonomy_group_page(request: Request, group: str, state: _State = Depends(ge
     return state.page("taxonomy_group.html", request, g=g, labels=labs, depth=g.depth, examples=state.examples(g.key, 4, labs))
 
 
+@router.head("/docs", include_in_schema=False)
 @router.get("/docs", response_class=HTMLResponse)
 def docs_page(request: Request, state: _State = Depends(get_state)):
     # Swagger UI would load from a CDN: an offline list of the OpenAPI operations instead.

@@ -22,6 +22,7 @@ from ...catalog.records import NO_LABEL, PICK_DTYPE
 from ...catalog.store import Catalog
 from ...search.query import QueryError
 from ...taxonomy import get_taxonomy
+from ..console import count
 from .media import KeyframeCache
 from .models import API_PREFIX
 
@@ -44,7 +45,8 @@ class _State:
         self.keyframes = KeyframeCache(thumbs)
         self.env = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=select_autoescape(["html"]))
         self.env.globals.update(group_short=_group_short, filename=_filename, timecode=_timecode, swatch=_swatch,
-                                top_groups=_top_groups, version=__version__, urlencode=urlencode)
+                                top_groups=_top_groups, version=__version__, urlencode=urlencode,
+                                count=count)
 
     def fresh(self) -> None:
         """Refresh the search index at most every REFRESH_EVERY_S (a cheap check of 3 numbers)."""
@@ -193,20 +195,20 @@ def _cards(catalog: Catalog, ids: list[int]) -> list[dict]:
 
 
 def _top_groups(shot: dict, n: int = 4) -> list[dict]:
-    """The most confident group picks, for a grid card."""
+    """A grid card's picks: framing, location, subject, time of day and shot type first."""
+    from ...video.export import top_labels
+
     tax = get_taxonomy()
+    groups = shot.get("groups") or {}
     picks = []
-    for g, v in (shot.get("groups") or {}).items():
-        lab = v.get("label")
-        if not lab or lab.endswith(".na"):
-            continue
+    for lab in top_labels(shot, n):
         try:
-            title = tax.label(lab).title
+            label = tax.label(lab)
         except KeyError:
-            title = lab
-        picks.append({"group": g, "label": lab, "title": title, "confidence": v.get("confidence") or 0.0})
-    picks.sort(key=lambda d: -d["confidence"])
-    return picks[:n]
+            continue
+        picks.append({"group": label.group, "label": lab, "title": label.title,
+                      "confidence": (groups.get(label.group) or {}).get("confidence") or 0.0})
+    return picks
 
 
 def _swatch(shot: dict) -> str:
@@ -248,8 +250,10 @@ def _parse_like(like: str | None) -> int | None:
     if like is None or like == "":
         return None
     s = like.strip()
-    if not s.isdigit() or len(s) > 18:
+    if not s.isdigit():
         raise QueryError(f"like must be a shot id (a whole number), not {like[:40]!r}")
+    if len(s) > 18:
+        raise QueryError(f"like: {s[:40]} is not a shot id of this catalog")
     return int(s)
 
 

@@ -204,17 +204,23 @@ def group_keys(doc_or_shot: dict | None = None) -> list[str]:
     return keys
 
 
+#: what a cinematographer or editor asks first about a shot: cards, contact sheets and
+#: markers show these groups' labels before any other (those follow, most confident first)
+INFORMATIVE_GROUPS = ("shot.framing", "shot.location", "shot.subject", "shot.timeofday", "shot.type")
+
+
 def top_labels(shot: dict, n: int = 4) -> list[str]:
-    """The shot's chosen labels, most confident first, leaving out "not applicable"."""
-    picks: list[tuple[float, int, str]] = []
+    """The shot's chosen labels, the informative groups first, leaving out "not applicable"."""
+    picks: list[tuple[int, float, int, str]] = []
     for i, g in enumerate(group_keys()):
         p = (shot.get("groups") or {}).get(g) or {}
         lab = p.get("label")
         if lab and not _is_na(lab):
-            picks.append((-float(p.get("confidence") or 0.0), i, lab))
+            rank = INFORMATIVE_GROUPS.index(g) if g in INFORMATIVE_GROUPS else len(INFORMATIVE_GROUPS)
+            picks.append((rank, -float(p.get("confidence") or 0.0), i, lab))
     if not picks:  # fall back on the tags list
         return [t for t in shot.get("tags") or [] if not _is_na(t)][:n]
-    return [lab for _, _, lab in sorted(picks)[:n]]
+    return [lab for *_, lab in sorted(picks)[:n]]
 
 
 def top_titles(shot: dict, n: int = 4) -> list[str]:
