@@ -78,7 +78,8 @@ def bench_engines(a) -> dict:
         import ray
 
         t0 = time.perf_counter()
-        ray.init(num_cpus=2, object_store_memory=200 * 1024 * 1024, include_dashboard=False, log_to_driver=False)
+        ray.init(address="local", num_cpus=2, object_store_memory=200 * 1024 * 1024, include_dashboard=False,
+                 log_to_driver=False)
         res["ray_init_s"] = time.perf_counter() - t0
         try:
             res["ray"] = run("ray", engine="ray")

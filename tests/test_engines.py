@@ -28,7 +28,8 @@ def ray_cluster():
     import ray
 
     try:
-        ray.init(num_cpus=2, object_store_memory=200 * 1024 * 1024, include_dashboard=False, log_to_driver=False)
+        ray.init(address="local", num_cpus=2, object_store_memory=200 * 1024 * 1024, include_dashboard=False,
+                 log_to_driver=False)
     except Exception as e:  # noqa: BLE001 - any failure to start is a reason to skip
         pytest.skip(f"cannot start a local Ray: {e}")
     yield ray

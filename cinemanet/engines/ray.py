@@ -144,8 +144,8 @@ class RayEngine(Engine):
             except (ConnectionError, RuntimeError, ValueError) as e:
                 raise EngineError(f"cannot join the Ray cluster at {self.address}: "
                                   f"{(str(e).strip().splitlines() or [type(e).__name__])[0]}") from None
-        else:
-            ray.init(num_cpus=os.cpu_count() or 1, object_store_memory=OBJECT_STORE_BYTES,
+        else:  # "local": a new instance, never one a stale /tmp/ray/ray_current_cluster points to
+            ray.init(address="local", num_cpus=os.cpu_count() or 1, object_store_memory=OBJECT_STORE_BYTES,
                      include_dashboard=False, log_to_driver=False)
         return True
 
