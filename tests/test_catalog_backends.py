@@ -245,3 +245,19 @@ def test_cli_takes_a_url_not_a_path(tmp_path, pg, monkeypatch):
     assert not any(p.name.startswith("postgres") for p in tmp_path.iterdir())  # never a file named after the URL
     res = runner.invoke(app, ["catalog", "status", "--catalog", "mysql://h/db"])
     assert res.exit_code == 2 and "mysql:// catalogs are not supported" in res.output
+
+
+def test_web_app_over_postgres(tmp_path, pg, monkeypatch):
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from cinemanet.interfaces.web import create_app
+
+    monkeypatch.setenv("CINEMANET_INDEX_DIR", str(tmp_path / "cache"))
+    url = pg.create_db()
+    with open_catalog(url) as cat:
+        cat.import_sidecar(_doc("/v/a.mp4", 3, "a" * 64))
+    with TestClient(create_app(url)) as tc:
+        stats = tc.get("/api/v1/stats").json()
+        assert (stats["shots"], stats["read_only"]) == (3, True)
+        assert tc.get("/api/v1/search", params={"q": "night"}).status_code == 200
