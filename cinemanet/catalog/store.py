@@ -38,6 +38,15 @@ BUSY_TIMEOUT_MS = 60_000
 PAGE_SIZE = 16384
 SIDECAR_SUFFIXES = SUFFIXES  # the sidecar module owns them
 
+#: the columns ``catalog copy`` moves, per table (in dependency order); tombstones and meta are not data
+COPY_TABLES = {
+    "labels": ("id", "key", "grp"),
+    "media": ("id", "path", "sha256", "size", "mtime", "duration", "fps", "width", "height", "rotation", "video",
+              "model", "sidecar", "created", "imported", "shot_count"),
+    "shots": ("id", "media_id", "shot", "start_frame", "end_frame", "start_time", "end_time", "duration", "brightness",
+              "motion", "confidence", "description", "picks", "tags", "scores", "embedding", "emb_scale", "extra"),
+}
+
 
 class CatalogError(Exception):
     """A catalog or an input to it cannot be used. ``str(e)`` is one line that says why."""
@@ -96,6 +105,8 @@ class ImportResult:
 @register_catalog("sqlite")
 class Catalog:
     """An open catalog (the SQLite backend). Create with :meth:`open`; use as a context manager or call :meth:`close`."""
+
+    schemes: tuple[str, ...] = ()  # URL schemes this backend opens (SQLite takes file paths)
 
     def __init__(self, path: Path, readonly: bool = False):
         self.path = path
@@ -247,6 +258,11 @@ class Catalog:
         return n
 
     def _import(self, doc, sidecar_path, skip_unchanged: bool) -> tuple[int, int, bool, str | None]:
+        media, rows = self._prepare(doc, sidecar_path)
+        return self._store(media, rows, skip_unchanged)
+
+    def _prepare(self, doc, sidecar_path) -> tuple[dict, list[dict]]:
+        """The media row and the shot rows of one document (no database write). Backends share it."""
         if hasattr(doc, "to_dict"):  # a typed video.records.Video
             doc = doc.to_dict()
         if not isinstance(doc, dict):
@@ -293,6 +309,10 @@ class Catalog:
             "imported": time.time(),
             "shot_count": len(rows),
         }
+        return media, rows
+
+    def _store(self, media: dict, rows: list[dict], skip_unchanged: bool) -> tuple[int, int, bool, str | None]:
+        path = media["path"]
         try:
             with self._write() as con:
                 old = con.execute("SELECT id, path, created, shot_count FROM media WHERE sha256=? OR path=?",
@@ -420,6 +440,37 @@ class Catalog:
 
     def tombstones(self, after: int) -> np.ndarray:
         return np.array([r[0] for r in self.con.execute("SELECT shot_id FROM tombstones WHERE seq > ?", (after,))], np.int64)
+
+    @property
+    def index_folder(self) -> Path:
+        """Where the derived search index is kept (beside the file)."""
+        return Path(str(self.path) + ".index")
+
+    @property
+    def url(self) -> str:
+        """How to name this catalog again (``--catalog``): for SQLite, its file."""
+        return str(self.path)
+
+    def raw_rows(self, table: str, batch: int = 2000) -> Iterator[list[tuple]]:
+        """Every row of ``table`` (labels, media, shots) as stored, in id order: ``catalog copy``."""
+        cols = COPY_TABLES[table]
+        cur = self.con.execute(f"SELECT {', '.join(cols)} FROM {table} ORDER BY id")
+        while rows := cur.fetchmany(batch):
+            yield [tuple(r) for r in rows]
+
+    def load_rows(self, tables: Iterable[tuple[str, Iterable[list[tuple]]]]) -> None:
+        """Replace an empty catalog's contents with these rows (ids kept), in one transaction."""
+        with self._write() as con:
+            if con.execute("SELECT count(*) FROM media").fetchone()[0]:
+                raise CatalogError(f"{self.url}: the destination catalog is not empty")
+            con.execute("DELETE FROM labels")
+            for table, batches in tables:
+                cols = COPY_TABLES[table]
+                sql = f"INSERT INTO {table}({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+                for rows in batches:
+                    con.executemany(sql, rows)
+            con.execute("UPDATE meta SET value=? WHERE key='epoch'", (uuid.uuid4().hex,))
+        self._space = None
 
     def file_size(self) -> int:
         return sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.is_file())

@@ -13,12 +13,17 @@ from ..plugins import Registry
 
 if TYPE_CHECKING:
     from ..media import Input
+    from ..results import TagError, TagResult
     from ..video.batch import BatchOptions, FileResult
 
 DEFAULT_ENGINE = "local"
 
 #: name -> engine class
 ENGINES: Registry[type["Engine"]] = Registry("engines", package="cinemanet.engines", noun="engine")
+
+
+class EngineError(Exception):
+    """An engine cannot run (a cluster unreachable, ...). ``str(e)`` is one line that says why."""
 
 
 class Engine:
@@ -30,6 +35,14 @@ class Engine:
         run) and yield one result per input, in input order, each as soon as it is final."""
         raise NotImplementedError
 
+    def tag(self, inputs: "list[Input]", model: str, *, embeddings: bool = False,
+            jobs: int | None = None) -> "Iterator[TagResult | TagError]":
+        """Tag still images (``cinemanet tag`` over folders): one result per input, in input order.
+        By default this machine's worker processes (:func:`cinemanet.api.tag_files`)."""
+        from ..api import tag_files
+
+        return tag_files(inputs, model, embeddings=embeddings, jobs=jobs)
+
 
 def register_engine(cls: type[Engine]) -> type[Engine]:
     """Class decorator: registers ``cls`` under ``cls.name``."""
@@ -40,4 +53,4 @@ def create_engine(name: str = DEFAULT_ENGINE, **params) -> Engine:
     return ENGINES.get_plugin(name)(**params)
 
 
-__all__ = ["DEFAULT_ENGINE", "ENGINES", "Engine", "create_engine", "register_engine"]
+__all__ = ["DEFAULT_ENGINE", "ENGINES", "Engine", "EngineError", "create_engine", "register_engine"]

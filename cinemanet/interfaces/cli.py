@@ -86,6 +86,9 @@ def tag(
     model: str = typer.Option("default", "--model", help="Packaged model name or path to a model.yaml."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write results to this file instead of stdout."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    engine: str = typer.Option("local", "--engine", help="How the batch runs: local (worker processes) or ray."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="With --engine ray: the cluster to join "
+                                              "(default $RAY_ADDRESS, else a local Ray for this run)."),
 ) -> None:
     """Tag still images with all 14 CinemaNet concept groups.
 
@@ -103,9 +106,18 @@ def tag(
     if not inputs:
         _err("nothing to tag")
         raise typer.Exit(1)
-    from ..api import tag_files
     from ..concepts import model_spec
+    from ..engines import ENGINES, EngineError, create_engine
     from ..taxonomy import get_taxonomy
+
+    try:
+        ENGINES.get_plugin(engine)
+    except KeyError as e:
+        _err(e.args[0])
+        raise typer.Exit(2)
+    if ray_address and engine != "ray":
+        _err("--ray-address needs --engine ray")
+        raise typer.Exit(2)
 
     try:
         model_spec(model)
@@ -117,12 +129,16 @@ def tag(
     failed = 0
     progress = _Progress(len(inputs), quiet or len(inputs) < 2)
     try:
-        for res in tag_files(inputs, model, embeddings=embeddings, jobs=jobs or None):
+        eng = create_engine(engine, **({"address": ray_address} if ray_address else {}))
+        for res in eng.tag(inputs, model, embeddings=embeddings, jobs=jobs or None):
             if not res.ok:
                 failed += 1
                 _err(f"{res.path}: {res.error}")
             writer.write(res)
             progress.advance()
+    except EngineError as e:
+        _err(str(e))
+        raise typer.Exit(2)
     finally:
         progress.close()
         writer.close()
@@ -278,6 +294,8 @@ def analyze(
                                          "(frame, time, every score it uses) to this CSV file; one video only."),
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Videos analysed in parallel processes."),
     engine: str = typer.Option("local", "--engine", help="How the batch runs."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="With --engine ray: the cluster to join "
+                                              "(e.g. 10.0.0.5:6379; default $RAY_ADDRESS, else a local Ray for this run)."),
     format: Optional[ShotFormat] = typer.Option(
         None, "--format", "-f", help="jsonl: one cinemanet.shot/2 object per shot on stdout; table: one line per "
         "video (default on a terminal). Piped without --format: a summary line per video on stderr, nothing on "
@@ -285,8 +303,8 @@ def analyze(
     embeddings: bool = typer.Option(False, "--embeddings", help="Include shot embeddings in the JSONL output (sidecars always have them)."),
     force: bool = typer.Option(False, "--force", help="Re-analyse even when an up-to-date sidecar exists."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
-    catalog: Optional[Path] = typer.Option(None, "--catalog", help="Also add each analysed video to this catalog "
-                                           "(one transaction per video; see `cinemanet search`)."),
+    catalog: Optional[str] = typer.Option(None, "--catalog", help="Also add each analysed video to this catalog, a file "
+                                          "or a postgresql:// URL (one transaction per video; see `cinemanet search`)."),
 ) -> None:
     """Find every shot of each video and describe it in cinematic terms.
 
@@ -300,7 +318,7 @@ def analyze(
     from ..media import discover
     from ..media.video import VIDEO_EXTENSIONS
     from ..video.batch import analyze_paths
-    from ..engines import ENGINES
+    from ..engines import ENGINES, EngineError
     from ..video.detectors import DETECTORS
 
     for reg, name in ((DETECTORS, detector), (ENGINES, engine)):
@@ -328,10 +346,10 @@ def analyze(
     fmt = format or (ShotFormat.table if sys.stdout.isatty() else None)
     cat = None
     if catalog is not None:
-        from ..catalog import Catalog, CatalogError
+        from ..catalog import CatalogError, open_catalog
 
         try:
-            cat = Catalog.open(catalog)
+            cat = open_catalog(catalog)
         except CatalogError as e:
             _err(str(e))
             raise typer.Exit(2)
@@ -348,7 +366,11 @@ def analyze(
     failed = 0
     rows = []
     try:
+        if ray_address and engine != "ray":
+            _err("--ray-address needs --engine ray")
+            raise typer.Exit(2)
         for res in analyze_paths(inputs, out_dir=out, compress=compress, detector=detector, jobs=jobs, engine=engine,
+                                 engine_options={"address": ray_address} if ray_address else None,
                                  force=force, progress=bars.update, detector_options=options, stats=stats):
             bars.finish(res.path)
             if res.status != "error" and cat is not None:
@@ -374,6 +396,9 @@ def analyze(
                     sys.stdout.write(dumps(shot) + "\n")
             sys.stdout.flush()
             rows.append(res)
+    except EngineError as e:
+        _err(str(e))
+        raise typer.Exit(2)
     finally:
         bars.close()
         if cat is not None:

@@ -19,7 +19,8 @@ from .console import count, print_table
 
 catalog_app = typer.Typer(help="Inspect and maintain the catalog of analysed footage.", no_args_is_help=True)
 
-CATALOG_HELP = "Catalog file (default: $CINEMANET_CATALOG, else catalog.sqlite in the user data folder)."
+CATALOG_HELP = ("Catalog: a file (SQLite) or a postgresql://user@host/db URL (default: $CINEMANET_CATALOG, else "
+                "catalog.sqlite in the user data folder).")
 
 
 class SearchFormat(str, Enum):
@@ -32,11 +33,11 @@ class SearchFormat(str, Enum):
 
 
 
-def _open(path: Optional[Path], *, create: bool = True, readonly: bool = False):
-    from ..catalog import Catalog, CatalogError
+def _open(target: Optional[str], *, create: bool = True, readonly: bool = False):
+    from ..catalog import CatalogError, open_catalog
 
     try:
-        return Catalog.open(path, create=create, readonly=readonly)
+        return open_catalog(target, create=create, readonly=readonly)
     except CatalogError as e:
         _err(str(e))
         raise typer.Exit(2)
@@ -58,7 +59,7 @@ def _refresh_index(cat, quiet: bool) -> None:
 def index_cmd(
     paths: list[Path] = typer.Argument(..., help="Sidecars (*.cinemanet.json[.zst]), videos with a sidecar, or folders "
                                        "(searched recursively).", show_default=False),
-    catalog: Optional[Path] = typer.Option(None, "--catalog", "-c", help=CATALOG_HELP),
+    catalog: Optional[str] = typer.Option(None, "--catalog", "-c", help=CATALOG_HELP),
     force: bool = typer.Option(False, "--force", help="Re-import sidecars already in the catalog unchanged."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress on stderr."),
 ) -> None:
@@ -117,7 +118,7 @@ def _file_state(m) -> str:
 
 @catalog_app.command("status")
 def status_cmd(
-    catalog: Optional[Path] = typer.Option(None, "--catalog", "-c", help=CATALOG_HELP),
+    catalog: Optional[str] = typer.Option(None, "--catalog", "-c", help=CATALOG_HELP),
     json_out: bool = typer.Option(False, "--json", help="One JSON object instead of text."),
 ) -> None:
     """Show the catalog: where it is, its schema version, media and shots, files missing or changed."""
@@ -136,7 +137,8 @@ def status_cmd(
             "media": n_media,
             "shots": n_shots,
             "bytes": cat.file_size(),
-            "journal_mode": storage["journal_mode"],
+            "journal_mode": storage.get("journal_mode", ""),
+            "backend": storage.get("backend", "sqlite"),
             "problems": problems,
             "integrity": cat.integrity(),
         }
@@ -146,7 +148,11 @@ def status_cmd(
         typer.echo(json.dumps(info, ensure_ascii=False))
         return
     typer.echo(f"catalog:  {info['catalog']}")
-    typer.echo(f"schema:   version {info['schema_version']} ({info['journal_mode']} journal)")
+    if info["backend"] == "sqlite":
+        typer.echo(f"schema:   version {info['schema_version']} ({info['journal_mode']} journal)")
+    else:
+        typer.echo(f"schema:   version {info['schema_version']} ({info['backend']} {storage.get('server', '')}; "
+                   f"pgvector {storage.get('pgvector', '?')})")
     typer.echo(f"contents: {count(n_media, 'video')}, {count(n_shots, 'shot')}, {info['bytes'] / 1e6:.1f} MB")
     for p in problems:
         typer.echo(f"{p['state']:8}  {p['path']}")
@@ -159,7 +165,7 @@ def status_cmd(
 
 @catalog_app.command("prune")
 def prune_cmd(
-    catalog: Optional[Path] = typer.Option(None, "--catalog", "-c", help=CATALOG_HELP),
+    catalog: Optional[str] = typer.Option(None, "--catalog", "-c", help=CATALOG_HELP),
     search_root: list[Path] = typer.Option([], "--search-root", "-r", help="Folder to look for moved videos in "
                                            "(recursively; repeatable)."),
     dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Say what would change, change nothing."),
@@ -198,6 +204,29 @@ def prune_cmd(
     _err(f"{relinked} video(s) {verb} relinked, {removed} removed")
 
 
+@catalog_app.command("copy")
+def copy_cmd(
+    src: str = typer.Argument(..., help="The catalog to copy: a file or a postgresql:// URL.", show_default=False),
+    dst: str = typer.Argument(..., help="A new or empty catalog: a file or a postgresql:// URL.", show_default=False),
+) -> None:
+    """Copy a catalog to another backend (SQLite <-> PostgreSQL) without losing anything.
+
+    Every media and shot row is copied as stored (ids, scores, embeddings), in one
+    transaction, and the copy is verified by a digest of every row. The destination must be
+    empty; its search index is built on first use.
+    """
+    from ..catalog import CatalogError
+    from ..catalog.copy import copy_catalog
+
+    t0 = time.perf_counter()
+    try:
+        r = copy_catalog(src, dst)
+    except CatalogError as e:
+        _err(str(e))
+        raise typer.Exit(1)
+    _err(f"copied {r.media} video(s), {r.shots} shot(s) in {time.perf_counter() - t0:.1f} s (verified, digest {r.digest[:12]})")
+
+
 # ------------------------------------------------------------------------------------ search
 def search_cmd(
     query: list[str] = typer.Argument(None, help="The query, e.g. night exterior wide -person sort:duration "
@@ -212,7 +241,7 @@ def search_cmd(
         "edl (CMX3600 of the results in order), otio (an OpenTimelineIO timeline) or csv "
         "(one row per shot, with id and score).", case_sensitive=False),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
-    catalog: Optional[Path] = typer.Option(None, "--catalog", "-c", help=CATALOG_HELP),
+    catalog: Optional[str] = typer.Option(None, "--catalog", "-c", help=CATALOG_HELP),
 ) -> None:
     """Search the catalog with the query language, optionally ranked by similarity.
 

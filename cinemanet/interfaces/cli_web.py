@@ -8,7 +8,6 @@ Thin: builds :func:`cinemanet.interfaces.web.create_app` and runs it with uvicor
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Optional
 
 import typer
@@ -24,7 +23,7 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 def register(app: typer.Typer, model_app: typer.Typer) -> None:
     @app.command("serve")
     def serve(
-        catalog: Optional[Path] = typer.Option(None, "--catalog", "-c", help="Catalog file (default: $CINEMANET_CATALOG or the user's data folder)."),
+        catalog: Optional[str] = typer.Option(None, "--catalog", "-c", help="Catalog file or postgresql:// URL (default: $CINEMANET_CATALOG or the user's data folder)."),
         host: str = typer.Option("127.0.0.1", "--host", help="Address to bind. Anything but loopback exposes your catalog and media to the network."),
         port: int = typer.Option(8765, "--port", "-p", min=0, max=65535, help="Port (0: any free port)."),
         token: Optional[str] = typer.Option(None, "--token", help=f"Enable write endpoints (Authorization: Bearer TOKEN). Also ${TOKEN_ENV}."),
@@ -38,14 +37,14 @@ def register(app: typer.Typer, model_app: typer.Typer) -> None:
         except ImportError as e:
             _err(f"the web app needs fastapi, jinja2 and uvicorn ({e.name} is missing): pip install fastapi jinja2 uvicorn")
             raise typer.Exit(2)
-        from ..catalog.store import CatalogError, default_catalog_path
+        from ..catalog.store import CatalogError
 
         token = token or os.environ.get(TOKEN_ENV) or None
         loopback = host in LOOPBACK
         # When bound to loopback, only loopback Host headers are answered (DNS rebinding).
         allowed = ["127.0.0.1", "localhost", "[::1]"] if loopback else None
         try:
-            web = create_app(catalog or default_catalog_path(), token=token, allowed_hosts=allowed)
+            web = create_app(catalog, token=token, allowed_hosts=allowed)
         except CatalogError as e:
             _err(str(e))
             raise typer.Exit(2)

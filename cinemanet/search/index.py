@@ -186,7 +186,7 @@ class SearchIndex:
         from .ann import ANN_MIN
 
         self.cat = catalog
-        self.folder = Path(folder) if folder else Path(str(catalog.path) + ".index")
+        self.folder = Path(folder) if folder else Path(catalog.index_folder)
         self.persist = persist and not catalog.readonly
         self.ann_min = ANN_MIN if ann_min is None else ann_min
         self.parts: list[Part] = []

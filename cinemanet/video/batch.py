@@ -165,11 +165,12 @@ def analyze_paths(
     engine: str = "local",
     detector_options: dict | None = None,
     stats: str | os.PathLike | None = None,
+    engine_options: dict | None = None,
 ) -> Iterator[FileResult]:
     """Analyse every video under ``paths`` (or these already discovered :class:`Input` s);
     yields one :class:`FileResult` per input, in order. ``detector_options``: validated
     options (``detectors.parse_options``); ``stats``: a CSV of per-frame detector scores (one
-    video only)."""
+    video only); ``engine_options`` go to the engine (for ``ray``: ``address``)."""
     from ..engines import create_engine
 
     paths = list(paths)
@@ -181,7 +182,7 @@ def analyze_paths(
                         detector_options, str(stats) if stats is not None else None)
     if opts.stats is not None and sum(i.error is None for i in inputs) > 1:
         raise ValueError("a stats file is written for one video at a time")
-    yield from create_engine(engine).analyze(inputs, opts)
+    yield from create_engine(engine, **(engine_options or {})).analyze(inputs, opts)
 
 
 def run_serial(inputs: list[Input], o: BatchOptions) -> Iterator[FileResult]:

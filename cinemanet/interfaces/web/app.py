@@ -21,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..._version import __version__
-from ...catalog.store import Catalog
+from ...catalog.backends import open_catalog
 from . import api, files, pages
 from .models import API_PREFIX, API_VERSION
 from .state import HERE, _State
@@ -40,7 +40,7 @@ def create_app(catalog_path: str | Path | None, *, token: str | None = None,
     :class:`CatalogError` when the catalog cannot be opened.
     """
     token = token or None
-    catalog = Catalog.open(catalog_path, readonly=token is None, create=token is not None)
+    catalog = open_catalog(catalog_path, readonly=token is None, create=token is not None)
     state = _State(catalog, token)
 
     @contextlib.asynccontextmanager

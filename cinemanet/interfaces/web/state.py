@@ -41,7 +41,7 @@ class _State:
         self._refreshed = time.monotonic()
         self._lock = threading.Lock()
         self._examples: dict[tuple, list[dict]] = {}
-        thumbs = Path(str(catalog.path) + ".thumbs")
+        thumbs = Path(getattr(catalog, "thumbs_folder", None) or str(catalog.path) + ".thumbs")  # a URL has no folder
         self.keyframes = KeyframeCache(thumbs)
         self.env = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=select_autoescape(["html"]))
         self.env.globals.update(group_short=_group_short, filename=_filename, timecode=_timecode, swatch=_swatch,

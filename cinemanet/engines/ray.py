@@ -1,0 +1,213 @@
+"""``ray``: a Ray cluster (``--engine ray [--ray-address ADDR]``), one task per video.
+
+Each worker is a Ray actor holding a loaded model (loaded once, reused for every video it
+gets); the driver sends it videos and yields the results in input order, as the local
+engine does. Workers run :func:`cinemanet.video.batch.process_one`, the local engine's own
+per-video path, so a video gives the same sidecar and the same shot list on either engine;
+the driver does everything after (the catalog import, the output).
+
+- Progress: workers report (video, frames done, frames expected) to a small actor at most a
+  few times a second; the driver drains it into the same progress callback.
+- Faults: an actor whose process dies is restarted by Ray and its task is retried
+  (``max_restarts``/``max_task_retries``); the sidecar is written atomically, and catalog rows
+  are written by the driver once per final result, so a retried video is never duplicated.
+- Without an address a local Ray is started for the run (``num_cpus`` = cores, a 200 MB object
+  store, no dashboard) and shut down after; with ``--ray-address`` (or ``$RAY_ADDRESS``) the
+  cluster is joined, and left running. Every node needs cinemanet installed.
+
+Not done yet: splitting one long video into keyframe-aligned time ranges across workers.
+A video is one task; throughput comes from many videos at once (see docs/SCALING.md).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import time
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+from ..plugins import MissingDependency
+from . import Engine, EngineError, register_engine
+
+if importlib.util.find_spec("ray") is None:
+    raise MissingDependency("the ray engine needs Ray: pip install 'ray==2.60.0'")
+
+OBJECT_STORE_BYTES = 200 * 1024 * 1024
+MAX_TASK_RETRIES = 3
+PROGRESS_EVERY_S = 0.25
+POLL_S = 0.2
+TAG_CHUNK = 16
+#: tests only: the worker exits hard on its first attempt at a video whose path contains this text
+_DIE_ENV = "CINEMANET_TEST_RAY_DIE"
+
+
+class _Progress:
+    """Collects progress events from the workers until the driver takes them."""
+
+    def __init__(self):
+        self.events: dict[str, tuple[int, int]] = {}
+
+    def report(self, video: str, done: int, total: int) -> None:
+        self.events[video] = (done, total)
+
+    def take(self) -> list[tuple[str, int, int]]:
+        out = [(v, d, t) for v, (d, t) in self.events.items()]
+        self.events.clear()
+        return out
+
+
+class _Worker:
+    """One model, loaded once; analyses the videos it is sent."""
+
+    def __init__(self, detector: str, embeddings: bool, progress: str, detector_options: dict | None = None):
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+        import ray
+
+        from ..api import CinemaNet
+        from ..video.analyze import VideoAnalyzer
+
+        self.analyzer = VideoAnalyzer(CinemaNet(threads=1), detector=detector, embeddings=embeddings,
+                                      detector_options=detector_options)
+        # by name, not by handle: plain constructor arguments survive an actor's restart
+        self.progress = ray.get_actor(progress)
+
+    def run(self, video: str, out_dir: str | None, compress: bool, force: bool, marker: str | None):
+        from ..video.batch import process_one
+
+        die = os.environ.get(_DIE_ENV)
+        if die and marker and die in video and not os.path.exists(marker):
+            open(marker, "w").close()
+            os._exit(1)  # a worker killed mid-video (tests)
+        last = [0.0]
+
+        def report(v: str, done: int, total: int) -> None:
+            now = time.monotonic()
+            if now - last[0] >= PROGRESS_EVERY_S or done >= total:
+                last[0] = now
+                self.progress.report.remote(v, done, total)
+
+        return process_one(self.analyzer, video, out_dir, compress, force, progress=report)
+
+
+class _Tagger:
+    """One model for stills; tags the chunks of images it is sent."""
+
+    def __init__(self, model: str):
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+        from ..api import CinemaNet
+
+        self.net = CinemaNet(model, threads=1)
+
+    def run(self, inputs, embeddings: bool):
+        from ..api import _tag_one
+
+        return [_tag_one(self.net, inp, embeddings) for inp in inputs]
+
+
+@register_engine
+class RayEngine(Engine):
+    name = "ray"
+    summary = "a Ray cluster (--ray-address, else a local one): one task per video on actors holding the model"
+
+    def __init__(self, address: str | None = None, workers: int | None = None):
+        self.address = address or os.environ.get("RAY_ADDRESS") or None
+        self.workers = workers
+
+    def analyze(self, inputs, opts) -> Iterator:
+        from ..video.batch import FileResult
+
+        todo = [i for i in inputs if i.error is None]
+        if not todo:
+            return (FileResult(i.path, "error", error=i.error) for i in inputs)
+        return self._run(inputs, todo, opts)
+
+    def _init(self) -> bool:
+        """Join or start Ray; True if this run started it (and so shuts it down)."""
+        import ray
+
+        if ray.is_initialized():
+            return False
+        if self.address:
+            # Ray 2.60's `ray start` turns token auth on, but a driver joining it does not pick
+            # up the saved token unless the mode is set: set it when the token is there
+            if "RAY_AUTH_MODE" not in os.environ and (Path.home() / ".ray" / "auth_token").is_file():
+                os.environ["RAY_AUTH_MODE"] = "token"
+                try:  # Ray reads its config once, at import: refresh it, as Ray's own set-up does
+                    from ray._raylet import Config
+
+                    Config.initialize("")
+                except (ImportError, AttributeError):
+                    pass
+            try:
+                ray.init(address=self.address, log_to_driver=False)
+            except (ConnectionError, RuntimeError, ValueError) as e:
+                raise EngineError(f"cannot join the Ray cluster at {self.address}: "
+                                  f"{(str(e).strip().splitlines() or [type(e).__name__])[0]}") from None
+        else:  # "local": a new instance, never one a stale /tmp/ray/ray_current_cluster points to
+            ray.init(address="local", num_cpus=os.cpu_count() or 1, object_store_memory=OBJECT_STORE_BYTES,
+                     include_dashboard=False, log_to_driver=False)
+        return True
+
+    def tag(self, inputs, model, *, embeddings=False, jobs=None) -> Iterator:
+        """Stills in chunks of :data:`TAG_CHUNK` per task (a task costs about a millisecond, an image ~10)."""
+        import ray
+
+        inputs = list(inputs)
+        started = self._init()
+        try:
+            cpus = int(ray.cluster_resources().get("CPU", 1))
+            chunks = [inputs[i : i + TAG_CHUNK] for i in range(0, len(inputs), TAG_CHUNK)]
+            n = max(1, min(len(chunks), self.workers or jobs or cpus))
+            cls = ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=MAX_TASK_RETRIES)(_Tagger)
+            actors = [cls.remote(str(model)) for _ in range(n)]
+            refs = [actors[k % n].run.remote(c, embeddings) for k, c in enumerate(chunks)]
+            for ref in refs:
+                yield from ray.get(ref)
+        finally:
+            if started:
+                ray.shutdown()
+
+    def _run(self, inputs, todo, opts) -> Iterator:
+        import ray
+
+        from ..video.batch import FileResult
+
+        started = self._init()
+        try:
+            cpus = int(ray.cluster_resources().get("CPU", 1))
+            n = max(1, min(len(todo), self.workers or (opts.jobs if opts.jobs > 1 else cpus)))
+            progress_name = f"cinemanet-progress-{uuid.uuid4().hex[:12]}"
+            progress = ray.remote(num_cpus=0)(_Progress).options(name=progress_name).remote()
+            worker_cls = ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=MAX_TASK_RETRIES)(_Worker)
+            env = {k: os.environ[k] for k in (_DIE_ENV,) if k in os.environ}
+            actors = [worker_cls.options(runtime_env={"env_vars": env} if env else None)
+                      .remote(opts.detector, opts.embeddings, progress_name, opts.detector_options) for _ in range(n)]
+            marker_dir = os.environ.get(_DIE_ENV + "_DIR")
+            refs = {}
+            for k, inp in enumerate(todo):  # round robin: each actor's queue is worked in order
+                marker = os.path.join(marker_dir, f"{k}.died") if marker_dir else None
+                refs[inp.path] = actors[k % n].run.remote(inp.path, opts.out_dir, opts.compress, opts.force, marker)
+
+            def pump() -> None:
+                if opts.progress:
+                    for ev in ray.get(progress.take.remote()):
+                        opts.progress(*ev)
+
+            for inp in inputs:
+                if inp.error:
+                    yield FileResult(inp.path, "error", error=inp.error)
+                    continue
+                ref = refs[inp.path]
+                while not ray.wait([ref], timeout=POLL_S)[0]:
+                    pump()
+                pump()
+                try:
+                    yield ray.get(ref)
+                except ray.exceptions.RayError as e:  # retries used up: this video fails, the batch goes on
+                    msg = (str(e).strip().splitlines() or [type(e).__name__])[-1]
+                    yield FileResult(inp.path, "error", error=f"ray worker failed: {msg}"[:300])
+        finally:
+            if started:
+                ray.shutdown()
