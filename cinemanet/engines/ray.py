@@ -118,6 +118,8 @@ class RayEngine(Engine):
     def analyze(self, inputs, opts) -> Iterator:
         from ..video.batch import FileResult
 
+        if opts.stats is not None:
+            raise EngineError("--stats writes one video's per-frame scores on this machine: use --engine local")
         todo = [i for i in inputs if i.error is None]
         if not todo:
             return (FileResult(i.path, "error", error=i.error) for i in inputs)
