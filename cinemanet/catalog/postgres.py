@@ -33,7 +33,7 @@ from typing import Iterable, Iterator
 
 from . import schema
 from .backends import register_catalog
-from .store import COPY_TABLES, Catalog, CatalogError
+from .store import COPY_TABLES, Catalog, CatalogError, replace_media
 
 #: the advisory lock every write transaction takes (any fixed 64-bit number: "cinemanet")
 LOCK_KEY = 0x63696E656D616E
@@ -300,26 +300,17 @@ class PostgresCatalog(Catalog):
     # --- importing -----------------------------------------------------------------------------
     def _store(self, media: dict, rows: list[dict], skip_unchanged: bool) -> tuple[int, int, bool, str | None]:
         psycopg = _psycopg()
-        path = media["path"]
         try:
             with self._write() as con:
-                old = con.execute("SELECT id, path, created, shot_count FROM media WHERE sha256=? OR path=?",
-                                  (media["sha256"], path)).fetchall()
-                if (skip_unchanged and len(old) == 1 and old[0]["path"] == path
-                        and old[0]["created"] == media["created"] and old[0]["shot_count"] == len(rows)):
-                    return len(rows), old[0]["id"], True, None
-                note = next((f"same content as {o['path']}, which the catalog now lists under this path instead"
-                             for o in old if o["path"] != path and os.path.exists(o["path"])), None)
-                for o in old:
-                    con.execute("DELETE FROM shots WHERE media_id=?", (o["id"],))
-                    con.execute("DELETE FROM media WHERE id=?", (o["id"],))
-                cols = ", ".join(media)
-                mid = con.execute(f"INSERT INTO media({cols}) VALUES ({', '.join('?' * len(media))}) RETURNING id",
-                                  tuple(media.values())).fetchone()[0]
-                self._insert_shots(con, mid, rows)
+                return replace_media(con, media, rows, skip_unchanged, self._insert_media, self._insert_shots)
         except psycopg.Error as e:
             raise CatalogError(f"cannot write the catalog {self.path}: {_one_line(e)}") from None
-        return len(rows), mid, False, note
+
+    @staticmethod
+    def _insert_media(con, media: dict) -> int:
+        cols = ", ".join(media)
+        return con.execute(f"INSERT INTO media({cols}) VALUES ({', '.join('?' * len(media))}) RETURNING id",
+                           tuple(media.values())).fetchone()[0]
 
     def _insert_shots(self, con, media_id: int, rows: list[dict]) -> None:
         if not rows:

@@ -312,27 +312,16 @@ class Catalog:
         return media, rows
 
     def _store(self, media: dict, rows: list[dict], skip_unchanged: bool) -> tuple[int, int, bool, str | None]:
-        path = media["path"]
         try:
             with self._write() as con:
-                old = con.execute("SELECT id, path, created, shot_count FROM media WHERE sha256=? OR path=?",
-                                  (media["sha256"], path)).fetchall()
-                if (skip_unchanged and len(old) == 1 and old[0]["path"] == path
-                        and old[0]["created"] == media["created"] and old[0]["shot_count"] == len(rows)):
-                    return len(rows), old[0]["id"], True, None
-                # one entry per content: a copy elsewhere replaces it (and says so while the other file exists)
-                note = next((f"same content as {o['path']}, which the catalog now lists under this path instead"
-                             for o in old if o["path"] != path and os.path.exists(o["path"])), None)
-                for o in old:
-                    con.execute("DELETE FROM shots WHERE media_id=?", (o["id"],))
-                    con.execute("DELETE FROM media WHERE id=?", (o["id"],))
-                cols = ", ".join(media)
-                mid = con.execute(f"INSERT INTO media({cols}) VALUES ({', '.join('?' * len(media))})",
-                                  tuple(media.values())).lastrowid
-                self._insert_shots(con, mid, rows)
+                return replace_media(con, media, rows, skip_unchanged, self._insert_media, self._insert_shots)
         except sqlite3.Error as e:
             raise CatalogError(f"cannot write the catalog {self.path}: {e}") from None
-        return len(rows), mid, False, note
+
+    @staticmethod
+    def _insert_media(con: sqlite3.Connection, media: dict) -> int:
+        cols = ", ".join(media)
+        return con.execute(f"INSERT INTO media({cols}) VALUES ({', '.join('?' * len(media))})", tuple(media.values())).lastrowid
 
     def _insert_shots(self, con: sqlite3.Connection, media_id: int, rows: list[dict]) -> None:
         if not rows:
@@ -523,6 +512,27 @@ class Catalog:
         if orphans:
             out.append(f"{orphans} shots without their media")
         return out
+
+
+def replace_media(con, media: dict, rows: list[dict], skip_unchanged: bool, insert_media, insert_shots) -> tuple[int, int, bool, str | None]:
+    """One video's rows in an open write transaction of any backend: the media of the same
+    content or path are replaced (or, with ``skip_unchanged``, an identical import is kept).
+    Returns (shots, media id, skipped, note)."""
+    path = media["path"]
+    old = con.execute("SELECT id, path, created, shot_count FROM media WHERE sha256=? OR path=?",
+                      (media["sha256"], path)).fetchall()
+    if (skip_unchanged and len(old) == 1 and old[0]["path"] == path
+            and old[0]["created"] == media["created"] and old[0]["shot_count"] == len(rows)):
+        return len(rows), old[0]["id"], True, None
+    # one entry per content: a copy elsewhere replaces it (and says so while the other file exists)
+    note = next((f"same content as {o['path']}, which the catalog now lists under this path instead"
+                 for o in old if o["path"] != path and os.path.exists(o["path"])), None)
+    for o in old:
+        con.execute("DELETE FROM shots WHERE media_id=?", (o["id"],))
+        con.execute("DELETE FROM media WHERE id=?", (o["id"],))
+    mid = insert_media(con, media)
+    insert_shots(con, mid, rows)
+    return len(rows), mid, False, note
 
 
 def _not_utf8(path: str) -> bool:
