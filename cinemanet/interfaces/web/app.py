@@ -31,6 +31,7 @@ from ...catalog.records import NO_LABEL, PICK_DTYPE
 from ...catalog.store import Catalog, CatalogError
 from ...search.query import QueryError
 from ...taxonomy import get_taxonomy
+from .labelling import router as labelling_router
 from .media import KEYFRAME_WIDTHS, KeyframeCache, MediaRefused, media_type, safe_media_path
 
 HERE = Path(__file__).resolve().parent
@@ -504,4 +505,5 @@ def create_app(catalog_path: str | Path | None, *, token: str | None = None,
         state.refresh_now()
         return {"removed": n}
 
+    app.include_router(labelling_router)  # /label, /review, /api/label (docs/LABELLING.md)
     return app
