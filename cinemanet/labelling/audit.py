@@ -328,6 +328,17 @@ def _plot_distribution(rep: dict, out: Path) -> list[str]:
     files = []
     for g, d in rep["distribution"].items():
         labels = list(d["labels"])[:12]
+        fig, ax = plt.subplots(figsize=(7, 0.35 * len(d["labels"]) + 1.2))
+        ks = list(d["labels"])[:30]
+        ax.barh(range(len(ks)), [d["labels"][k] for k in ks], color="#4c78a8")
+        ax.set_yticks(range(len(ks)), [_short(k) for k in ks])
+        ax.invert_yaxis()
+        ax.set_xlabel("images")
+        ax.set_title(f"{g}: labels ({d['n']} images)")
+        fig.tight_layout()
+        fig.savefig(out / f"distribution-{g}.png", dpi=90)
+        plt.close(fig)
+        files.append(f"distribution-{g}.png")
         for col, per in d["by"].items():
             vals = list(per)[:12]
             if len(vals) < 2:
