@@ -93,6 +93,8 @@ def offered_labels(group: str) -> list:
     labs = [lab for lab in g.labels if not lab.is_na]
     if g.multi_label:
         labs = [lab for lab in labs if g.depth(lab.key) == 0]
+    if g.order:  # an ordered group is offered on its scale (extreme close-up ... extreme long)
+        labs.sort(key=lambda lab: g.order.index(lab.key) if lab.key in g.order else len(g.order))
     return labs
 
 
