@@ -34,6 +34,7 @@ ROLES = ("annotator", "reviewer")
 #: answer kinds besides a label; "unsure" and "skip" carry no label and count as missing data
 KINDS = ("label", "na", "unsure", "skip")
 MAX_SUGGESTION = 500
+OPEN_TTL_S = 2.0  # the "tasks open" figure on the page may be this stale (a count over the queue)
 
 DDL = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -46,15 +47,17 @@ CREATE TABLE IF NOT EXISTS items (
   gold TEXT, model TEXT NOT NULL, origin TEXT NOT NULL, UNIQUE(project, key));
 CREATE TABLE IF NOT EXISTS tasks (
   id INTEGER PRIMARY KEY, project INTEGER NOT NULL, item INTEGER NOT NULL REFERENCES items(id),
-  grp TEXT NOT NULL, n_done INTEGER NOT NULL DEFAULT 0, priority INTEGER NOT NULL, UNIQUE(item, grp));
+  grp TEXT NOT NULL, n_done INTEGER NOT NULL DEFAULT 0, priority INTEGER NOT NULL, first INTEGER, UNIQUE(item, grp));
 CREATE INDEX IF NOT EXISTS tasks_queue ON tasks(project, n_done, priority);
+CREATE INDEX IF NOT EXISTS tasks_started ON tasks(project, n_done, first);
 CREATE TABLE IF NOT EXISTS annotators (
   id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, role TEXT NOT NULL, token_sha256 TEXT UNIQUE NOT NULL,
   created TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS answers (
   id INTEGER PRIMARY KEY, task INTEGER NOT NULL REFERENCES tasks(id), annotator INTEGER NOT NULL REFERENCES annotators(id),
-  kind TEXT NOT NULL, label TEXT, source TEXT NOT NULL, at TEXT NOT NULL, ms INTEGER, UNIQUE(task, annotator));
-CREATE INDEX IF NOT EXISTS answers_by_annotator ON answers(annotator, task);
+  project INTEGER NOT NULL, kind TEXT NOT NULL, label TEXT, source TEXT NOT NULL, at TEXT NOT NULL, ms INTEGER,
+  UNIQUE(task, annotator));
+CREATE INDEX IF NOT EXISTS answers_by_annotator ON answers(annotator, project, kind);
 CREATE TABLE IF NOT EXISTS reviews (
   id INTEGER PRIMARY KEY, task INTEGER UNIQUE NOT NULL REFERENCES tasks(id), reviewer INTEGER NOT NULL REFERENCES annotators(id),
   kind TEXT NOT NULL, label TEXT, note TEXT, at TEXT NOT NULL);
@@ -138,6 +141,7 @@ class LabelStore:
         self.path = Path(path) if path is not None else default_path()
         self.root = self.path.parent  # the data-set store root (item files are relative to it)
         self._local = threading.local()
+        self._open: dict[int, tuple[float, int]] = {}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         con = self.con
         con.executescript(DDL)
@@ -251,18 +255,36 @@ class LabelStore:
     # --- serving and answering ----------------------------------------------------------------
     def next_task(self, project: Project, annotator: Annotator) -> sqlite3.Row | None:
         """The next task for ``annotator``: not yet answered (or skipped) by them, still short of
-        ``redundancy`` answers; started tasks first, then in selection order. Index-driven:
-        the scan stops at the first task this annotator has not seen."""
-        return self.con.execute(
-            "SELECT t.* FROM tasks t WHERE t.project=? AND t.n_done < ? "
-            "AND NOT EXISTS (SELECT 1 FROM answers a WHERE a.task=t.id AND a.annotator=?) "
-            "ORDER BY t.n_done DESC, t.priority LIMIT 1", (project.id, project.redundancy, annotator.id)).fetchone()
+        ``redundancy`` answers; started tasks first (any order), then new ones in selection
+        order. Every query is an index range: with one answer so far, the task's ``first``
+        answerer is someone else (``first < me`` or ``first > me``); with more (redundancy
+        above 2) the scan skips the tasks this annotator answered."""
+        c, pid, me = self.con, project.id, annotator.id
+        mine = "NOT EXISTS (SELECT 1 FROM answers a WHERE a.task=t.id AND a.annotator=?)"
+        for d in range(project.redundancy - 1, 0, -1):
+            if d == 1:
+                for op in ("<", ">"):
+                    row = c.execute(f"SELECT t.* FROM tasks t INDEXED BY tasks_started WHERE t.project=? AND t.n_done=1 "
+                                    f"AND t.first {op} ? AND {mine} LIMIT 1", (pid, me, me)).fetchone()
+                    if row is not None:
+                        return row
+            else:
+                row = c.execute(f"SELECT t.* FROM tasks t WHERE t.project=? AND t.n_done=? AND {mine} LIMIT 1", (pid, d, me)).fetchone()
+                if row is not None:
+                    return row
+        return c.execute(f"SELECT t.* FROM tasks t INDEXED BY tasks_queue WHERE t.project=? AND t.n_done=0 AND {mine} "
+                         "ORDER BY t.priority LIMIT 1", (pid, me)).fetchone()
 
     def progress(self, project: Project, annotator: Annotator) -> dict:
-        mine = self.con.execute("SELECT COUNT(*) FROM answers a JOIN tasks t ON t.id=a.task WHERE t.project=? AND a.annotator=? "
-                                "AND a.kind != 'skip'", (project.id, annotator.id)).fetchone()[0]
-        open_ = self.con.execute("SELECT COUNT(*) FROM tasks WHERE project=? AND n_done < ?", (project.id, project.redundancy)).fetchone()[0]
-        return {"answered": mine, "open_tasks": open_}
+        """The annotator's answers (exact) and the project's open tasks (refreshed every OPEN_TTL_S)."""
+        mine = self.con.execute("SELECT COUNT(*) FROM answers WHERE annotator=? AND project=? AND kind != 'skip'",
+                                (annotator.id, project.id)).fetchone()[0]
+        now = time.monotonic()
+        got = self._open.get(project.id)
+        if got is None or now - got[0] > OPEN_TTL_S:
+            n = self.con.execute("SELECT COUNT(*) FROM tasks WHERE project=? AND n_done < ?", (project.id, project.redundancy)).fetchone()[0]
+            got = self._open[project.id] = (now, n)
+        return {"answered": mine, "open_tasks": got[1]}
 
     def answer(self, project: Project, annotator: Annotator, task_id: int, kind: str, label: str | None = None,
                *, source: str = "web", ms: int | None = None, suggestion: str | None = None) -> int:
@@ -273,10 +295,10 @@ class LabelStore:
         label = self.check_answer(t["grp"], kind, label)
         try:
             with self.tx() as con:
-                cur = con.execute("INSERT INTO answers (task, annotator, kind, label, source, at, ms) VALUES (?,?,?,?,?,?,?)",
-                                  (task_id, annotator.id, kind, label, source, _now(), ms))
+                cur = con.execute("INSERT INTO answers (task, annotator, project, kind, label, source, at, ms) VALUES (?,?,?,?,?,?,?,?)",
+                                  (task_id, annotator.id, project.id, kind, label, source, _now(), ms))
                 if kind != "skip":
-                    con.execute("UPDATE tasks SET n_done = n_done + 1 WHERE id=?", (task_id,))
+                    con.execute("UPDATE tasks SET n_done = n_done + 1, first = COALESCE(first, ?) WHERE id=?", (annotator.id, task_id))
                 if suggestion and suggestion.strip():
                     con.execute("INSERT INTO suggestions (project, item, annotator, text, at) VALUES (?,?,?,?,?)",
                                 (project.id, t["item"], annotator.id, suggestion.strip()[:MAX_SUGGESTION], _now()))
@@ -363,10 +385,10 @@ class LabelStore:
         try:
             with self.tx() as con:
                 for task_id, n, kind, label in rows:
-                    con.execute("INSERT INTO answers (task, annotator, kind, label, source, at) VALUES (?,?,?,?,?,?)",
-                                (task_id, ids[n], kind, label, source, _now()))
+                    con.execute("INSERT INTO answers (task, annotator, project, kind, label, source, at) VALUES (?,?,?,?,?,?,?)",
+                                (task_id, ids[n], project.id, kind, label, source, _now()))
                     if kind != "skip":
-                        con.execute("UPDATE tasks SET n_done = n_done + 1 WHERE id=?", (task_id,))
+                        con.execute("UPDATE tasks SET n_done = n_done + 1, first = COALESCE(first, ?) WHERE id=?", (ids[n], task_id))
         except sqlite3.IntegrityError as e:
             raise Conflict(f"nothing imported: an annotator already answered one of these tasks ({e})") from None
         return len(rows)
