@@ -276,3 +276,40 @@ def test_cli_label_commands(tmp_path, monkeypatch):
     assert r.exit_code == 1
     r = run(app, ["label", "status", "nope"])
     assert r.exit_code == 2 and "no labelling project" in r.output
+
+
+def test_project_from_a_catalog_uses_shot_scores_embeddings_and_keyframes(tmp_path, net):
+    from PIL import Image
+
+    from cinemanet.catalog.store import Catalog
+    from cinemanet.labelling.build import build_project, pool_from_catalog
+    from cinemanet.video.analyze import VideoAnalyzer
+    from cinemanet.video.sidecar import sidecar_path, write_sidecar
+
+    from videos import synthetic_hard_cuts
+
+    video = tmp_path / "clip.mp4"
+    synthetic_hard_cuts(video, n_shots=4, width=320, height=180, seed=5, lo=30, hi=50)
+    doc = VideoAnalyzer(net).analyze(video)
+    with Catalog.open(tmp_path / "cat.sqlite") as cat:
+        cat.import_sidecar(write_sidecar(doc, sidecar_path(video)))
+        pool = pool_from_catalog(cat)
+        assert len(pool) == len(doc["shots"]) and all(it.embedding is not None and it.scores for it in pool)
+        store = LabelStore(tmp_path / "labelling.sqlite")
+        p = build_project(store, "shots", ["shot.framing", "shot.angle"], pool, size=3, strategy="diversity", catalog=cat)
+        p2 = build_project(store, "shots-u", ["shot.framing"], pool, size=2, strategy="uncertainty", catalog=cat)
+    items = store.items(p)
+    assert len(items) == 3 and store.counts(p)["tasks"] == 6 and store.counts(p)["gold_items"] == 0
+    for it in items:
+        assert it["key"].startswith("shot:")
+        with Image.open(store.root / it["file"]) as im:
+            assert im.size[0] == 640  # the shot's keyframe, decoded once into the store
+        assert json.loads(it["model"])["shot.framing"]["label"].startswith("shot.framing.")
+        assert json.loads(it["origin"])["media"] == str(video)
+    # uncertainty picks the shots whose framing margin is smallest
+    from cinemanet.labelling.build import _probs
+    from cinemanet.labelling.select import margin_uncertainty
+
+    u = margin_uncertainty(_probs(pool, ["shot.framing"])[0])
+    want = {pool[i].key for i in np.argsort(-u, kind="stable")[:2]}
+    assert {it["key"] for it in store.items(p2)} == want
