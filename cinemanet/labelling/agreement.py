@@ -265,7 +265,7 @@ def disagreement_png(rep: dict, group: str, path: Path) -> Path | None:
 
     names = [k.rsplit(".", 1)[-1] for k in d["labels"]]
     M = np.array(d["matrix"])
-    fig, ax = plt.subplots(figsize=(1.2 + 0.6 * len(names), 1.0 + 0.6 * len(names)))
+    fig, ax = plt.subplots(figsize=(max(4.5, 1.5 + 0.6 * len(names)), max(4.0, 1.2 + 0.6 * len(names))))
     ax.imshow(M, cmap="Reds")
     ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
     ax.set_yticks(range(len(names)), names)
@@ -273,7 +273,7 @@ def disagreement_png(rep: dict, group: str, path: Path) -> Path | None:
         for j in range(len(names)):
             if M[i, j]:
                 ax.text(j, i, f"{M[i, j]:g}", ha="center", va="center", fontsize=8)
-    ax.set_title(f"{group}: pairs of differing answers")
+    ax.set_title(f"{group}\npairs of differing answers", fontsize=10)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
