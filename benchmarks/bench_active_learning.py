@@ -89,7 +89,6 @@ def fit(X, y, n_classes):
 
     m = LogisticRegression(C=C, max_iter=2000, class_weight="balanced")
     m.fit(X, y)
-    P = np.zeros((len(X), n_classes))
     return m
 
 

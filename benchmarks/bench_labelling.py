@@ -23,7 +23,6 @@ import json
 import os
 import platform
 import re
-import shutil
 import statistics
 import sys
 import tempfile
@@ -115,8 +114,6 @@ def server_bench(n: int, measure: int) -> dict:
 
 
 def browser_bench(n_items: int) -> dict:
-    import subprocess
-
     from playwright.sync_api import sync_playwright
 
     from labelling_fixtures import make_project
