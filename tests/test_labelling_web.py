@@ -205,3 +205,18 @@ def test_unknown_project_and_item(env):
     assert c.get("/label/proj/items/99999/image", headers=bearer(toks["ana"])).status_code == 404
     r = c.get("/label/proj/items/1/image", headers=bearer(toks["ana"]))
     assert r.status_code == 200 and r.headers["content-type"].startswith("image/")
+
+
+@pytest.mark.parametrize("url,data", [("/label/proj/answer", {"task": "1", "choice": "skip"}),
+                                      ("/review/proj/decide", {"task": "1", "choice": "na"})])
+def test_form_posts_need_a_token_even_with_a_good_csrf(env, url, data):
+    app, _, _, toks = env
+    c = TestClient(app)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', c.get("/label").text).group(1)
+    body = {**data, "csrf": csrf}
+    assert c.post(url, data=body, follow_redirects=False).status_code == 401
+    c.cookies.set("cinemanet_label", "wrong")
+    assert c.post(url, data=body, follow_redirects=False).status_code == 403
+    c.cookies.set("cinemanet_label", toks["ana"])
+    r = c.post(url, data=body, follow_redirects=False)
+    assert r.status_code == (303 if "answer" in url else 403)  # an annotator may answer, not decide
