@@ -123,7 +123,7 @@ def browser_bench(n_items: int) -> dict:
         return {"skipped": "no Chromium"}
     with tempfile.TemporaryDirectory(prefix="cinemanet-bench-browser-") as tmp:
         root = Path(tmp)
-        store, p, _ = make_project(root, size=n_items, gold=0.0)
+        store, p, _ = make_project(root, size=n_items, gold=0.0, n_per_label=n_items // 3 + 1)
         tok = store.add_annotator("fast")
         store.close()
         proc, base = serve(root)
