@@ -112,6 +112,8 @@ def _rows(datasets: Sequence[Dataset]) -> list[dict]:
                     row["labels"].setdefault(g, lab)
                 row["conflicts"].update(r.conflicts)
                 row["agreement"].update({k.split(".", 1)[1]: float(v) for k, v in r.extra.items() if k.startswith("agreement.") and v})
+                if ds.name not in row["slices"]["dataset"].split("+"):
+                    row["slices"]["dataset"] += f"+{ds.name}"
                 continue
             sl = {c: (r.column(c) or "unknown") for c in PROVENANCE_FIELDS}
             sl |= {k: v for k, v in r.extra.items() if not k.startswith(("answers.", "agreement.", "decided_by.")) and k not in SKIP_COLUMNS}
@@ -299,7 +301,17 @@ def summary(rep: dict) -> list[str]:
         elif absent:
             s += f" {len(absent)} labels of the group are never labelled."
         out.append(s)
-    for t in rep["findings"][:8]:
+    per_pair: Counter = Counter()
+    shown = 0
+    for t in rep["findings"]:
+        # a two-valued column or a two-label group gives mirror images of one finding: say it once
+        key = (t["group"], t["column"])
+        if per_pair[key] >= 1 and (len(rep["distribution"][t["group"]]["labels"]) == 2 or len(rep["distribution"][t["group"]]["by"][t["column"]]) == 2):
+            continue
+        if per_pair[key] >= 2 or shown >= 8:
+            continue
+        per_pair[key] += 1
+        shown += 1
         more = "more" if t["share_slice"] > t["share_rest"] else "less"
         ratio = f" ({t['ratio']:.1f}x)" if t.get("ratio") and t["share_slice"] > t["share_rest"] else ""
         out.append(f"{t['column']} = {t['slice']}: {_short(t['label'])} is {100 * t['share_slice']:.0f}% of its {t['group']} labels "
