@@ -143,6 +143,8 @@ def browser_bench(n_items: int) -> dict:
                     page.wait_for_function("document.getElementById('item-image') === null || document.getElementById('item-image').complete")
                     done += 1
                 wall = time.perf_counter() - t0
+                if done != n_items:
+                    raise RuntimeError(f"the session stopped after {done} of {n_items} items: {page.inner_text('main')[:300]}")
                 b.close()
         finally:
             proc.terminate()
