@@ -389,7 +389,7 @@ def _plot_distribution(rep: dict, out: Path) -> list[str]:
                 ax.set_yticks(range(len(vals)), [f"{v[:30]} (n={per[v]['n']})" for v in vals])
                 ax.invert_yaxis()
                 ax.set_xlim(0, 1)
-                ax.set_title(f"{g}: accuracy by {col} (95% CI; dashed: overall)")
+                ax.set_title(f"{g}: accuracy by {col}\n(95% CI; dashed: overall)", fontsize=9)
                 fig.tight_layout()
                 name = f"accuracy-{g}-{col}.png"
                 fig.savefig(out / name, dpi=90)
