@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.cinemanet-installed
 
-.PHONY: demo test bench bench-library clean-venv
+.PHONY: demo test lint bench bench-library clean-venv
 
 $(STAMP): pyproject.toml requirements/base.txt requirements/nodeps.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,11 +22,16 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+## lint: ruff check (the configuration is in pyproject.toml)
+lint: $(STAMP)
+	$(BIN)/python -m ruff check .
+
 ## bench: the benchmark scripts whose figures the README quotes (about 25 minutes)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_tag.py
 	$(BIN)/python benchmarks/bench_shots.py
 	$(BIN)/python benchmarks/bench_analyze.py
+	$(BIN)/python benchmarks/bench_io.py
 
 ## bench-library: catalog/search and web on 1,000,000 synthetic shots, and training speed
 ## (about 25 minutes: the first run builds the catalog and its ANN index in benchmarks/out/)

@@ -133,7 +133,7 @@ def browser_side(cat_path: Path, reps: int, like: int, chromium: str) -> dict:
                 break
             except OSError:
                 if proc.poll() is not None:
-                    raise SystemExit(f"cinemanet serve failed: {proc.stderr.read().decode(errors='replace')[-2000:]}")
+                    raise SystemExit(f"cinemanet serve failed: {proc.stderr.read().decode(errors='replace')[-2000:]}") from None
                 time.sleep(0.2)
         ready = (time.perf_counter() - t) * 1000
         out = {"server_ready_ms": round(ready, 1), "chromium": chromium, "queries": {}}

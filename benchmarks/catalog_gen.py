@@ -108,7 +108,7 @@ def build_synthetic_catalog(path, n_shots: int, seed: int = 0, *, dim: int = EMB
         logits = proto[cl] + rng.normal(0, 0.8, (m, n_labels)).astype(np.float32)
         scores = np.zeros((m, n_labels), np.float32)
         picks = np.zeros((m, len(space.groups)), PICK_DTYPE)
-        for gi, cols, multi, na in group_cols:
+        for gi, cols, multi, _na in group_cols:
             z = logits[:, cols]
             if multi:
                 s = 1.0 / (1.0 + np.exp(-z))
@@ -121,7 +121,7 @@ def build_synthetic_catalog(path, n_shots: int, seed: int = 0, *, dim: int = EMB
             picks["confidence"][:, gi] = s[np.arange(m), top]
         s16 = scores.astype(np.float16)
         tagm = scores >= 0.5
-        for _, cols, _, na in group_cols:
+        for _, _cols, _, na in group_cols:
             if na is not None:
                 tagm[:, na] = False
         # cluster centre + variation along a shared low-dimensional subspace + a little noise:

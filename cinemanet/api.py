@@ -132,7 +132,7 @@ def _tag_one(net: CinemaNet, inp: Input, embeddings: bool) -> TagResult | TagErr
         return net.tag(inp.path, embeddings=embeddings)
     except ImageReadError as e:
         return TagError(inp.path, str(e))
-    except Exception as e:  # a bug must not sink the batch; report it on this input
+    except Exception as e:  # noqa: BLE001 - a bug must not sink the batch; reported on this input
         return TagError(inp.path, f"internal error: {type(e).__name__}: {e}".splitlines()[0])
 
 

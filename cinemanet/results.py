@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-TAG_SCHEMA = "cinemanet.tag/1"
+from .contracts import TAG_SCHEMA
 SCORE_DIGITS = 4
 
 

@@ -57,7 +57,7 @@ def browser():
     with playwright_api.sync_playwright() as p:
         try:
             b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        except Exception as e:  # a broken or incompatible binary: say why, do not fail the suite
+        except Exception as e:  # noqa: BLE001 - a broken or incompatible binary: skip, saying why
             pytest.skip(f"cannot start {CHROMIUM} with Playwright: {str(e).splitlines()[0]}")
         yield b
         b.close()
@@ -222,5 +222,57 @@ def test_taxonomy_page_and_more_like_this(browser, served):
         assert "Shots like" in page.inner_text("#summary")
         # the shot itself ranks first (similarity 1)
         assert page.locator("#results .card .score").first.inner_text().startswith("1.0")
+    finally:
+        page.close()
+
+
+def test_shot_page_loops_the_shot(browser, served):
+    """With "loop the shot" ticked, playback wraps to the shot's start instead of stopping at its end."""
+    base, doc = served
+    target = min(doc["shots"][1:], key=lambda s: s["end_time"] - s["start_time"])  # a short one, not at 0
+    start, end = target["start_time"], target["end_time"]
+    page = browser.new_page()
+    try:
+        page.goto(base + "/")
+        page.locator("#results .card", has_text=target["description"]).first.locator(".desc a").click()
+        page.wait_for_selector("#player")
+        assert page.is_checked("#loop")
+        page.wait_for_function("(() => { const v = document.getElementById('player');"
+                               " return v.readyState >= 2 && !v.paused; })()", timeout=20000)
+        page.evaluate("(() => { const v = document.getElementById('player'); let last = v.currentTime;"
+                      " v.dataset.wraps = '0'; v.addEventListener('timeupdate', () => {"
+                      " if (v.currentTime < last - 0.1) v.dataset.wraps = String(+v.dataset.wraps + 1);"
+                      " last = v.currentTime; }); })()")
+        wait = int((end - start) * 1000 * 6 + 20000)  # playback stalls on a loaded machine
+        page.wait_for_selector("#player[data-wraps='2']", state="attached", timeout=wait)  # twice round
+        page.wait_for_timeout(int((end - start) * 500))
+        state = page.evaluate("(() => { const v = document.getElementById('player');"
+                              " return {t: v.currentTime, paused: v.paused}; })()")
+        print(f"\nloop check: shot {start:.2f}-{end:.2f} s, state {state}")
+        assert not state["paused"] and start - 0.05 <= state["t"] <= end + 0.3, (state, start, end)
+    finally:
+        page.close()
+
+
+def test_phone_width_and_short_shot_page(browser, served, tmp_path):
+    """At 390 px (a phone) nothing overflows sideways and the header's search box is usable; a
+    shot page shows each group's top labels and folds the rest, so it stays a few screens tall."""
+    base, doc = served
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    try:
+        for url in ("/", "/taxonomy"):
+            page.goto(base + url)
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390, url
+            box = page.locator("#q").bounding_box()
+            assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390 and box["width"] >= 150, box
+        page.goto(base + "/")
+        page.locator("#results .card .desc a").first.click()
+        page.wait_for_selector("#player")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        page.screenshot(path=str(tmp_path / "shot-390.png"), full_page=True)
+        page.set_viewport_size({"width": 1280, "height": 900})
+        height = page.evaluate("document.documentElement.scrollHeight")
+        assert height < 3000, height
+        assert page.locator(".scores details").count() >= 1
     finally:
         page.close()

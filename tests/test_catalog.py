@@ -199,9 +199,9 @@ def test_cli_index_search_and_formats(tmp_path):
     cat = tmp_path / "cat.sqlite"
     r = _cli("index", tmp_path, "--catalog", cat)
     assert r.exit_code == 0, r.output
-    assert "3 video(s) imported (12 shots)" in r.stderr
+    assert "3 videos imported (12 shots)" in r.stderr
     r = _cli("index", tmp_path, "--catalog", cat)  # idempotent
-    assert r.exit_code == 0 and "0 video(s) imported" in r.stderr and "3 unchanged" in r.stderr
+    assert r.exit_code == 0 and "0 videos imported" in r.stderr and "3 unchanged" in r.stderr
     r = _cli("index", tmp_path / "nope", scs[0], "--catalog", cat)
     assert r.exit_code == 1 and f"{tmp_path / 'nope'}: no such file or folder" in r.stderr
 
@@ -270,7 +270,7 @@ def test_analyze_adds_to_catalog(tmp_path):
     out = subprocess.run([sys.executable, "-m", "cinemanet", "analyze", str(v), "-q", "--format", "jsonl", "--catalog", str(cat),
                           "--out", str(side)], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert out.returncode == 0, out.stderr
-    assert (side / "cut.mp4.cinemanet.json").is_file()
+    assert [p.name.startswith("cut.mp4.") for p in side.glob("*.cinemanet.json")] == [True]
     n = len(out.stdout.splitlines())
     c = Catalog.open(cat)
     assert c.counts() == (1, n) and c.media_list()[0].path == str(v)
@@ -294,3 +294,38 @@ def test_analyze_adds_to_catalog(tmp_path):
     assert best["shot"] == target["shot"] and best["score"] > 0.8
     r = _cli("search", "--like", tmp_path / "nothing.png", "-c", cat)
     assert r.exit_code == 2 and "no such image file" in r.stderr
+
+
+def test_non_utf8_file_name_is_reported_and_the_batch_goes_on(tmp_path):
+    """analyze --catalog over a folder holding b'caf\\xe9.mp4': that file is named in one line,
+    the others are analysed and catalogued, no traceback."""
+    from videos import synthetic_hard_cuts
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    synthetic_hard_cuts(folder / "a.mp4", n_shots=2, width=160, height=90, seed=1)
+    synthetic_hard_cuts(folder / "z.mp4", n_shots=2, width=160, height=90, seed=2)
+    os.rename(folder / "a.mp4", os.path.join(os.fsencode(folder), b"caf\xe9.mp4"))
+    cat = tmp_path / "cat.sqlite"
+    out = subprocess.run([sys.executable, "-m", "cinemanet", "analyze", str(folder), "-q", "--catalog", str(cat)],
+                         capture_output=True, text=True, cwd=ROOT, timeout=300, errors="replace")
+    assert "Traceback" not in out.stderr and out.returncode == 1
+    bad = [x for x in out.stderr.splitlines() if "not valid UTF-8" in x]
+    assert len(bad) == 1 and "caf" in bad[0]
+    with Catalog.open(cat) as c:
+        assert [Path(m.path).name for m in c.media_list()] == ["z.mp4"]
+
+
+def test_copies_of_one_file_are_one_entry_and_said_so(tmp_path):
+    docs = []
+    for i in range(3):
+        p = tmp_path / f"copy{i}.mp4"
+        p.write_bytes(b"same bytes")
+        docs.append(make_doc(str(p), [make_shot(str(p), 0, 0, 24, {})], "ab" * 32))
+    notes: list[str] = []
+    with Catalog.open(tmp_path / "cat.sqlite") as c:
+        for d in docs:
+            c.import_sidecar(d, notes=notes)
+        assert c.counts()[0] == 1 and c.media_list()[0].path == docs[-1]["path"]
+    assert len(notes) == 2 and all("same content as" in n for n in notes)
+    assert docs[0]["path"] in notes[0] and docs[1]["path"] in notes[1]

@@ -166,3 +166,21 @@ def test_cli_survives_non_utf8_and_spaced_names(tmp_path):
                                                    capture_output=True, timeout=300).stdout.splitlines()]
     paths = {os.fsencode(d["path"]) for d in lines}
     assert paths == {raw_dir + b"/caf\xe9 still.jpg", raw_dir + b"/bad \xff name.jpg"}
+
+
+@pytest.mark.parametrize("columns", ["80", "60"])
+def test_tag_table_fits_the_width_and_never_breaks_a_label(tmp_path, columns):
+    import os
+
+    env = dict(os.environ, COLUMNS=columns)
+    out = subprocess.run([sys.executable, "-m", "cinemanet", "tag", str(EXAMPLES), "--format", "table"],
+                         capture_output=True, text=True, timeout=300, env=env)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines and max(len(x) for x in lines) <= int(columns)
+    jl = subprocess.run([sys.executable, "-m", "cinemanet", "tag", str(EXAMPLES), "--format", "jsonl"],
+                        capture_output=True, text=True, timeout=300)
+    for doc in map(json.loads, jl.stdout.splitlines()):
+        framing = doc["groups"]["shot.framing"]
+        pick = f"{framing['label'].rsplit('.', 1)[-1]} {framing['confidence']:.2f}"
+        assert any(pick in x for x in lines), pick  # on one line, whole

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import csv
 import re
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from fractions import Fraction
 from pathlib import Path
@@ -447,3 +449,26 @@ def test_contact_sheet_caps_many_shots(tmp_path):
         export(doc, "jpg", tmp_path / "huge.jpg", max_shots=2000, columns=2)
     with pytest.raises(ExportError, match="no shots"):
         export(dict(doc, shots=[]), "jpg", tmp_path / "empty.jpg")
+
+
+@pytest.mark.parametrize("damage, needle", [
+    (lambda d: d["shots"][0].update(start_frame="12a"), "start_frame is '12a'"),
+    (lambda d: d["shots"][0].update(end_frame=1.5), "end_frame is 1.5"),
+    (lambda d: d.pop("video"), "'video' is missing"),
+    (lambda d: d.__setitem__("shots", {}), "'shots' is missing or not a list"),
+])
+def test_damaged_sidecar_is_one_clear_error(doc, tmp_path, damage, needle):
+    """A hand-edited or damaged sidecar: export says what is wrong instead of a traceback."""
+    import copy
+    import json
+
+    bad = copy.deepcopy(doc)
+    damage(bad)
+    p = tmp_path / "bad.cinemanet.json"
+    p.write_text(json.dumps(bad))
+    with pytest.raises(ExportError) as e:
+        export(p, "csv", tmp_path)
+    assert needle in str(e.value) and "\n" not in str(e.value)
+    out = subprocess.run([sys.executable, "-m", "cinemanet", "export", str(p), "--to", "edl", "--output", str(tmp_path)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0 and needle in out.stderr and "Traceback" not in out.stderr

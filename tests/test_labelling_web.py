@@ -46,10 +46,10 @@ def form_fields(html):
 
 
 ENDPOINTS = [
-    ("GET", "/label/proj", None), ("GET", "/label/proj/items/1/image", None), ("GET", "/api/label/proj/next", None),
-    ("POST", "/api/label/proj/answers", {"task": 1, "kind": "skip"}), ("GET", "/api/label/proj/mine", None),
-    ("GET", "/review/proj", None), ("GET", "/api/label/proj/review", None),
-    ("POST", "/api/label/proj/review/1", {"kind": "na"}),
+    ("GET", "/label/proj", None), ("GET", "/label/proj/items/1/image", None), ("GET", "/api/v1/label/proj/next", None),
+    ("POST", "/api/v1/label/proj/answers", {"task": 1, "kind": "skip"}), ("GET", "/api/v1/label/proj/mine", None),
+    ("GET", "/review/proj", None), ("GET", "/api/v1/label/proj/review", None),
+    ("POST", "/api/v1/label/proj/review/1", {"kind": "na"}),
 ]
 
 
@@ -118,37 +118,37 @@ def test_label_page_hides_the_model_guess_until_answered(env):
 def test_api_answer_then_reveal_and_mine_only(env):
     app, store, p, toks = env
     c = TestClient(app)
-    t = c.get("/api/label/proj/next", headers=bearer(toks["ana"])).json()["task"]
+    t = c.get("/api/v1/label/proj/next", headers=bearer(toks["ana"])).json()["task"]
     assert "gold" not in t and "model" not in t
-    r = c.post("/api/label/proj/answers", json={"task": t["id"], "kind": "label", "label": "shot.framing.long"}, headers=bearer(toks["ana"]))
+    r = c.post("/api/v1/label/proj/answers", json={"task": t["id"], "kind": "label", "label": "shot.framing.long"}, headers=bearer(toks["ana"]))
     assert r.status_code == 200 and r.json()["reveal"]["label"]
-    c.post("/api/label/proj/answers", json={"task": t["id"], "kind": "label", "label": "shot.framing.closeup"}, headers=bearer(toks["ben"]))
-    mine = c.get("/api/label/proj/mine", headers=bearer(toks["ben"])).json()
+    c.post("/api/v1/label/proj/answers", json={"task": t["id"], "kind": "label", "label": "shot.framing.closeup"}, headers=bearer(toks["ben"]))
+    mine = c.get("/api/v1/label/proj/mine", headers=bearer(toks["ben"])).json()
     assert [a["label"] for a in mine["answers"]] == ["shot.framing.closeup"]  # never ana's answer
-    assert c.post("/api/label/proj/answers", json={"task": t["id"], "kind": "label", "label": "shot.framing.medium"},
+    assert c.post("/api/v1/label/proj/answers", json={"task": t["id"], "kind": "label", "label": "shot.framing.medium"},
                   headers=bearer(toks["ana"])).status_code == 409
-    bad = c.post("/api/label/proj/answers", json={"task": t["id"], "kind": "label", "label": "shot.angle.low"}, headers=bearer(toks["rev"]))
+    bad = c.post("/api/v1/label/proj/answers", json={"task": t["id"], "kind": "label", "label": "shot.angle.low"}, headers=bearer(toks["rev"]))
     assert bad.status_code == 400
 
 
 def test_each_item_is_served_to_two_annotators_before_new_ones(env):
     app, store, p, toks = env
     c = TestClient(app)
-    t1 = c.get("/api/label/proj/next", headers=bearer(toks["ana"])).json()["task"]
-    c.post("/api/label/proj/answers", json={"task": t1["id"], "kind": "na"}, headers=bearer(toks["ana"]))
-    assert c.get("/api/label/proj/next", headers=bearer(toks["ben"])).json()["task"]["id"] == t1["id"]
-    c.post("/api/label/proj/answers", json={"task": t1["id"], "kind": "na"}, headers=bearer(toks["ben"]))
-    assert c.get("/api/label/proj/next", headers=bearer(toks["rev"])).json()["task"]["id"] != t1["id"]  # complete
+    t1 = c.get("/api/v1/label/proj/next", headers=bearer(toks["ana"])).json()["task"]
+    c.post("/api/v1/label/proj/answers", json={"task": t1["id"], "kind": "na"}, headers=bearer(toks["ana"]))
+    assert c.get("/api/v1/label/proj/next", headers=bearer(toks["ben"])).json()["task"]["id"] == t1["id"]
+    c.post("/api/v1/label/proj/answers", json={"task": t1["id"], "kind": "na"}, headers=bearer(toks["ben"]))
+    assert c.get("/api/v1/label/proj/next", headers=bearer(toks["rev"])).json()["task"]["id"] != t1["id"]  # complete
 
 
 def test_concurrent_answers_for_one_item_are_both_kept(env):
     app, store, p, toks = env
     c = TestClient(app)
-    t = c.get("/api/label/proj/next", headers=bearer(toks["ana"])).json()["task"]
+    t = c.get("/api/v1/label/proj/next", headers=bearer(toks["ana"])).json()["task"]
     codes = []
 
     def go(who, lab):
-        codes.append(TestClient(app).post("/api/label/proj/answers", json={"task": t["id"], "kind": "label", "label": lab},
+        codes.append(TestClient(app).post("/api/v1/label/proj/answers", json={"task": t["id"], "kind": "label", "label": lab},
                                           headers=bearer(toks[who])).status_code)
 
     th = [threading.Thread(target=go, args=a) for a in (("ana", "shot.framing.long"), ("ben", "shot.framing.medium"))]
@@ -167,9 +167,9 @@ def test_rate_limit_per_token(env):
     app.state.label_buckets = None
     app.state.label_rate, app.state.label_burst = 0.001, 5
     c = TestClient(app)
-    codes = [c.get("/api/label/proj/next", headers=bearer(toks["ana"])).status_code for _ in range(8)]
+    codes = [c.get("/api/v1/label/proj/next", headers=bearer(toks["ana"])).status_code for _ in range(8)]
     assert codes[:5] == [200] * 5 and codes[5:] == [429] * 3
-    assert c.get("/api/label/proj/next", headers=bearer(toks["ben"])).status_code == 200  # another token is unaffected
+    assert c.get("/api/v1/label/proj/next", headers=bearer(toks["ben"])).status_code == 200  # another token is unaffected
 
 
 def test_review_flow_escapes_user_text_and_is_final(env):
@@ -177,11 +177,11 @@ def test_review_flow_escapes_user_text_and_is_final(env):
     evil = "<script>alert(1)</script>"
     tok_evil = store.add_annotator(evil)
     c = TestClient(app)
-    t = c.get("/api/label/proj/next", headers=bearer(toks["ana"])).json()["task"]
-    c.post("/api/label/proj/answers", json={"task": t["id"], "kind": "label", "label": "shot.framing.long", "suggestion": evil},
+    t = c.get("/api/v1/label/proj/next", headers=bearer(toks["ana"])).json()["task"]
+    c.post("/api/v1/label/proj/answers", json={"task": t["id"], "kind": "label", "label": "shot.framing.long", "suggestion": evil},
            headers=bearer(toks["ana"]))
-    c.post("/api/label/proj/answers", json={"task": t["id"], "kind": "label", "label": "shot.framing.medium"}, headers=bearer(tok_evil))
-    q = c.get("/api/label/proj/review", headers=bearer(toks["rev"])).json()["queue"]
+    c.post("/api/v1/label/proj/answers", json={"task": t["id"], "kind": "label", "label": "shot.framing.medium"}, headers=bearer(tok_evil))
+    q = c.get("/api/v1/label/proj/review", headers=bearer(toks["rev"])).json()["queue"]
     assert any(x["task"] == t["id"] and x["why"] == "disagreement" for x in q)
     rc = login(app, toks["rev"])
     page = rc.get(f"/review/proj?task={t['id']}")
@@ -193,7 +193,7 @@ def test_review_flow_escapes_user_text_and_is_final(env):
     assert consensus(store, p)[t["id"]]["decided_by"] == "review"
     r = rc.post("/review/proj/decide", data={"task": t["id"], "choice": "label:shot.framing.medium", "csrf": f["csrf"]})
     assert r.status_code == 409  # final
-    assert c.post(f"/api/label/proj/review/{t['id']}", json={"kind": "na"}, headers=bearer(toks["rev"])).status_code == 409
+    assert c.post(f"/api/v1/label/proj/review/{t['id']}", json={"kind": "na"}, headers=bearer(toks["rev"])).status_code == 409
     # suggestions are listed escaped nowhere but stored verbatim
     assert store.suggestions(p)[0]["text"] == evil
 
@@ -201,7 +201,7 @@ def test_review_flow_escapes_user_text_and_is_final(env):
 def test_unknown_project_and_item(env):
     app, _, _, toks = env
     c = TestClient(app)
-    assert c.get("/api/label/nope/next", headers=bearer(toks["ana"])).status_code == 404
+    assert c.get("/api/v1/label/nope/next", headers=bearer(toks["ana"])).status_code == 404
     assert c.get("/label/proj/items/99999/image", headers=bearer(toks["ana"])).status_code == 404
     r = c.get("/label/proj/items/1/image", headers=bearer(toks["ana"]))
     assert r.status_code == 200 and r.headers["content-type"].startswith("image/")

@@ -205,3 +205,34 @@ def test_odd_file_names(tmp_path):
     for n in names:
         assert load_image(n).width == 64
     assert any("\udce9" in n for n in names)  # surrogate-escaped, round-trips to the same bytes
+
+
+def test_large_real_still_under_the_promised_limit_is_read(tmp_path):
+    """A 10000x9500 JPEG (95 MP) is over Pillow's 89 MP default but under the documented 180 MP."""
+    from PIL import Image
+
+    from cinemanet.media.images import MAX_PIXELS, load_image
+
+    assert 10000 * 9500 < MAX_PIXELS
+    img = np.zeros((9500, 10000, 3), np.uint8)
+    img[:, 5000:] = (200, 120, 40)
+    Image.fromarray(img).save(tmp_path / "big.jpg", quality=70)
+    del img
+    f = load_image(tmp_path / "big.jpg")
+    assert (f.width, f.height) == (10000, 9500)
+    assert max(f.rgb.shape[:2]) <= 480
+
+
+def test_tag_on_a_video_names_analyze(tmp_path):
+    from cinemanet.media import IMAGE_EXTENSIONS, discover
+    from cinemanet.media.video import VIDEO_EXTENSIONS
+
+    (tmp_path / "clip.mp4").write_bytes(b"\0" * 16)
+    hint = (VIDEO_EXTENSIONS, "video", "cinemanet analyze")
+    [f] = discover([tmp_path / "clip.mp4"], IMAGE_EXTENSIONS, elsewhere=hint)
+    assert "use `cinemanet analyze`" in f.error
+    [d] = discover([tmp_path], IMAGE_EXTENSIONS, elsewhere=hint)
+    assert "folder contains no images" in d.error and "cinemanet analyze" in d.error
+    out = subprocess.run([sys.executable, "-m", "cinemanet", "tag", str(tmp_path / "clip.mp4"), "-f", "jsonl"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1 and "use `cinemanet analyze` for videos" in out.stderr

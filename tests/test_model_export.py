@@ -37,7 +37,7 @@ def test_onnx_file_carries_label_metadata(exported):
     tax = get_taxonomy()
     assert [i.name for i in m.graph.input] == ["image"]
     assert [o.name for o in m.graph.output] == exported.outputs
-    for name, o in meta["outputs"].items():
+    for o in meta["outputs"].values():
         if "labels" in o:
             assert all(tax.label(k).group == o["group"] for k in o["labels"])
     # groups answered by rules or detectors are listed with a reason, not silently dropped

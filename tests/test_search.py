@@ -199,6 +199,64 @@ def test_parser_never_crashes(text):
     assert str(parse(str(q))) == str(q)  # what it understood is itself a valid query
 
 
+# ------------------------------------------------------------------------- an editor's words
+CU, MED, ECU_, LONG, XLONG = ("shot.framing." + k for k in ("closeup", "medium", "extremecloseup", "long", "extremelong"))
+STORES = {"shot.location.exterior.structure.building.store", "shot.location.interior.structure.building.store"}
+
+
+def _keys(n) -> set[str]:
+    """Label keys under an Or (or the one label)."""
+    return {c.key for c in n.children} if isinstance(n, Or) else {n.key}
+
+
+@pytest.mark.parametrize("text, expect", [
+    ("close up of a face", And((Label(CU), Label("shot.subject.person.face")))),
+    ("close up shot", Label(CU)),
+    ("a wide shot at night", And((Label(LONG), Label("shot.timeofday.night")))),
+    ("MCU", Or((Label(MED), Label(CU)))),
+    ("medium close-up", Or((Label(MED), Label(CU)))),
+    ("medium close up shot", Or((Label(MED), Label(CU)))),
+    ("ECU", Label(ECU_)),
+    ("EWS", Label(XLONG)),
+    ("MS", Label(MED)),
+    ("WS", Label(LONG)),
+    ("OTS", Label("shot.type.overtheshoulder")),
+])
+def test_editor_phrases(text, expect):
+    q = parse(text)
+    assert q.expr == expect
+    assert parse(str(q)).expr == q.expr  # the normalised text still parses back
+
+
+def test_stop_words_are_reported_and_never_the_whole_query():
+    assert "ignored: of a" in parse("close up of a face").notes
+    with pytest.raises(QueryError, match="nothing to search for"):
+        parse("the")
+    with pytest.raises(QueryError):
+        parse("shot of the")
+
+
+@pytest.mark.parametrize("word", ["store", "office", "car", "boat", "cave", "warehouse"])
+def test_ambiguous_place_words_match_interior_and_exterior(word):
+    keys = _keys(parse(word).expr)
+    assert len(keys) == 2 and {k.split(".")[2] for k in keys} == {"interior", "exterior"}
+    assert all(k.endswith("." + word) for k in keys)
+
+
+def test_group_label_that_names_two_labels_matches_both():
+    assert _keys(parse("location:store").expr) == STORES
+    assert _keys(parse("store").expr) == STORES
+
+
+def test_insert_establishing_and_pov():
+    ins = parse("insert").expr
+    assert isinstance(ins, Or) and Label(ECU_) in ins.children
+    est = parse("establishing shot").expr
+    assert isinstance(est, And) and Label("shot.location.exterior") in est.children
+    with pytest.raises(QueryError, match="point-of-view"):
+        parse("POV")
+
+
 # ---------------------------------------------------------------------------------- semantics
 def test_group_label_and_word(small):
     cat, eng, ids = small
@@ -327,3 +385,31 @@ def test_ann_recall_against_exact(tmp_path, monkeypatch):
         assert {h.shot_id for h in f.hits} <= ok
     assert np.mean(recalls) >= 0.95 and min(recalls) >= 0.8, recalls
     cat.close()
+
+
+def test_results_as_csv(small):
+    import csv
+    import io
+
+    from cinemanet.video.export.csv import columns, write_results
+
+    cat, eng, ids = small
+    r = _all(eng, "night sort:duration")
+    shots = cat.shots([h.shot_id for h in r.hits])
+    buf = io.StringIO()
+    write_results(shots, {h.shot_id: h.score for h in r.hits}, buf)
+    rows = list(csv.reader(io.StringIO(buf.getvalue())))
+    assert rows[0] == ["id", "score", *columns()]
+    assert [int(x[0]) for x in rows[1:]] == [h.shot_id for h in r.hits]
+    night = rows[0].index("shot.timeofday")
+    assert all(x[night] == "shot.timeofday.night" for x in rows[1:])
+
+
+def test_huge_bounds_do_not_overflow(small):
+    import warnings
+
+    cat, eng, ids = small
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert _all(eng, "start>1e308").total == 0
+        assert _all(eng, "start>-1e308").total == len(SPEC)

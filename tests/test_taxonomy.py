@@ -81,3 +81,14 @@ def test_cli_formats():
     md = run("--group", "shot.framing", "--format", "markdown").stdout
     assert "`shot.framing.closeup`" in md and "shot.location" not in md
     assert "Close-up" in run("--group", "shot.framing").stdout
+
+
+def test_short_group_names_as_search_accepts_them():
+    tax = get_taxonomy()
+    for name in ("framing", "shot.framing", "Shot framing", "FRAMING"):
+        assert tax.find_group(name).key == "shot.framing"
+    with pytest.raises(KeyError, match="unknown concept group"):
+        tax.find_group("frming")
+    out = subprocess.run([sys.executable, "-m", "cinemanet", "taxonomy", "--group", "framing", "--format", "markdown"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and "`shot.framing.closeup`" in out.stdout

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from pathlib import Path
 
 import cv2
@@ -203,7 +202,6 @@ def test_end_to_end_train_evaluate_export_reload_predict(env):
     from cinemanet.perception._ort import session
     from cinemanet.training.export import export_input
 
-    t0 = time.perf_counter()
     run = CliRunner().invoke
     # two data sets, each labelling a different group: the other group's label is missing, not negative
     _write_set(env / "framing", {"CU": (60, (250, 250, 250)), "wide": (10, (250, 250, 250))}, 12, 1)
@@ -255,9 +253,7 @@ def test_end_to_end_train_evaluate_export_reload_predict(env):
         right_py += max(scores, key=scores.get) == truth
         p = sess.run(["shot_framing"], {"image": export_input(load_image(f).rgb)})[0][0]
         right_onnx += labels[int(p.argmax())] == truth
-    assert right_py >= 7 and right_onnx >= 7
-    # about 20 s on a quiet 2-core machine; other jobs on the shared cores can triple it
-    assert time.perf_counter() - t0 < 120
+    assert right_py >= 7 and right_onnx >= 7  # its speed: benchmarks/bench_training.py
 
 
 def test_train_rejects_unknown_dataset_and_augmentation(env):

@@ -105,7 +105,7 @@ def test_variable_frame_rate_times_come_from_timestamps(analyzer, tmp_path):
         s = c.add_stream("libx264", rate=30)
         s.width, s.height, s.pix_fmt = 160, 90, "yuv420p"
         s.codec_context.time_base = Fraction(1, 30)
-        for i, (p, f) in enumerate(zip(pts, _colour_frames([(200, 40, 40), (40, 200, 40)], 30))):
+        for p, f in zip(pts, _colour_frames([(200, 40, 40), (40, 200, 40)], 30)):
             vf = av.VideoFrame.from_ndarray(f, format="rgb24")
             vf.pts, vf.time_base = int(p), Fraction(1, 30)
             for pkt in s.encode(vf):
@@ -138,7 +138,8 @@ def test_sidecar_is_atomic_and_resumable(tmp_path, analyzer, cuts_video):
     out = tmp_path / "out"
     out.mkdir()
     r = list(analyze_paths([v], analyzer=analyzer, out_dir=out, compress=True))
-    assert r[0].sidecar == str(out / "clip one.mp4.cinemanet.json.zst")
+    assert r[0].sidecar == str(sidecar_path(v, out, compress=True)) and r[0].sidecar.endswith(".cinemanet.json.zst")
+    assert Path(r[0].sidecar).name.startswith("clip one.mp4.")
     assert read_sidecar(r[0].sidecar)["shots"] == [dict(s) for s in r[0].doc["shots"]]
 
 
@@ -264,7 +265,7 @@ def test_cli_batch_reports_errors_and_goes_on(tmp_path, cuts_video):
     good = [d for d in lines if "error" not in d]
     assert len(good) == 5 and {Path(d["path"]).name for d in good} == {"good clip ü.mp4"}  # 4 cuts
     assert (folder / "good clip ü.mp4.cinemanet.json").exists()
-    assert "5 of 6 video(s) failed" in out.stderr
+    assert "5 of 6 videos failed" in out.stderr
     assert "Traceback" not in out.stderr
 
 
@@ -339,3 +340,80 @@ def test_cli_export_every_format(tmp_path, cuts_video):
     assert _run_cli("export", v, "--to", "mp3").returncode == 2
     missing = _run_cli("export", tmp_path / "nothing.mp4", "--to", "csv")
     assert missing.returncode == 1 and "no sidecar" in missing.stderr
+
+
+def test_camera_cards_with_repeated_names_keep_one_sidecar_each(tmp_path, analyzer, cuts_video):
+    """card1/C0001.MP4 and card2/C0001.MP4 into one --out folder: two sidecars, both found again."""
+    from cinemanet.catalog import Catalog
+
+    for card in ("card1", "card2"):
+        (tmp_path / card).mkdir()
+        shutil.copy(cuts_video[0], tmp_path / card / "C0001.MP4")
+    with open(tmp_path / "card2" / "C0001.MP4", "ab") as f:  # different bytes: two media
+        f.write(b"\0")
+    out = tmp_path / "sidecars"
+    out.mkdir()
+    r = list(analyze_paths([tmp_path / "card1", tmp_path / "card2"], analyzer=analyzer, out_dir=out))
+    assert [x.status for x in r] == ["done", "done"]
+    assert len({x.sidecar for x in r}) == 2 and len(list(out.glob("C0001.MP4.*.cinemanet.json"))) == 2
+    again = list(analyze_paths([tmp_path / "card1", tmp_path / "card2"], analyzer=analyzer, out_dir=out))
+    assert [x.status for x in again] == ["skipped", "skipped"]
+    cat = Catalog.open(tmp_path / "cat.sqlite")
+    list(cat.index_paths([out]))
+    assert sorted(m.path for m in cat.media_list()) == sorted(str(tmp_path / c / "C0001.MP4") for c in ("card1", "card2"))
+    cat.close()
+
+
+@pytest.mark.parametrize("sig, jobs", [(signal.SIGKILL, "1"), (signal.SIGKILL, "2"), (signal.SIGTERM, "1")])
+def test_workers_end_with_analyze(tmp_path, cuts_video, sig, jobs):
+    """kill -9 (or SIGTERM) of analyze: its tagging process, pool workers and multiprocessing's
+    resource tracker do not outlive it."""
+    import psutil
+
+    folder = tmp_path / "w"
+    folder.mkdir()
+    for i in range(6):
+        shutil.copy(cuts_video[0], folder / f"v{i}.mp4")
+    p = subprocess.Popen([sys.executable, "-m", "cinemanet", "analyze", str(folder), "-q", "--format", "jsonl", "-j", jobs],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    parent = psutil.Process(p.pid)
+    deadline = time.time() + 300
+    kids: list = []
+    while time.time() < deadline and p.poll() is None:
+        kids = parent.children(recursive=True)
+        if len(kids) >= 2 and list(folder.glob("*.cinemanet.json")):  # workers up and working
+            break
+        time.sleep(0.05)
+    assert p.poll() is None and kids, "analyze finished before it could be interrupted"
+    p.send_signal(sig)
+    p.wait(timeout=60)
+    gone, alive = psutil.wait_procs(kids, timeout=10)
+    assert not alive, [k.cmdline()[:4] for k in alive]
+    if sig == signal.SIGTERM:
+        assert p.returncode == 128 + signal.SIGTERM and b"Traceback" not in p.stderr.read()
+    for sc in folder.glob("*.cinemanet.json"):  # what was finished is whole
+        jsonschema.validate(read_sidecar(sc), shipped(VIDEO_SCHEMA_FILE))
+
+
+def test_damaged_sidecar_is_analysed_again(tmp_path, analyzer, cuts_video):
+    """A sidecar whose hash matches but whose 'video' key is gone is stale, not an internal error."""
+    v = tmp_path / "clip.mp4"
+    shutil.copy(cuts_video[0], v)
+    assert [r.status for r in analyze_paths([v], analyzer=analyzer)] == ["done"]
+    sc = sidecar_path(v)
+    doc = json.loads(sc.read_text())
+    del doc["video"]
+    sc.write_text(json.dumps(doc))
+    r = list(analyze_paths([v], analyzer=analyzer))
+    assert [x.status for x in r] == ["done"], r[0].error
+    assert "video" in read_sidecar(sc)
+
+
+def test_piped_analyze_without_format_prints_summaries_not_shots(tmp_path, cuts_video):
+    v = tmp_path / "clip.mp4"
+    shutil.copy(cuts_video[0], v)
+    out = _run_cli("analyze", v, "-q")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == ""
+    n = len(read_sidecar(sidecar_path(v))["shots"])
+    assert f"{v}: done, {n} shots" in out.stderr and str(sidecar_path(v)) in out.stderr

@@ -340,3 +340,28 @@ def test_cli_serve_is_registered():
     for opt in ("--catalog", "--host", "--port", "--token"):
         assert opt in r.stdout
     assert "127.0.0.1" in r.stdout and "8765" in r.stdout
+
+
+HUGE = "99999999999999999999999"
+
+
+@pytest.mark.parametrize("url", [f"/media/{HUGE}", f"/keyframes/{HUGE}/0.jpg", f"/api/v1/shots/{HUGE}",
+                                 f"/api/v1/media/{HUGE}", f"/api/v1/search?like={HUGE}", "/media/-1"])
+def test_out_of_range_ids_are_json_404(client, url):
+    r = client.get(url)
+    assert r.status_code == (400 if "like=" in url else 404), (url, r.status_code, r.text[:200])
+    assert r.headers["content-type"].startswith("application/json") and "error" in r.json()
+
+
+def test_out_of_range_shot_page_is_a_404_page(client):
+    r = client.get(f"/shots/{HUGE}")
+    assert r.status_code == 404 and "text/html" in r.headers["content-type"]
+
+
+def test_head_on_media_and_pages(client, built):
+    mid = _media_id(client, built[1])
+    sid = _shots_of(client, built[1])[0]["id"]
+    for url in ("/", f"/shots/{sid}", "/taxonomy", "/taxonomy/shot.framing", f"/media/{mid}", f"/keyframes/{sid}/0.jpg"):
+        g, h = client.get(url), client.head(url)
+        assert h.status_code == g.status_code == 200, (url, h.status_code)
+        assert h.headers["content-type"] == g.headers["content-type"] and h.content == b""

@@ -22,6 +22,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..contracts import SHOT_SCHEMA
+
 NO_LABEL = 0xFFFF
 PICK_DTYPE = np.dtype([("label", "<u2"), ("confidence", "<f2")])
 
@@ -208,7 +210,7 @@ def shot_contract(row: dict, media_path: str, space: LabelSpace, taxonomy=None) 
         }
     extra = json.loads(row["extra"])
     return {
-        "schema": "cinemanet.shot/1",
+        "schema": SHOT_SCHEMA,
         "path": media_path,
         "shot": row["shot"],
         "start_frame": row["start_frame"],

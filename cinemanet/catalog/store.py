@@ -20,17 +20,23 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 import numpy as np
 
+from ..contracts import VIDEO_SCHEMA
+from ..video.sidecar import SUFFIXES
+
+if TYPE_CHECKING:
+    from ..video.records import Video
 from . import schema
+from .backends import register_catalog
 from .records import LabelSpace, RecordError, shot_contract, shot_row
 
 ENV_VAR = "CINEMANET_CATALOG"
 BUSY_TIMEOUT_MS = 60_000
 PAGE_SIZE = 16384
-SIDECAR_SUFFIXES = (".cinemanet.json", ".cinemanet.json.zst")
+SIDECAR_SUFFIXES = SUFFIXES  # the sidecar module owns them
 
 
 class CatalogError(Exception):
@@ -80,14 +86,16 @@ class ImportResult:
     media_id: int | None = None
     error: str | None = None
     skipped: bool = False  # already in the catalog, unchanged
+    note: str | None = None  # e.g. the same content was catalogued under another path
 
     @property
     def ok(self) -> bool:
         return self.error is None
 
 
+@register_catalog("sqlite")
 class Catalog:
-    """An open catalog. Create with :meth:`open`; use as a context manager or call :meth:`close`."""
+    """An open catalog (the SQLite backend). Create with :meth:`open`; use as a context manager or call :meth:`close`."""
 
     def __init__(self, path: Path, readonly: bool = False):
         self.path = path
@@ -225,16 +233,22 @@ class Catalog:
         return r[0] if r else ""
 
     # --- importing -----------------------------------------------------------------------------
-    def import_sidecar(self, doc: dict | str | os.PathLike, sidecar_path: str | os.PathLike | None = None, *,
-                       skip_unchanged: bool = False) -> int:
-        """Add one analysed video (a ``cinemanet.video/1`` document or a sidecar's path) in
+    def import_sidecar(self, doc: "dict | Video | str | os.PathLike", sidecar_path: str | os.PathLike | None = None, *,
+                       skip_unchanged: bool = False, notes: list[str] | None = None) -> int:
+        """Add one analysed video (a ``cinemanet.video/1`` document or :class:`Video`, or a sidecar's path) in
         one transaction and return its number of shots. Rows of the same content hash, or of
         an older analysis of the same path, are replaced. With ``skip_unchanged``, a video
         already imported from the same analysis (same hash, path and creation time) is left
-        as it is. Raises :class:`CatalogError` (nothing is written then)."""
-        return self._import(doc, sidecar_path, skip_unchanged)[0]
+        as it is. Raises :class:`CatalogError` (nothing is written then). ``notes`` collects
+        what a user should know, e.g. that the same bytes were catalogued under another path."""
+        n, _, _, note = self._import(doc, sidecar_path, skip_unchanged)
+        if note and notes is not None:
+            notes.append(note)
+        return n
 
-    def _import(self, doc, sidecar_path, skip_unchanged: bool) -> tuple[int, int, bool]:
+    def _import(self, doc, sidecar_path, skip_unchanged: bool) -> tuple[int, int, bool, str | None]:
+        if hasattr(doc, "to_dict"):  # a typed video.records.Video
+            doc = doc.to_dict()
         if not isinstance(doc, dict):
             from ..video.sidecar import SidecarError, read_sidecar
 
@@ -243,8 +257,8 @@ class Catalog:
                 doc = read_sidecar(doc)
             except SidecarError as e:
                 raise CatalogError(str(e)) from None
-        if doc.get("schema") != "cinemanet.video/1":
-            raise CatalogError(f"not a cinemanet.video/1 document (schema is {doc.get('schema')!r})")
+        if doc.get("schema") != VIDEO_SCHEMA:
+            raise CatalogError(f"not a {VIDEO_SCHEMA} document (schema is {doc.get('schema')!r})")
         f, v = doc.get("file"), doc.get("video")
         shots = doc.get("shots")
         if not isinstance(f, dict) or not isinstance(f.get("sha256"), str) or len(f["sha256"]) != 64:
@@ -252,6 +266,9 @@ class Catalog:
         if not isinstance(v, dict) or not isinstance(shots, list):
             raise CatalogError("the sidecar has no 'video' summary or no 'shots' list")
         path = resolve_media_path(doc, sidecar_path)
+        if _not_utf8(path):
+            raise CatalogError(f"its file name is not valid UTF-8 ({os.fsencode(os.path.basename(path))!r}), "
+                               "and the catalog stores UTF-8 paths only: rename the file to add it")
         space = self.space
         try:
             rows = [shot_row(s, space) for s in shots]
@@ -280,7 +297,10 @@ class Catalog:
                                   (media["sha256"], path)).fetchall()
                 if (skip_unchanged and len(old) == 1 and old[0]["path"] == path
                         and old[0]["created"] == media["created"] and old[0]["shot_count"] == len(rows)):
-                    return len(rows), old[0]["id"], True
+                    return len(rows), old[0]["id"], True, None
+                # one entry per content: a copy elsewhere replaces it (and says so while the other file exists)
+                note = next((f"same content as {o['path']}, which the catalog now lists under this path instead"
+                             for o in old if o["path"] != path and os.path.exists(o["path"])), None)
                 for o in old:
                     con.execute("DELETE FROM shots WHERE media_id=?", (o["id"],))
                     con.execute("DELETE FROM media WHERE id=?", (o["id"],))
@@ -290,7 +310,7 @@ class Catalog:
                 self._insert_shots(con, mid, rows)
         except sqlite3.Error as e:
             raise CatalogError(f"cannot write the catalog {self.path}: {e}") from None
-        return len(rows), mid, False
+        return len(rows), mid, False, note
 
     def _insert_shots(self, con: sqlite3.Connection, media_id: int, rows: list[dict]) -> None:
         if not rows:
@@ -307,11 +327,11 @@ class Catalog:
                 yield p
                 continue
             try:
-                n, mid, skipped = self._import(p, p, skip_unchanged)
+                n, mid, skipped, note = self._import(p, p, skip_unchanged)
             except CatalogError as e:
                 yield ImportResult(str(p), error=str(e))
                 continue
-            yield ImportResult(str(p), n, mid, skipped=skipped)
+            yield ImportResult(str(p), n, mid, skipped=skipped, note=note)
 
     # --- reading -------------------------------------------------------------------------------
     def counts(self) -> tuple[int, int]:
@@ -320,6 +340,8 @@ class Catalog:
         return int(m[0]), int(m[1])
 
     def media(self, media_id: int) -> Media | None:
+        if not _is_row_id(media_id):
+            return None
         r = self.con.execute("SELECT * FROM media WHERE id=?", (media_id,)).fetchone()
         return Media.from_row(r) if r else None
 
@@ -333,7 +355,7 @@ class Catalog:
 
     def shot_rows(self, ids: Iterable[int]) -> dict[int, sqlite3.Row]:
         """Rows of the given shot ids (those that exist), by id."""
-        ids = [int(i) for i in ids]
+        ids = [int(i) for i in ids if _is_row_id(i)]
         out: dict[int, sqlite3.Row] = {}
         for s in range(0, len(ids), 500):
             chunk = ids[s : s + 500]
@@ -350,7 +372,7 @@ class Catalog:
         media: dict[int, Media | None] = {}
         out = []
         for i in ids:
-            r = rows.get(int(i))
+            r = rows.get(int(i)) if _is_row_id(i) else None
             if r is None:
                 continue
             m = media.get(r["media_id"]) or media.setdefault(r["media_id"], self.media(r["media_id"]))
@@ -371,11 +393,15 @@ class Catalog:
         return r[0] if r else None
 
     def shot_ids(self, media_id: int) -> list[int]:
+        if not _is_row_id(media_id):
+            return []
         return [r[0] for r in self.con.execute("SELECT id FROM shots WHERE media_id=? ORDER BY shot", (media_id,))]
 
     def embedding(self, shot_id: int) -> np.ndarray | None:
         from .records import dequantize_embedding
 
+        if not _is_row_id(shot_id):
+            return None
         r = self.con.execute("SELECT embedding, emb_scale FROM shots WHERE id=?", (shot_id,)).fetchone()
         if r is None or r[0] is None:
             return None
@@ -417,6 +443,21 @@ class Catalog:
             con.execute("UPDATE meta SET value=? WHERE key='epoch'", (uuid.uuid4().hex,))
         self.con.execute("VACUUM")
 
+    def index_rows(self, after_id: int, batch: int) -> Iterator[list]:
+        """Batches of the columns the search index keeps, for shots with ``id > after_id`` in id
+        order: id, media_id, duration, brightness, motion, confidence, start_time, scores, tags,
+        picks, embedding, emb_scale."""
+        cur = self.con.execute(
+            "SELECT id, media_id, duration, brightness, motion, confidence, start_time, scores, tags, picks, "
+            "embedding, emb_scale FROM shots WHERE id > ? ORDER BY id", (after_id,))
+        while rows := cur.fetchmany(batch):
+            yield rows
+
+    def storage_info(self) -> dict:
+        """What ``cinemanet catalog status`` reports about the file: schema version, journal mode."""
+        return {"schema_version": schema.version(self.con),
+                "journal_mode": self.con.execute("PRAGMA journal_mode").fetchone()[0]}
+
     def integrity(self) -> list[str]:
         """Problems found (empty when consistent): SQLite's own check plus shot counts."""
         out = [r[0] for r in self.con.execute("PRAGMA integrity_check") if r[0] != "ok"]
@@ -429,6 +470,23 @@ class Catalog:
         if orphans:
             out.append(f"{orphans} shots without their media")
         return out
+
+
+def _not_utf8(path: str) -> bool:
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:  # surrogate escapes of undecodable bytes
+        return True
+    return False
+
+
+def _is_row_id(i) -> bool:
+    """Ids from URLs and command lines can be any integer; SQLite's are 64-bit (an id out of
+    that range names no row, rather than raising OverflowError)."""
+    try:
+        return 0 <= int(i) < 1 << 63
+    except (TypeError, ValueError):
+        return False
 
 
 def resolve_media_path(doc: dict, sidecar_path: str | os.PathLike | None) -> str:

@@ -14,11 +14,14 @@ from typing import Callable, ClassVar, Mapping
 import numpy as np
 
 from ..perception import Evidence
+from ..plugins import Registry
 from ..taxonomy import Group, get_taxonomy
 
 Scores = dict[str, float]
 
-_REGISTRY: dict[str, type["ConceptPredictor"]] = {}
+#: name -> predictor class: every public module of ``concepts.predictors``, and ``cinemanet.predictors`` entry points
+PREDICTORS: Registry[type["ConceptPredictor"]] = Registry("predictors", package="cinemanet.concepts.predictors",
+                                                          noun="concept predictor")
 
 
 class ConceptPredictor:
@@ -79,27 +82,18 @@ def sigmoid(x: float) -> float:
 
 
 def register_predictor(cls: type[ConceptPredictor]) -> type[ConceptPredictor]:
+    """Class decorator: registers ``cls`` under ``cls.name`` (a second one of that name is an error)."""
     if not cls.name or not cls.group:
         raise ValueError(f"{cls.__name__} needs a name and a group")
-    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
-        raise ValueError(f"predictor {cls.name!r} registered twice")
-    _REGISTRY[cls.name] = cls
-    return cls
+    return PREDICTORS.add(cls.name, cls)
 
 
 def predictor_class(name: str) -> type[ConceptPredictor]:
-    from . import predictors  # noqa: F401  (registration side effects)
-
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise KeyError(f"unknown concept predictor {name!r}; known: {', '.join(sorted(_REGISTRY))}") from None
+    return PREDICTORS.get_plugin(name)
 
 
 def registered_predictors() -> dict[str, type[ConceptPredictor]]:
-    from . import predictors  # noqa: F401
-
-    return dict(_REGISTRY)
+    return dict(PREDICTORS)
 
 
 PredictorFactory = Callable[..., ConceptPredictor]

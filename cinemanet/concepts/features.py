@@ -24,10 +24,18 @@ def feature(name: str, needs: tuple[str, ...]):
     return deco
 
 
+def _extractors() -> dict:
+    # extractors that live beside their predictors (e.g. "measured") register when those load
+    from .base import PREDICTORS
+
+    PREDICTORS.load()
+    return _EXTRACTORS
+
+
 def feature_needs(names: Iterable[str]) -> tuple[str, ...]:
     out: list[str] = []
     for n in names:
-        out += _EXTRACTORS[n][1]
+        out += _extractors()[n][1]
     return tuple(dict.fromkeys(out))
 
 
@@ -37,7 +45,7 @@ def build_features(ev: Evidence, names: Iterable[str]) -> np.ndarray:
     for n in names:
         if n not in cache:
             try:
-                fn = _EXTRACTORS[n][0]
+                fn = _extractors()[n][0]
             except KeyError:
                 raise KeyError(f"unknown feature extractor {n!r}; known: {', '.join(_EXTRACTORS)}") from None
             cache[n] = np.asarray(fn(ev), np.float32).ravel()

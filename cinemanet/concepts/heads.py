@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..perception import Evidence
+from ..util.files import atomic_path
 from .features import build_features
 
 
@@ -49,16 +50,15 @@ class LinearHead:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         meta = dict(self.meta, outputs=list(self.outputs), inputs=list(self.inputs), temperature=self.temperature)
-        tmp = path.with_suffix(".tmp.npz")
-        np.savez_compressed(
-            tmp,
-            W=self.W.astype(np.float32),
-            b=self.b.astype(np.float32),
-            mean=self.mean.astype(np.float32),
-            scale=self.scale.astype(np.float32),
-            meta=np.array(json.dumps(meta, sort_keys=True)),
-        )
-        tmp.replace(path)
+        with atomic_path(path, suffix=".npz") as tmp:
+            np.savez_compressed(
+                tmp,
+                W=self.W.astype(np.float32),
+                b=self.b.astype(np.float32),
+                mean=self.mean.astype(np.float32),
+                scale=self.scale.astype(np.float32),
+                meta=np.array(json.dumps(meta, sort_keys=True)),
+            )
 
     @classmethod
     def load(cls, path: Path) -> "LinearHead":

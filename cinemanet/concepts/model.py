@@ -21,6 +21,13 @@ from .heads import LinearHead
 
 DEFAULT_MODEL = "default"
 DEFAULT_THRESHOLD = 0.5
+#: the model.yaml format this version reads and writes (key ``format``; files without one are 1)
+MODEL_FORMAT = 1
+_TOP_KEYS = {"format", "name", "version", "analyzer_options", "groups"}
+
+
+class ModelSpecError(ValueError):
+    """A model.yaml that cannot be used; the message names the file and the problem."""
 
 
 @dataclass
@@ -42,13 +49,17 @@ class ModelSpec:
     @classmethod
     def load(cls, path: Path) -> "ModelSpec":
         path = Path(path)
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as e:
+            raise ModelSpecError(f"{path}: not valid YAML: {str(e).splitlines()[0]}") from None
+        _check_spec(path, data)
         groups = {k: GroupSpec(**v) for k, v in data["groups"].items()}
         tax = get_taxonomy()
         missing = [g for g in tax.group_keys if g not in groups]
         unknown = [g for g in groups if g not in tax.group_keys]
         if missing or unknown:
-            raise ValueError(f"{path}: model must answer every group (missing {missing}, unknown {unknown})")
+            raise ModelSpecError(f"{path}: model must answer every group (missing {missing}, unknown {unknown})")
         return cls(
             name=data["name"],
             version=str(data["version"]),
@@ -56,6 +67,37 @@ class ModelSpec:
             analyzer_options=data.get("analyzer_options", {}),
             root=path.parent,
         )
+
+
+def _check_spec(path: Path, data) -> None:
+    """Shape and format of a model.yaml, with one clear message per problem."""
+    if not isinstance(data, dict):
+        raise ModelSpecError(f"{path}: not a mapping of model settings")
+    fmt = data.get("format", 1)
+    if not isinstance(fmt, int) or isinstance(fmt, bool) or fmt < 1:
+        raise ModelSpecError(f"{path}: format must be a positive integer, not {fmt!r}")
+    if fmt > MODEL_FORMAT:
+        raise ModelSpecError(f"{path}: model format {fmt} is newer than this cinemanet reads ({MODEL_FORMAT}); upgrade cinemanet")
+    extra = sorted(set(data) - _TOP_KEYS)
+    if extra:
+        raise ModelSpecError(f"{path}: unknown key(s) {', '.join(extra)}; keys are {', '.join(sorted(_TOP_KEYS))}")
+    for k in ("name", "version", "groups"):
+        if k not in data:
+            raise ModelSpecError(f"{path}: missing {k!r}")
+    if not isinstance(data["groups"], dict):
+        raise ModelSpecError(f"{path}: groups must map each group to its predictor")
+    if not isinstance(data.get("analyzer_options", {}), dict):
+        raise ModelSpecError(f"{path}: analyzer_options must be a mapping of analyzer name to options")
+    allowed = set(GroupSpec.__dataclass_fields__)
+    for g, v in data["groups"].items():
+        if not isinstance(v, dict) or "predictor" not in v:
+            raise ModelSpecError(f"{path}: groups.{g} needs a predictor")
+        bad = sorted(set(v) - allowed)
+        if bad:
+            raise ModelSpecError(f"{path}: groups.{g}: unknown key(s) {', '.join(bad)}; keys are {', '.join(sorted(allowed))}")
+        t = v.get("threshold", DEFAULT_THRESHOLD)
+        if not isinstance(t, (int, float)) or isinstance(t, bool) or not 0 <= t <= 1:
+            raise ModelSpecError(f"{path}: groups.{g}.threshold must be a number in [0, 1], not {t!r}")
 
 
 def model_spec(name_or_path: str | Path = DEFAULT_MODEL) -> ModelSpec:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from ..util.unionfind import UnionFind
+
 DUP_DISTANCE = 6
 
 
@@ -34,19 +36,8 @@ def near_duplicate_clusters(hashes: list[int], keys: list[str] | None = None, di
     when their ``keys`` (content hashes) are equal. Connected components, so the relation is
     transitive. O(n^2) vectorised comparisons: a few seconds for 20,000 images."""
     n = len(hashes)
-    parent = list(range(n))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    def union(a: int, b: int) -> None:
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-
+    uf = UnionFind(n)
+    union = uf.union
     if keys is not None:
         first: dict[str, int] = {}
         for i, k in enumerate(keys):
@@ -59,4 +50,4 @@ def near_duplicate_clusters(hashes: list[int], keys: list[str] | None = None, di
         dist = _popcount(np.bitwise_xor(h[i + 1 :], h[i]))
         for j in np.flatnonzero(dist <= distance):
             union(i, i + 1 + int(j))
-    return np.array([find(i) for i in range(n)], dtype=np.int64)
+    return np.array(uf.roots(), dtype=np.int64)

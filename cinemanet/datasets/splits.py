@@ -13,37 +13,26 @@ import hashlib
 from collections import Counter, defaultdict
 from typing import Sequence
 
+from ..util.unionfind import UnionFind
 from .records import Record
 
 SPLITS = ("train", "val", "test")
 
 
 def _units(records: Sequence[Record]) -> list[list[int]]:
-    parent = list(range(len(records)))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    def union(a: int, b: int) -> None:
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-
+    uf = UnionFind(len(records))
     first: dict[tuple[str, str], int] = {}
     for i, r in enumerate(records):
         for key in (("cluster", r.cluster or r.sha256), ("film", r.film) if r.film else None):
             if key is None:
                 continue
             if key in first:
-                union(i, first[key])
+                uf.union(i, first[key])
             else:
                 first[key] = i
     groups: dict[int, list[int]] = defaultdict(list)
-    for i in range(len(records)):
-        groups[find(i)].append(i)
+    for i, root in enumerate(uf.roots()):
+        groups[root].append(i)
     return list(groups.values())
 
 
@@ -76,7 +65,7 @@ def assign_splits(
     have = {s: Counter() for s in names}
     out = [""] * len(records)
     for u, c in zip(units, counts):
-        def need(s: str) -> float:
+        def need(s: str, c=c) -> float:
             # how far below its target share split s is, over this unit's labels (relative)
             return sum(n * (share[s] * total[k] - have[s][k]) / (share[s] * total[k]) for k, n in c.items())
 

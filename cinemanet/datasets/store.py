@@ -17,7 +17,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Iterable
 
 from PIL import Image
 
+from ..util.files import atomic_path, atomic_write
 from .phash import dhash_image, near_duplicate_clusters
 from .records import PROVENANCE_FIELDS, Record
 from .sources import Entry, scan
@@ -44,18 +44,35 @@ def data_root() -> Path:
     return Path(user_data_dir("cinemanet", appauthor=False))
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+#: format of a data set's manifest (manifest.jsonl + dataset.json), recorded in dataset.json
+#: as "format"; data sets written before it existed have none and read as format 1
+MANIFEST_FORMAT = 1
+
+
+class ManifestError(ValueError):
+    """A data set's dataset.json is unreadable or of a format this version cannot read."""
+
+
+def _read_meta(path: Path) -> dict:
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ManifestError(f"{path}: missing (every data set has a dataset.json beside its manifest.jsonl)") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ManifestError(f"{path}: unreadable: {e}") from None
+    if not isinstance(meta, dict):
+        raise ManifestError(f"{path}: not a JSON object")
+    fmt = meta.get("format", 1)
+    if not isinstance(fmt, int) or isinstance(fmt, bool) or fmt < 1:
+        raise ManifestError(f"{path}: format must be a positive integer, not {fmt!r}")
+    if fmt > MANIFEST_FORMAT:
+        raise ManifestError(f"{path}: data-set format {fmt} is newer than this cinemanet reads "
+                            f"({MANIFEST_FORMAT}); upgrade cinemanet")
+    return meta
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    atomic_write(path, text, mkdir=True)
 
 
 @dataclass
@@ -107,6 +124,7 @@ class Dataset:
         self.records.sort(key=lambda r: r.sha256)
         lines = "".join(json.dumps(r.to_dict(), sort_keys=True, ensure_ascii=False) + "\n" for r in self.records)
         _atomic_write(self.folder / "manifest.jsonl", lines)
+        self.meta["format"] = MANIFEST_FORMAT
         self.meta["updated"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         self.meta["images"] = len(self.records)
         _atomic_write(self.folder / "dataset.json", json.dumps(self.meta, indent=2, sort_keys=True) + "\n")
@@ -130,8 +148,8 @@ class DatasetStore:
         if not (folder / "manifest.jsonl").is_file():
             known = ", ".join(self.names()) or "none yet"
             raise KeyError(f"no data set {name!r} in {self.root} (known: {known})")
+        meta = _read_meta(folder / "dataset.json")
         records = [Record.from_dict(json.loads(line)) for line in (folder / "manifest.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
-        meta = json.loads((folder / "dataset.json").read_text(encoding="utf-8"))
         return Dataset(name, self.root, records, meta)
 
     def _object(self, src: Path, sha: str) -> str:
@@ -139,9 +157,8 @@ class DatasetStore:
         dst = self.root / rel
         if not dst.exists():
             dst.parent.mkdir(parents=True, exist_ok=True)
-            tmp = dst.with_name(dst.name + ".tmp")
-            shutil.copyfile(src, tmp)
-            os.replace(tmp, dst)
+            with atomic_path(dst) as tmp:
+                shutil.copyfile(src, tmp)
         return rel.as_posix()
 
     # ------------------------------------------------------------------------------ import

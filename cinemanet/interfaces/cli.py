@@ -19,7 +19,10 @@ from typing import Optional
 import typer
 
 from .._version import __version__
+from ..contracts import SHOT_SCHEMA
+from .choices import with_registry_choices
 from .console import err as _err
+from .console import WIDE_TABLE, count, print_table, table_width
 
 app = typer.Typer(
     name="cinemanet",
@@ -54,9 +57,19 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+def _help(ctx: typer.Context, value: bool) -> None:
+    if value:
+        typer.echo(ctx.get_help())
+        raise typer.Exit()
+
+
 @app.callback()
 def main_options(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    # the group's own --help, declared as a plain bool: Typer's built-in one (value None when not
+    # given) makes Typer import pydantic to coerce it, ~0.15 s on every `cinemanet CMD --help`
+    help_: bool = typer.Option(False, "--help", callback=_help, is_eager=True, expose_value=False,
+                               help="Show this message and exit."),
 ) -> None:
     """CinemaNet command line."""
 
@@ -82,9 +95,11 @@ def tag(
     """
     from ..media import IMAGE_EXTENSIONS, discover
 
+    from ..media.video import VIDEO_EXTENSIONS
+
     out = open(output, "w", encoding="utf-8", errors="surrogateescape", newline="") if output else sys.stdout
     fmt = format or (TagFormat.table if (out is sys.stdout and sys.stdout.isatty()) else TagFormat.jsonl)
-    inputs = list(discover(paths, IMAGE_EXTENSIONS))
+    inputs = list(discover(paths, IMAGE_EXTENSIONS, elsewhere=(VIDEO_EXTENSIONS, "video", "cinemanet analyze")))
     if not inputs:
         _err("nothing to tag")
         raise typer.Exit(1)
@@ -94,7 +109,7 @@ def tag(
 
     try:
         model_spec(model)
-    except Exception as e:  # model missing or broken: a usage-level failure, say why
+    except Exception as e:  # noqa: BLE001 - model missing or broken: a usage-level failure, said why
         _err(f"cannot load model {model!r}: {e}")
         raise typer.Exit(2)
 
@@ -179,26 +194,49 @@ class _Writer:
     def close(self) -> None:
         if self.fmt is not TagFormat.table or not self.rows:
             return
-        from rich.console import Console
+        width = table_width(self.out)
+        if width < WIDE_TABLE:
+            self.out.write(self._blocks(width))
+            return
         from rich.table import Table
 
         t = Table(show_lines=True)
         t.add_column("image", overflow="fold", max_width=28)
-        for g in TABLE_GROUPS:
-            t.add_column(g.split(".")[-1])
-        t.add_column("description", overflow="fold")
+        for g in TABLE_GROUPS:  # labels never wrap; the description does
+            t.add_column(g.split(".")[-1], no_wrap=True)
+        t.add_column("description", overflow="fold", ratio=1)
         for r in self.rows:
             name = os.path.basename(r.path or "")
             if not r.ok:
                 t.add_row(name, *([""] * len(TABLE_GROUPS)), f"[red]error: {r.error}[/red]")
                 continue
-            cells = []
-            for g in TABLE_GROUPS:
-                p = r.groups[g]
-                short = (p.label or "-")[len(g) + 1 :] if p.label else "-"
-                cells.append(f"{short.split('.')[-1]} {p.confidence:.2f}")
-            t.add_row(name, *cells, r.description)
-        Console(file=self.out, width=None if self.out.isatty() else 160).print(t)
+            t.add_row(name, *self._picks(r), r.description)
+        print_table(t, self.out)
+
+    @staticmethod
+    def _picks(r) -> list[str]:
+        cells = []
+        for g in TABLE_GROUPS:
+            p = r.groups[g]
+            short = (p.label or "-")[len(g) + 1 :] if p.label else "-"
+            cells.append(f"{short.split('.')[-1]} {p.confidence:.2f}")
+        return cells
+
+    def _blocks(self, width: int) -> str:
+        """Narrow screens: per image its name and labels (never broken), then the description wrapped."""
+        import textwrap
+
+        out = []
+        for r in self.rows:
+            name = os.path.basename(r.path or "")
+            if not r.ok:
+                out.append(f"{name}\n" + textwrap.fill(f"error: {r.error}", width, initial_indent="  ", subsequent_indent="  "))
+                continue
+            picks = " · ".join(self._picks(r))
+            head = f"{name}  {picks}" if len(name) + 2 + len(picks) <= width else f"{name}\n  {picks}"
+            out.append(head + "\n" + textwrap.fill(r.description, width, initial_indent="  ", subsequent_indent="  "))
+        legend = "image  " + " · ".join(g.split(".")[-1] for g in TABLE_GROUPS) + "\n\n"
+        return legend + "\n\n".join(out) + "\n"
 
 
 # ----------------------------------------------------------------------------------- analyze
@@ -207,16 +245,19 @@ class ShotFormat(str, Enum):
     table = "table"
 
 
-@app.command()
+@app.command(cls=with_registry_choices(detector="cinemanet.video.detectors.base:DETECTORS",
+                                       engine="cinemanet.engines:ENGINES"))
 def analyze(
     paths: list[Path] = typer.Argument(..., help="Video files or folders (searched recursively).", show_default=False),
     out: Optional[Path] = typer.Option(None, "--out", help="Write sidecars into this folder instead of next to each video."),
     compress: bool = typer.Option(False, "--compress", help="Write zstd-compressed sidecars (.cinemanet.json.zst)."),
-    detector: str = typer.Option("fast", "--detector", help="Shot detector: fast (default), content, adaptive, transnet."),
+    detector: str = typer.Option("fast", "--detector", help="Shot detector."),
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Videos analysed in parallel processes."),
+    engine: str = typer.Option("local", "--engine", help="How the batch runs."),
     format: Optional[ShotFormat] = typer.Option(
-        None, "--format", "-f", help="jsonl: one cinemanet.shot/1 object per shot; table: one line per video "
-        "(default on a terminal).", case_sensitive=False),
+        None, "--format", "-f", help="jsonl: one cinemanet.shot/1 object per shot on stdout; table: one line per "
+        "video (default on a terminal). Piped without --format: a summary line per video on stderr, nothing on "
+        "stdout (the sidecars hold the shots).", case_sensitive=False),
     embeddings: bool = typer.Option(False, "--embeddings", help="Include shot embeddings in the JSONL output (sidecars always have them)."),
     force: bool = typer.Option(False, "--force", help="Re-analyse even when an up-to-date sidecar exists."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
@@ -235,11 +276,15 @@ def analyze(
     from ..media import discover
     from ..media.video import VIDEO_EXTENSIONS
     from ..video.batch import analyze_paths
-    from ..video.detectors import detector_names
+    from ..engines import ENGINES
+    from ..video.detectors import DETECTORS
 
-    if detector not in detector_names():
-        _err(f"unknown detector {detector!r}; choose from {', '.join(detector_names())}")
-        raise typer.Exit(2)
+    for reg, name in ((DETECTORS, detector), (ENGINES, engine)):
+        try:
+            reg.get_plugin(name)
+        except KeyError as e:
+            _err(e.args[0])
+            raise typer.Exit(2)
     if out is not None and not out.exists():
         try:
             out.mkdir(parents=True)
@@ -249,7 +294,7 @@ def analyze(
     if out is not None and not out.is_dir():
         _err(f"--out {out}: not a folder")
         raise typer.Exit(2)
-    fmt = format or (ShotFormat.table if sys.stdout.isatty() else ShotFormat.jsonl)
+    fmt = format or (ShotFormat.table if sys.stdout.isatty() else None)
     cat = None
     if catalog is not None:
         from ..catalog import Catalog, CatalogError
@@ -261,23 +306,29 @@ def analyze(
             raise typer.Exit(2)
     inputs = list(discover(paths, VIDEO_EXTENSIONS, kind="videos"))
     bars = _VideoProgress([i.path for i in inputs if i.error is None], quiet)
+    _exit_cleanly_on_sigterm()
     failed = 0
     rows = []
     try:
-        for res in analyze_paths(paths, out_dir=out, compress=compress, detector=detector, jobs=jobs,
+        for res in analyze_paths(inputs, out_dir=out, compress=compress, detector=detector, jobs=jobs, engine=engine,
                                  force=force, progress=bars.update):
             bars.finish(res.path)
             if res.status != "error" and cat is not None:
+                notes: list[str] = []
                 try:
-                    cat.import_sidecar(res.doc, res.sidecar, skip_unchanged=True)
+                    cat.import_sidecar(res.video or res.doc, res.sidecar, skip_unchanged=True, notes=notes)
                 except CatalogError as e:
                     failed += 1
                     _err(f"{res.path}: not added to the catalog: {e}")
+                for n in notes:
+                    _err(f"{res.path}: note: {n}")
             if res.status == "error":
                 failed += 1
                 _err(f"{res.path}: {res.error}")
                 if fmt is ShotFormat.jsonl:
-                    sys.stdout.write(dumps({"schema": "cinemanet.shot/1", "path": res.path, "error": res.error}) + "\n")
+                    sys.stdout.write(dumps({"schema": SHOT_SCHEMA, "path": res.path, "error": res.error}) + "\n")
+            elif fmt is None:
+                _err(_summary_line(res))
             elif fmt is ShotFormat.jsonl:
                 for shot in res.doc["shots"]:
                     if not embeddings:
@@ -292,8 +343,18 @@ def analyze(
     if fmt is ShotFormat.table:
         _video_table(rows)
     if failed:
-        _err(f"{failed} of {len(rows)} video(s) failed")
+        _err(f"{failed} of {count(len(rows), 'video')} failed")
         raise typer.Exit(1)
+
+
+def _exit_cleanly_on_sigterm() -> None:
+    """SIGTERM unwinds like Ctrl-C, so workers are closed and finished sidecars stay."""
+    import signal
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 def dumps(obj) -> str:
@@ -302,8 +363,13 @@ def dumps(obj) -> str:
     return _d(obj)
 
 
+def _summary_line(r) -> str:
+    n = len(r.doc["shots"])
+    speed = f", {r.doc['video']['duration'] / r.seconds:.1f}x real time" if r.status == "done" and r.seconds > 0 else ""
+    return f"{r.path}: {r.status}, {n} shot{'' if n == 1 else 's'}, {r.doc['video']['duration']:.1f} s{speed} -> {r.sidecar}"
+
+
 def _video_table(rows) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     t = Table()
@@ -317,7 +383,7 @@ def _video_table(rows) -> None:
         dur = r.doc["video"]["duration"]
         speed = f"{dur / r.seconds:.1f}x real time" if r.status == "done" and r.seconds > 0 else ""
         t.add_row(name, r.status, f"{dur:.1f} s", str(len(r.doc["shots"])), speed, r.sidecar)
-    Console().print(t)
+    print_table(t)
 
 
 class _VideoProgress:
@@ -365,12 +431,11 @@ class _VideoProgress:
 
 
 # ------------------------------------------------------------------------------------ export
-@app.command("export")
+@app.command("export", cls=with_registry_choices(to="cinemanet.video.export:EXPORTERS"))
 def export_cmd(
     sidecars: list[Path] = typer.Argument(..., help="Sidecars (<video>.cinemanet.json[.zst]) or the videos they belong to.",
                                           show_default=False),
-    to: str = typer.Option(..., "--to", "-t", help="csv, edl (CMX3600 with a marker per shot), otio (OpenTimelineIO), "
-                           "fcpxml (Final Cut Pro X, via OTIO's adapter) or jpg (a contact sheet of keyframes)."),
+    to: str = typer.Option(..., "--to", "-t", help="Export format."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="File or folder to write (default: next to the sidecar)."),
 ) -> None:
     """Export analysed shots to editing tools and spreadsheets.
@@ -380,7 +445,7 @@ def export_cmd(
     the exit status is then 1.
     """
     from ..video.export import ExportError, export, get_exporter
-    from ..video.sidecar import existing_sidecar
+    from ..video.sidecar import existing_sidecar, is_sidecar_name
 
     try:
         get_exporter(to)
@@ -393,7 +458,7 @@ def export_cmd(
     failed = 0
     for sc in sidecars:
         src = sc
-        if not sc.name.endswith((".cinemanet.json", ".cinemanet.json.zst")):
+        if not is_sidecar_name(sc.name):
             found = existing_sidecar(sc)
             if found is None:
                 failed += 1
@@ -414,7 +479,7 @@ def export_cmd(
 # ---------------------------------------------------------------------------------- taxonomy
 @app.command()
 def taxonomy(
-    group: Optional[str] = typer.Option(None, "--group", "-g", help="Show one group (e.g. shot.framing)."),
+    group: Optional[str] = typer.Option(None, "--group", "-g", help="Show one group (shot.framing, or framing)."),
     format: TaxFormat = typer.Option(TaxFormat.table, "--format", "-f", help="table, json or markdown.", case_sensitive=False),
 ) -> None:
     """Show the CinemaNet taxonomy: groups, labels, descriptions and aliases."""
@@ -422,7 +487,7 @@ def taxonomy(
 
     tax = get_taxonomy()
     try:
-        groups = [tax.group(group)] if group else list(tax.groups)
+        groups = [tax.find_group(group)] if group else list(tax.groups)
     except KeyError as e:
         _err(str(e.args[0]))
         raise typer.Exit(2)
@@ -510,6 +575,41 @@ def model_train_default(
     train_default(data, target, jobs=jobs or None, log=lambda m: typer.echo(m, err=True))
     if generated:
         train_generated(data, target, jobs=jobs or None, log=lambda m: typer.echo(m, err=True))
+
+
+# ----------------------------------------------------------------------------------- plugins
+class PluginFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+@app.command("plugins")
+def plugins_cmd(
+    kind: Optional[str] = typer.Option(None, "--kind", "-k", help="Only this kind: analyzers, predictors, detectors, "
+                                       "exporters, catalogs or engines."),
+    format: PluginFormat = typer.Option(PluginFormat.table, "--format", "-f", case_sensitive=False),
+) -> None:
+    """List the installed plug-ins: kind, name, origin (builtin or the package), status.
+
+    Third-party packages add plug-ins through the entry-point groups cinemanet.<kind>
+    (see docs/ARCHITECTURE.md). Exit status 1 when a plug-in failed to load.
+    """
+    from ..plugins import KINDS, installed
+
+    if kind is not None and kind not in KINDS:
+        _err(f"unknown plug-in kind {kind!r}; kinds are: {', '.join(KINDS)}")
+        raise typer.Exit(2)
+    rows = installed((kind,) if kind else KINDS)
+    if format is PluginFormat.json:
+        from dataclasses import asdict
+
+        typer.echo(json.dumps([asdict(r) for r in rows], indent=1))
+    else:
+        for r in rows:
+            summary = f"  {r.summary}" if r.summary and r.status == "ok" else ""
+            typer.echo(f"{r.kind:<11} {r.name:<30} {r.origin:<16} {r.status}{summary}")
+    if any(r.status.startswith("error") for r in rows):
+        raise typer.Exit(1)
 
 
 def _register_command_modules() -> None:

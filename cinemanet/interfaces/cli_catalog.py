@@ -15,6 +15,7 @@ from typing import Optional
 import typer
 
 from .console import err as _err
+from .console import count, print_table
 
 catalog_app = typer.Typer(help="Inspect and maintain the catalog of analysed footage.", no_args_is_help=True)
 
@@ -26,6 +27,7 @@ class SearchFormat(str, Enum):
     jsonl = "jsonl"
     edl = "edl"
     otio = "otio"
+    csv = "csv"
 
 
 
@@ -77,6 +79,8 @@ def index_cmd(
                 failed += 1
                 _err(f"{r.path}: {r.error}")
                 continue
+            if r.note:
+                _err(f"{r.path}: note: {r.note}")
             if r.skipped:
                 skipped += 1
             else:
@@ -84,7 +88,7 @@ def index_cmd(
                 shots += r.shots
             if not quiet:
                 n = done + skipped + failed
-                msg = f"{n} sidecar(s): {done} imported ({shots} shots), {skipped} unchanged, {failed} failed"
+                msg = f"{count(n, 'sidecar')}: {done} imported ({count(shots, 'shot')}), {skipped} unchanged, {failed} failed"
                 if tty:
                     sys.stderr.write(f"\r{msg}")
                 elif n % 100 == 0:
@@ -94,7 +98,7 @@ def index_cmd(
             if tty:
                 sys.stderr.write("\n")
             rate = f", {shots / secs:,.0f} shots/s" if shots and secs > 0 else ""
-            _err(f"{cat.path}: {done} video(s) imported ({shots} shots), {skipped} unchanged, {failed} failed "
+            _err(f"{cat.path}: {count(done, 'video')} imported ({count(shots, 'shot')}), {skipped} unchanged, {failed} failed "
                  f"in {secs:.1f} s{rate}")
         if done:
             _refresh_index(cat, quiet)
@@ -106,12 +110,9 @@ def index_cmd(
 
 # ----------------------------------------------------------------------------------- catalog
 def _file_state(m) -> str:
-    """ok, missing or changed (size differs: another file now has this name)."""
-    try:
-        st = os.stat(m.path)
-    except OSError:
-        return "missing"
-    return "ok" if st.st_size == m.size or not m.size else "changed"
+    from ..catalog.relink import file_state
+
+    return file_state(m)
 
 
 @catalog_app.command("status")
@@ -120,8 +121,6 @@ def status_cmd(
     json_out: bool = typer.Option(False, "--json", help="One JSON object instead of text."),
 ) -> None:
     """Show the catalog: where it is, its schema version, media and shots, files missing or changed."""
-    from ..catalog import schema
-
     cat = _open(catalog, create=False)
     try:
         n_media, n_shots = cat.counts()
@@ -130,13 +129,14 @@ def status_cmd(
             state = _file_state(m)
             if state != "ok":
                 problems.append({"media_id": m.id, "path": m.path, "state": state})
+        storage = cat.storage_info()
         info = {
             "catalog": str(cat.path),
-            "schema_version": schema.version(cat.con),
+            "schema_version": storage["schema_version"],
             "media": n_media,
             "shots": n_shots,
             "bytes": cat.file_size(),
-            "journal_mode": cat.con.execute("PRAGMA journal_mode").fetchone()[0],
+            "journal_mode": storage["journal_mode"],
             "problems": problems,
             "integrity": cat.integrity(),
         }
@@ -147,7 +147,7 @@ def status_cmd(
         return
     typer.echo(f"catalog:  {info['catalog']}")
     typer.echo(f"schema:   version {info['schema_version']} ({info['journal_mode']} journal)")
-    typer.echo(f"contents: {n_media} video(s), {n_shots} shot(s), {info['bytes'] / 1e6:.1f} MB")
+    typer.echo(f"contents: {count(n_media, 'video')}, {count(n_shots, 'shot')}, {info['bytes'] / 1e6:.1f} MB")
     for p in problems:
         typer.echo(f"{p['state']:8}  {p['path']}")
     if problems:
@@ -155,35 +155,6 @@ def status_cmd(
                    "(with --search-root DIR to find moved files)")
     for i in info["integrity"]:
         typer.echo(f"problem:  {i}")
-
-
-def _find_moved(m, by_size: dict | None) -> str | None:
-    """A candidate file (by size) with the media's size and content hash (the same video, moved)."""
-    from ..video.analyze import file_sha256
-
-    for cand in (by_size or {}).get(m.size, ()):
-        try:
-            if file_sha256(Path(cand)) == m.sha256:
-                return cand
-        except OSError:
-            continue
-    return None
-
-
-def _sizes_under(roots: list[Path]) -> dict[int, list[str]]:
-    from ..media.video import VIDEO_EXTENSIONS
-
-    out: dict[int, list[str]] = {}
-    for root in roots:
-        for dirpath, _, files in os.walk(root):
-            for f in files:
-                if Path(f).suffix.lower() in VIDEO_EXTENSIONS:
-                    p = os.path.join(dirpath, f)
-                    try:
-                        out.setdefault(os.stat(p).st_size, []).append(os.path.abspath(p))
-                    except OSError:
-                        continue
-    return out
 
 
 @catalog_app.command("prune")
@@ -204,38 +175,21 @@ def prune_cmd(
         if not r.is_dir():
             _err(f"--search-root {r}: not a folder")
             raise typer.Exit(2)
+    from ..catalog.relink import apply, plan_prune
+
     cat = _open(catalog, create=False)
     relinked = removed = 0
     try:
-        by_size = None
-        for m in cat.media_list():
-            if _file_state(m) == "ok":
-                continue
-            new = None
-            if m.sidecar:  # the video may sit beside its sidecar (moved together)
-                from ..catalog.store import SIDECAR_SUFFIXES
-
-                sc = Path(m.sidecar)
-                for suf in SIDECAR_SUFFIXES:
-                    if sc.name.endswith(suf):
-                        beside = sc.with_name(sc.name[: -len(suf)])
-                        if beside.is_file() and beside.stat().st_size == m.size and str(beside) != m.path:
-                            new = _find_moved(m, {m.size: [str(beside)]})
-            if new is None and search_root:
-                if by_size is None:
-                    by_size = _sizes_under(search_root)
-                new = _find_moved(m, by_size)
-            if new:
+        for ch in plan_prune(cat, search_root):
+            m = ch.media
+            if ch.relink:
                 relinked += 1
-                typer.echo(f"relink  {m.path} -> {new}")
-                if not dry_run:
-                    st = os.stat(new)
-                    cat.relink(m.id, new, st.st_size, st.st_mtime)
+                typer.echo(f"relink  {m.path} -> {ch.new_path}")
             else:
                 removed += 1
                 typer.echo(f"remove  {m.path} ({m.shot_count} shots)")
-                if not dry_run:
-                    cat.remove_media([m.id])
+            if not dry_run:
+                apply(cat, ch)
         if (relinked or removed) and not dry_run:
             _refresh_index(cat, True)
     finally:
@@ -255,7 +209,8 @@ def search_cmd(
                                        "(optionally :asc or :desc); overrides sort: in the query."),
     format: Optional[SearchFormat] = typer.Option(
         None, "--format", "-f", help="table (default on a terminal), jsonl (the shot contract plus id and score), "
-        "edl (CMX3600 of the results in order) or otio (an OpenTimelineIO timeline).", case_sensitive=False),
+        "edl (CMX3600 of the results in order), otio (an OpenTimelineIO timeline) or csv "
+        "(one row per shot, with id and score).", case_sensitive=False),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
     catalog: Optional[Path] = typer.Option(None, "--catalog", "-c", help=CATALOG_HELP),
 ) -> None:
@@ -310,72 +265,35 @@ def search_cmd(
                 out.write(json.dumps(s, ensure_ascii=False, separators=(",", ":")) + "\n")
         elif fmt is SearchFormat.table:
             _table(shots, scores, res, out)
+        elif fmt is SearchFormat.csv:
+            from ..video.export.csv import write_results
+
+            write_results(shots, scores, out)
         elif fmt is SearchFormat.edl:
+            from ..search.export import results_edl
+
             out.write(results_edl(shots, media, title=text or "CinemaNet search"))
         else:
+            from ..search.export import results_otio
+
             out.write(results_otio(shots, media, title=text or "CinemaNet search"))
     finally:
         if output is not None:
             out.close()
     if fmt is not SearchFormat.table:
-        _err(f"{len(shots)} of {res.total} matching shot(s) ({res.took_ms:.0f} ms)")
+        _err(f"{len(shots)} of {count(res.total, 'matching shot')} ({res.took_ms:.0f} ms)")
 
 
 def _table(shots, scores, res, out) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    t = Table(caption=f"{len(shots)} of {res.total} matching shot(s), {res.took_ms:.0f} ms — {res.query or '*'}")
+    t = Table(caption=f"{len(shots)} of {count(res.total, 'matching shot')}, {res.took_ms:.0f} ms — {res.query or '*'}")
     for c in ("id", "video", "shot", "start", "dur", "score", "description"):
         t.add_column(c, overflow="fold")
     for s in shots:
-        t.add_row(str(s["id"]), os.path.basename(s["path"]), str(s["shot"]), s.get("start_timecode") or f"{s['start_time']:.2f}",
+        t.add_row(str(s["id"]), os.path.basename(s["path"]), str(s["shot"] + 1), s.get("start_timecode") or f"{s['start_time']:.2f}",
                   f"{s['end_time'] - s['start_time']:.1f}s", f"{scores[s['id']]:.3f}", s["description"])
-    Console(file=out, width=None if out.isatty() else 160).print(t)
-
-
-def _doc(shot: dict, m) -> dict:
-    """A one-shot ``cinemanet.video/1`` document, for the per-video exporters' helpers."""
-    return {"schema": "cinemanet.video/1", "path": shot["path"], "video": dict(m.video) if m else {},
-            "file": {"sha256": m.sha256, "size": m.size} if m else {}, "shots": [shot]}
-
-
-def results_edl(shots: list[dict], media: dict, title: str) -> str:
-    """CMX3600 EDL of search results in order: one event per shot, each from its own reel."""
-    from ..video.export import ascii_safe, fps, hour_frames, one_line, smpte, time_frame, truncate
-    from ..video.export.edl import event_lines, reel_name
-
-    lines = [f"TITLE: {truncate(ascii_safe(title) or 'CinemaNet search', 70)}", "FCM: NON-DROP FRAME", ""]
-    seq_rate = fps(_doc(shots[0], media.get(shots[0]["media_id"]))) if shots else None
-    rec = hour_frames(seq_rate) if seq_rate else 0
-    for n, s in enumerate(shots, start=1):
-        rate = fps(_doc(s, media.get(s["media_id"])))
-        si, so = time_frame(float(s["start_time"]), rate), time_frame(float(s["end_time"]), rate)
-        so = max(so, si + 1)
-        length = time_frame((so - si) / float(rate), seq_rate)
-        ri, ro = rec, rec + max(1, length)
-        rec = ro
-        tc = [smpte(si, rate), smpte(so, rate), smpte(ri, seq_rate), smpte(ro, seq_rate)]
-        lines += event_lines(n, reel_name(s["path"]), one_line(Path(s["path"]).name), s["path"], s, tc)
-    return "\n".join(lines)
-
-
-def results_otio(shots: list[dict], media: dict, title: str) -> str:
-    """An OpenTimelineIO timeline of search results in order (a clip and a marker per shot)."""
-    from ..video.export import fps, shot_frames
-    from ..video.export.otio import _otio, _u, shot_clip
-
-    otio = _otio()
-    tl = otio.schema.Timeline(name=_u(title))
-    track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
-    for n, s in enumerate(shots, start=1):
-        m = media.get(s["media_id"])
-        frames = int(((m.video or {}).get("frame_count") if m else 0) or 0)
-        clip = shot_clip(s, n, s["path"], fps(_doc(s, m)), max(frames, shot_frames(s)[1] + 1))
-        clip.metadata["cinemanet"]["id"] = s["id"]
-        track.append(clip)
-    tl.tracks.append(track)
-    return otio.adapters.write_to_string(tl, "otio_json")
+    print_table(t, out)
 
 
 def register(app: typer.Typer, model_app: typer.Typer) -> None:

@@ -18,11 +18,15 @@ class Input:
     error: str | None = None
 
 
-def discover(paths: Iterable[str | os.PathLike], extensions: frozenset[str], kind: str = "images") -> Iterator[Input]:
+def discover(paths: Iterable[str | os.PathLike], extensions: frozenset[str], kind: str = "images",
+             elsewhere: tuple[frozenset[str], str, str] | None = None) -> Iterator[Input]:
     """Yield files under ``paths``: files as given, folders walked recursively (sorted).
 
     A file named explicitly is always yielded (the decoder decides whether it is readable);
-    inside folders only names with one of ``extensions`` are picked up.
+    inside folders only names with one of ``extensions`` are picked up. ``elsewhere`` is
+    (extensions, kind, command) of media another command reads, e.g. (VIDEO_EXTENSIONS,
+    "video", "cinemanet analyze"): such a file named explicitly, or a folder holding only
+    such files, is an error that names that command.
     """
     for raw in paths:
         p = Path(raw)
@@ -36,7 +40,12 @@ def discover(paths: Iterable[str | os.PathLike], extensions: frozenset[str], kin
                 yield f
             if not found:
                 exts = ", ".join(sorted(extensions))
-                yield Input(ap, f"folder contains no {kind} (looked for {exts})")
+                hint = ""
+                if elsewhere and any(True for _ in _walk(p, elsewhere[0])):
+                    hint = f"; it holds {elsewhere[1]} files: use `{elsewhere[2]}` for those"
+                yield Input(ap, f"folder contains no {kind} (looked for {exts}){hint}")
+        elif elsewhere and p.suffix.lower() in elsewhere[0] and p.suffix.lower() not in extensions:
+            yield Input(ap, f"this is a {elsewhere[1]} file: use `{elsewhere[2]}` for {elsewhere[1]}s")
         else:
             yield Input(ap)
 

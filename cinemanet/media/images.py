@@ -24,6 +24,8 @@ WORK_LONG_SIDE = 480
 MAX_PIXELS = 180_000_000
 
 ImageFile.LOAD_TRUNCATED_IMAGES = False
+# Pillow warns from 89 MP and refuses from 179 MP; our own limit above is the one users are promised.
+Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, MAX_PIXELS)
 
 
 class ImageReadError(Exception):

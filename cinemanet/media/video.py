@@ -99,7 +99,7 @@ def _bit_depth(stream) -> int:
     try:
         fmt = stream.codec_context.format
         return max(c.bits for c in fmt.components) if fmt is not None and fmt.components else 8
-    except Exception:  # some containers report no pixel format until decoding starts
+    except (AttributeError, TypeError, ValueError):  # some containers report no pixel format until decoding starts
         return 8
 
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 from typing import Callable, ClassVar
 
 from ..media import Frame
+from ..plugins import Registry
 from .evidence import Evidence
 
-_REGISTRY: dict[str, type["Analyzer"]] = {}
+#: name -> analyzer class: every public module of this package, and ``cinemanet.analyzers`` entry points
+ANALYZERS: Registry[type["Analyzer"]] = Registry("analyzers", package="cinemanet.perception", noun="analyzer")
 
 
 class Analyzer:
@@ -26,20 +28,14 @@ class Analyzer:
 
 
 def register_analyzer(name: str) -> Callable[[type[Analyzer]], type[Analyzer]]:
+    """Class decorator: registers the analyzer as ``name`` (a second one of that name is an error)."""
+
     def deco(cls: type[Analyzer]) -> type[Analyzer]:
-        if name in _REGISTRY and _REGISTRY[name] is not cls:
-            raise ValueError(f"analyzer {name!r} registered twice")
         cls.name = name
-        _REGISTRY[name] = cls
-        return cls
+        return ANALYZERS.add(name, cls)
 
     return deco
 
 
 def analyzer_class(name: str) -> type[Analyzer]:
-    from . import backbone, measure, people, text  # noqa: F401  (registration side effects)
-
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise KeyError(f"unknown analyzer {name!r}; known: {', '.join(sorted(_REGISTRY))}") from None
+    return ANALYZERS.get_plugin(name)

@@ -15,7 +15,6 @@ from ..taxonomy import get_taxonomy
 TAG_SCHEMA_FILE = "cinemanet.tag-1.schema.json"
 SHOT_SCHEMA_FILE = "cinemanet.shot-1.schema.json"
 VIDEO_SCHEMA_FILE = "cinemanet.video-1.schema.json"
-TIMECODE = "^[0-9]{2}:[0-9]{2}:[0-9]{2}[:;][0-9]{2}$"
 
 
 def _group_schema(group) -> dict:
@@ -93,39 +92,9 @@ def tag_schema() -> dict:
 
 
 def _shot_object() -> dict:
-    frame = {"type": "integer", "minimum": 0}
-    return {
-        "type": "object",
-        "required": ["schema", "path", "shot", "start_frame", "end_frame", "start_time", "end_time",
-                     "start_timecode", "end_timecode", "groups", "tags", "description", "keyframes"],
-        "additionalProperties": False,
-        "properties": {
-            "schema": {"const": "cinemanet.shot/1"},
-            "path": {"type": "string"},
-            "shot": {"type": "integer", "minimum": 0, "description": "0-based shot number in the video."},
-            "start_frame": frame,
-            "end_frame": {**frame, "description": "Inclusive last frame (presentation order, from 0)."},
-            "start_time": {"type": "number", "description": "Seconds, from the stream's own timestamps."},
-            "end_time": {"type": "number", "description": "Seconds; exclusive: the next shot's start_time."},
-            "start_timecode": {"type": "string", "pattern": TIMECODE},
-            "end_timecode": {"type": "string", "pattern": TIMECODE, "description": "Timecode of end_frame (inclusive)."},
-            "groups": _groups_schema(),
-            "tags": _tags_schema(),
-            "description": {"type": "string", "minLength": 1},
-            "keyframes": {"type": "array", "items": frame, "minItems": 1, "maxItems": 3},
-            "keyframe_times": {"type": "array", "items": {"type": "number"}, "minItems": 1, "maxItems": 3},
-            "embedding": {"type": "array", "items": {"type": "number"}},
-            "dominant_colors": {"type": "array", "items": {
-                "type": "object", "required": ["hex", "fraction"], "additionalProperties": False,
-                "properties": {"hex": {"type": "string", "pattern": "^#[0-9a-f]{6}$"},
-                               "fraction": {"type": "number", "minimum": 0, "maximum": 1}}}},
-            "motion": {"type": "number", "minimum": 0, "description": "Mean absolute luma change per frame (0..1)."},
-            "transition": {"type": "object", "required": ["kind", "start_frame", "end_frame"], "additionalProperties": False,
-                           "properties": {"kind": {"enum": ["start", "cut", "fade", "dissolve"]},
-                                          "start_frame": frame, "end_frame": frame},
-                           "description": "How the shot begins: the first shot 'start'; a gradual transition's span."},
-        },
-    }
+    from ..video.records import Shot, contract_schema
+
+    return contract_schema(Shot)
 
 
 def shot_schema() -> dict:
@@ -144,25 +113,14 @@ def shot_schema() -> dict:
 
 
 def video_schema() -> dict:
+    from ..video.records import Video, contract_schema
+
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://cinemanet.dev/schemas/cinemanet.video-1.schema.json",
         "title": "cinemanet.video/1",
         "description": "A sidecar: one analysed video, its summary and every shot.",
-        "type": "object",
-        "required": ["schema", "path", "file", "model", "video", "created", "shots"],
-        "additionalProperties": False,
-        "properties": {
-            "schema": {"const": "cinemanet.video/1"},
-            "path": {"type": "string"},
-            "file": {"type": "object", "required": ["size", "sha256", "mtime"], "properties": {
-                "size": {"type": "integer"}, "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"}, "mtime": {"type": "number"}}},
-            "model": {"type": "object", "required": ["name", "version", "taxonomy", "detector", "cinemanet"]},
-            "video": {"type": "object", "required": ["width", "height", "rotation", "fps", "fps_rational", "time_base",
-                                                      "duration", "frame_count", "codec", "pix_fmt", "bit_depth", "start_time"]},
-            "created": {"type": "string"},
-            "shots": {"type": "array", "items": _shot_object()},
-        },
+        **contract_schema(Video),
     }
 
 

@@ -79,9 +79,13 @@ class _Eval:
             return _OPS[n.op](s, v), s
         if isinstance(n, Field):
             col = np.asarray(self.p.field(n.name))
+            value = n.value
+            if col.dtype.kind == "f":  # a bound past the column's float range would overflow (and warn)
+                big = float(np.finfo(col.dtype).max)
+                value = min(max(value, -big), big)
             if n.op == "=":
-                return np.isclose(col, n.value, rtol=0, atol=1e-3), None
-            return _OPS[n.op](col, n.value), None
+                return np.isclose(col, value, rtol=0, atol=1e-3), None
+            return _OPS[n.op](col, value), None
         if isinstance(n, File):
             return np.isin(self.p.media, self.e._media_matching(n.text)), None
         if isinstance(n, Not):
@@ -118,6 +122,7 @@ class SearchEngine:
         self.index = index if index is not None else SearchIndex(catalog)
         self._lock = threading.RLock()
         self._media_cache: dict[str, np.ndarray] = {}
+        self.embedder = ImageEmbedder()
         self.index.refresh()
 
     def refresh(self) -> None:
@@ -281,7 +286,7 @@ class SearchEngine:
             s = os.fspath(like)
             if isinstance(s, str) and s.strip().isdigit() and not os.path.exists(s):
                 return self._like_vector(int(s))
-            v = embed_image(s)
+            v = self.embedder.embed(s)
             what = str(s)
         else:
             raise QueryError(f"--like takes an embedding, a shot id or an image path, not {type(like).__name__}")
@@ -360,35 +365,43 @@ def _exact(parts, masks, q: np.ndarray, want: int) -> tuple[np.ndarray, np.ndarr
     return ids[order], sims[order]
 
 
-_net = None
-_net_lock = threading.Lock()
+class ImageEmbedder:
+    """Backbone embeddings of image files (``--like IMAGE``); the network loads on first use and
+    belongs to this object (a :class:`SearchEngine` keeps one), not to the module."""
+
+    def __init__(self):
+        self._net = None
+        self._lock = threading.Lock()
+
+    def embed(self, path: str | os.PathLike) -> np.ndarray:
+        """The CinemaNet backbone embedding of an image file (unit length). Raises QueryError."""
+        p = Path(path)
+        if not p.is_file():
+            raise QueryError(f"{p}: no such image file (--like takes an image path or a shot id)")
+        from ..media import ImageReadError, load_image
+
+        with self._lock:
+            if self._net is None:
+                from ..concepts import model_spec
+                from ..perception import Perception
+
+                # only the backbone, viewed as the default model (and so `analyze`) views it: faces,
+                # pose and text would cost seconds and change nothing here
+                opts = dict(model_spec("default").analyzer_options.get("backbone", {}), threads=1)
+                self._net = Perception(["backbone"], {"backbone": opts})
+            try:
+                ev = self._net.perceive(load_image(str(p)))
+            except ImageReadError as e:
+                raise QueryError(f"{p}: {e}") from None
+        if ev.embedding is None:
+            raise QueryError(f"{p}: the model gives no embedding")
+        v = np.asarray(ev.embedding, np.float32)
+        return v / max(float(np.linalg.norm(v)), 1e-9)
 
 
-def embed_image(path: str | os.PathLike) -> np.ndarray:
-    """The CinemaNet backbone embedding of an image file (unit length). Raises QueryError."""
-    global _net
-    p = Path(path)
-    if not p.is_file():
-        raise QueryError(f"{p}: no such image file (--like takes an image path or a shot id)")
-    from ..media import ImageReadError, load_image
-
-    with _net_lock:
-        if _net is None:
-            from ..concepts import model_spec
-            from ..perception import Perception
-
-            # only the backbone, viewed as the default model (and so `analyze`) views it: faces,
-            # pose and text would cost seconds and change nothing here
-            opts = dict(model_spec("default").analyzer_options.get("backbone", {}), threads=1)
-            _net = Perception(["backbone"], {"backbone": opts})
-        try:
-            ev = _net.perceive(load_image(str(p)))
-        except ImageReadError as e:
-            raise QueryError(f"{p}: {e}") from None
-    if ev.embedding is None:
-        raise QueryError(f"{p}: the model gives no embedding")
-    v = np.asarray(ev.embedding, np.float32)
-    return v / max(float(np.linalg.norm(v)), 1e-9)
+def embed_image(path: str | os.PathLike, embedder: ImageEmbedder | None = None) -> np.ndarray:
+    """The backbone embedding of an image file (unit length), with ``embedder`` or a new one."""
+    return (embedder or ImageEmbedder()).embed(path)
 
 
-__all__ = ["Hit", "Query", "QueryError", "SearchEngine", "SearchResult", "embed_image"]
+__all__ = ["Hit", "ImageEmbedder", "Query", "QueryError", "SearchEngine", "SearchResult", "embed_image"]

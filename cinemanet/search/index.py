@@ -42,6 +42,7 @@ import numpy as np
 
 from ..catalog import Catalog
 from ..catalog.records import NO_LABEL, PICK_DTYPE
+from ..util.files import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -112,14 +113,9 @@ def _pad_rows(a: np.ndarray, rows: int) -> np.ndarray:
 
 
 def read_part(cat: Catalog, after_id: int, dim: int | None = None) -> Part | None:
-    """The rows of shots with ``id > after_id``, straight from SQLite, as one part."""
+    """The rows of shots with ``id > after_id`` (read by the catalog backend), as one part."""
     n_labels, n_groups = len(cat.space), len(cat.space.groups)
-    cur = cat.con.execute(
-        "SELECT id, media_id, duration, brightness, motion, confidence, start_time, scores, tags, picks, "
-        "embedding, emb_scale FROM shots WHERE id > ? ORDER BY id", (after_id,))
-    chunks: list[dict] = []
-    while rows := cur.fetchmany(READ_BATCH):
-        chunks.append(_decode(rows, n_labels, n_groups))
+    chunks = [_decode(rows, n_labels, n_groups) for rows in cat.index_rows(after_id, READ_BATCH)]
     if not chunks:
         return None
     d = dim or max((c["vecs"].shape[1] for c in chunks), default=0)
@@ -172,7 +168,7 @@ def _decode(rows: list, n_labels: int, n_groups: int) -> dict:
     d = max((len(e) for e in embs if e is not None), default=0)
     vecs = np.zeros((m, d), np.int8)
     vmul = np.zeros(m, np.float32)
-    for i, (e, s) in enumerate(zip(embs, (r[11] for r in rows))):
+    for i, (e, _s) in enumerate(zip(embs, (r[11] for r in rows))):
         if e is not None and len(e) == d and d:
             vecs[i] = np.frombuffer(e, np.int8)
     has = np.array([e is not None and len(e) == d for e in embs]) if d else np.zeros(m, bool)
@@ -366,11 +362,7 @@ class SearchIndex:
         manifest = {"format": FORMAT, "epoch": self.epoch, "labels": self.n_labels, "dim": self.dim,
                     "max_id": self.max_id, "parts": [p.name for p in parts], "ann": ann_name,
                     "rows": sum(len(p) for p in parts)}
-        tmp = self.folder / f".manifest.{uuid.uuid4().hex}.tmp"
-        tmp.write_text(json.dumps(manifest))
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, self.folder / "manifest.json")
+        atomic_write(self.folder / "manifest.json", json.dumps(manifest))
         self.parts, self.alive, self.ann = parts, alive, ann
         self._clean(set(manifest["parts"]) | ({ann_name} if ann_name else set()))
 

@@ -40,6 +40,28 @@ MAX_QUERY_CHARS = 2000
 MAX_DEPTH = 40
 MAX_PHRASE = 6  # words tried at once when matching multi-word aliases
 
+# Filler in an editor's phrase ("a close up of a face", "wide shot at night"): skipped when the
+# word is not part of a longer alias.
+STOP_WORDS = frozenset("a an the of with in on at by for from into to shot shots scene scenes frame frames "
+                       "showing footage clip clips".split())
+
+# Editors' words that name no single taxonomy label: each reads as a small query (full keys).
+PHRASES = {
+    "mcu": "(shot.framing.medium OR shot.framing.closeup)",
+    "medium close up": "(shot.framing.medium OR shot.framing.closeup)",
+    "medium closeup": "(shot.framing.medium OR shot.framing.closeup)",
+    "insert": "(shot.framing.extremecloseup OR (shot.framing.closeup shot.subject.object))",
+    "insert shot": "(shot.framing.extremecloseup OR (shot.framing.closeup shot.subject.object))",
+    "cutaway": "(shot.framing.extremecloseup OR (shot.framing.closeup shot.subject.object))",
+    "establishing": "(shot.framing.extremelong OR shot.framing.long) shot.location.exterior",
+    "establishing shot": "(shot.framing.extremelong OR shot.framing.long) shot.location.exterior",
+}
+# Words the v1 taxonomy has no concept for: a clear answer instead of a near-miss suggestion.
+NOT_TAGGED = {
+    "pov": "point-of-view shots are not a v1 concept (the closest is over the shoulder: OTS)",
+    "point of view": "point-of-view shots are not a v1 concept (the closest is over the shoulder: OTS)",
+}
+
 
 class QueryError(ValueError):
     """A query that cannot be run; ``str(e)`` is one line, with suggestions where known."""
@@ -161,17 +183,38 @@ class Vocabulary:
                 self.groups.setdefault(normalise(name).replace(" ", ""), g.key)
         self.groups.setdefault("time", "shot.timeofday")
         self.groups.setdefault("tone", "color.tones")
+        # A title without its qualifier names every label that shares it:
+        # "store" is "Store (interior)" and "Store (exterior)"; both match.
+        self.ambiguous: dict[str, tuple[str, ...]] = {}
+        bare: dict[str, list[str]] = {}
+        for lab in tax.labels:
+            w = normalise(re.sub(r"\s*\([^)]*\)", "", lab.title))
+            if w and w not in self.words:
+                bare.setdefault(w, []).append(lab.key)
+        for w, keys in bare.items():
+            if len(keys) == 1:
+                self.words[w] = keys[0]
+            else:
+                self.ambiguous[w] = tuple(keys)
         self.in_group: dict[str, dict[str, str]] = {}
+        self.in_group_ambiguous: dict[str, dict[str, tuple[str, ...]]] = {}
         for g in tax.groups:
             m: dict[str, str] = {}
+            last: dict[str, list[str]] = {}
             for lab in g.labels:
                 m[normalise(lab.short)] = lab.key  # "interior structure building room bed"
-                m.setdefault(normalise(lab.short.rsplit(".", 1)[-1]), lab.key)  # "bed"
+                last.setdefault(normalise(lab.short.rsplit(".", 1)[-1]), []).append(lab.key)  # "bed"
+            amb = {w: tuple(keys) for w, keys in last.items() if len(keys) > 1 and w not in m}
+            for w, keys in last.items():
+                if w not in amb:
+                    m.setdefault(w, keys[0])
             for lab in g.labels:
                 for a in (lab.title, *lab.aliases):
                     m.setdefault(normalise(a), lab.key)
             self.in_group[g.key] = m
-        self.max_words = max(len(w.split()) for w in self.words)
+            self.in_group_ambiguous[g.key] = {w: k for w, k in amb.items() if w not in m}
+        self.phrases = {normalise(k): v for k, v in PHRASES.items()}
+        self.max_words = max(len(w.split()) for w in (*self.words, *self.phrases))
         self.keys = frozenset(lab.key for lab in tax.labels)  # full keys: str(Query) parses back
 
     def word(self, name: str) -> str | None:
@@ -183,8 +226,13 @@ class Vocabulary:
     def label_in(self, group: str, name: str) -> str | None:
         return self.in_group[group].get(normalise(name))
 
+    def labels_in(self, group: str, name: str) -> tuple[str, ...]:
+        """Every label of ``group`` that ``name`` names: one, several (an ambiguous word) or none."""
+        key = self.label_in(group, name)
+        return (key,) if key else self.in_group_ambiguous[group].get(normalise(name), ())
+
     def suggest(self, word: str, pool=None, n: int = 3) -> list[str]:
-        pool = list(pool if pool is not None else self.words)
+        pool = list(pool if pool is not None else (*self.words, *self.ambiguous, *self.phrases))
         w = normalise(word)
         out = closest(w, pool, n=n)
         if not out:  # a prefix or a word inside a longer alias
@@ -266,6 +314,7 @@ class _Parser:
         self.desc = True
         self.limit: int | None = None
         self.notes: list[str] = []
+        self.ignored: list[str] = []  # stop words passed over
         self.depth = 0
 
     def peek(self) -> _Tok | None:
@@ -400,7 +449,7 @@ class _Parser:
         k = key.lower().lstrip("-+")
         k = SORT_ALIASES.get(k, k)
         if k not in SORT_KEYS:
-            sugg = difflib.get_close_matches(k, list(SORT_KEYS), n=2, cutoff=0.5)
+            sugg = difflib.get_close_matches(k, [*SORT_KEYS, *SORT_ALIASES], n=2, cutoff=0.5)
             hint = f"; did you mean {' or '.join('sort:' + s for s in sugg)}?" if sugg else ""
             raise QueryError(f"unknown sort key {key!r} (keys: {', '.join(SORT_KEYS)}){hint}", ["sort:" + s for s in sugg])
         d = direction.lower()
@@ -429,7 +478,11 @@ class _Parser:
             self._check_score(value, f"{head}:{rest}")
         if not name:
             raise QueryError(f"{head}: needs a label, e.g. {head}:{self._example(g)}")
-        key = self.v.label_in(g, name)
+        keys = self.v.labels_in(g, name)
+        if len(keys) > 1:
+            self.notes.append(f"{head}:{name} -> {' OR '.join(keys)}")
+            return Or(tuple(Label(k, op, value) for k in keys))
+        key = keys[0] if keys else None
         if key is None:
             short = g.rsplit(".", 1)[-1]
             found = self.v.suggest(name, pool=list(self.v.in_group[g]), n=6)
@@ -455,15 +508,33 @@ class _Parser:
             plain.append(w)
             j += 1
         for n in range(len(plain), 0, -1):
-            cand = normalise(" ".join(plain[:n]))
+            if n == 1 and _op_word(self.toks[self.i]) is not None:
+                break
+            said = " ".join(plain[:n])
+            cand = normalise(said)
             key = self.v.words.get(cand)
-            if key and (n > 1 or _op_word(self.toks[self.i]) is None):
+            if key:
                 self.i += n
                 if cand != normalise(self.v.tax.label(key).short):
-                    self.notes.append(f"{' '.join(plain[:n])} -> {key}")
+                    self.notes.append(f"{said} -> {key}")
                 return Label(key)
+            if cand in self.v.phrases:
+                self.i += n
+                sub = parse(self.v.phrases[cand], self.v).expr
+                self.notes.append(f"{said} -> {sub}")
+                return sub
+            if cand in self.v.ambiguous:
+                self.i += n
+                keys = self.v.ambiguous[cand]
+                self.notes.append(f"{said} -> {' OR '.join(keys)}")
+                return Or(tuple(Label(k) for k in keys))
+            if cand in NOT_TAGGED:
+                raise QueryError(f"{said!r}: {NOT_TAGGED[cand]}")
         word = plain[0] if plain else self.toks[self.i].text
         self.i += 1
+        if normalise(word) in STOP_WORDS:
+            self.ignored.append(word)
+            return None
         g = self.v.group(word)
         if g is not None:
             short = g.rsplit(".", 1)[-1]
@@ -491,6 +562,11 @@ def parse(text: str, vocab: Vocabulary | None = None) -> Query:
         raise
     except RecursionError:
         raise QueryError(f"the query nests deeper than {MAX_DEPTH} levels") from None
+    if p.ignored:
+        if expr is None:
+            raise QueryError(f"nothing to search for: {', '.join(repr(w) for w in p.ignored)} "
+                             "only join words (try e.g. close up of a face)")
+        p.notes.append(f"ignored: {' '.join(p.ignored)}")
     return Query(expr, p.sort, p.desc, p.limit, text, tuple(p.notes))
 
 

@@ -140,6 +140,16 @@ class Taxonomy:
         except KeyError:
             raise KeyError(f"unknown concept group {key!r}; groups are: {', '.join(self._groups)}") from None
 
+    def find_group(self, name: str) -> Group:
+        """A group by its key, its last part or its title: ``shot.framing``, ``framing``, ``Shot framing``."""
+        if name in self._groups:
+            return self._groups[name]
+        want = normalise(name).replace(" ", "")
+        for g in self.groups:
+            if want in (normalise(g.key).replace(" ", ""), g.key.rsplit(".", 1)[-1], normalise(g.title).replace(" ", "")):
+                return g
+        return self.group(name)  # raises with the list of groups
+
     def label(self, key: str) -> Label:
         try:
             return self._labels[key]

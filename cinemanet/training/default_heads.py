@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 
 from ..taxonomy import get_taxonomy
-from .featurecache import compute_features
+from .featurecache import FeatureRun, compute_features
 from .fit import fit_head, head_proba
 from .metrics import accuracy, confusion, expected_calibration_error, macro_f1, within_one
 from .sources import Item, data_hash, folder_items, scene15_mapping, train_ids
@@ -100,9 +100,9 @@ def prepare(data: Path, jobs: int | None = None, log: Callable[[str], None] = pr
     for d in used.values():
         if d.inputs not in by_inputs:
             items = [it for e in used.values() if e.inputs == d.inputs for it in e.items]
-            compute_features.last_rate = None
-            feats = compute_features(items, d.inputs, jobs=jobs)
-            rates["+".join(d.inputs)] = compute_features.last_rate
+            run = FeatureRun()
+            feats = compute_features(items, d.inputs, jobs=jobs, run=run)
+            rates["+".join(d.inputs)] = run.rate
             by_inputs[d.inputs] = {it.sha256: x for it, x in zip(items, feats)}
     log(f"features ready in {time.perf_counter() - t0:.1f}s")
     log("grouping near-duplicates for a leakage-free split...")

@@ -16,8 +16,6 @@ one exists; the metadata names it and its held-out accuracy.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -5,20 +5,25 @@ Cached by file content hash and feature-set version, so re-training never recomp
 
 from __future__ import annotations
 
+import logging
 import multiprocessing as mp
 import os
 import time
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
 
 from ..concepts.features import build_features, feature_needs
 from ..media import load_image
+from ..media.images import ImageReadError
 from ..perception import Perception
 from ..perception.backbone import cache_dir
+from ..util.files import atomic_path
 from .augment import generate
 from .sources import Item
+
+log = logging.getLogger(__name__)
 
 FEATURES_VERSION = 5  # 2: grayscale view; 3: no pose on close-ups; 4: 192 px input; 5: pose at 320 px
 # Generated examples (a recipe of .augment) are keyed by (file, recipe, AUGMENT_VERSION), so a
@@ -28,18 +33,33 @@ _worker: dict = {}
 
 def _init(names: tuple[str, ...]) -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    from ..concepts import predictors  # noqa: F401  (registers every feature extractor, "measured" too)
+    from ..concepts.base import PREDICTORS
+
+    PREDICTORS.load()  # registers every feature extractor, "measured" too
 
     _worker["names"] = names
     _worker["perception"] = Perception(feature_needs(names))
 
 
-def _one(job) -> np.ndarray | None:
+@dataclass
+class FeatureRun:
+    """What one :func:`compute_features` call did: its rate and the items it could not read."""
+
+    computed: int = 0
+    rate: float | None = None  # images/s of the computation (None when everything was cached)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+
+
+def _one(job) -> np.ndarray | str | None:
+    """Features of one item; None for a generated example that does not apply; a one-line
+    reason (str) for an image that could not be read."""
     path, recipe, source_sha = job
     try:
         frame = load_image(path)
-    except Exception:
-        return None
+    except ImageReadError as e:
+        return str(e) or type(e).__name__
+    except (OSError, ValueError) as e:
+        return f"{type(e).__name__}: {e}".splitlines()[0]
     if recipe is not None:
         frame = generate(frame, recipe, source_sha)
         if frame is None:
@@ -53,8 +73,11 @@ def compute_features(
     names: Sequence[str],
     jobs: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    run: FeatureRun | None = None,
 ) -> np.ndarray:
-    """Features for ``items`` (rows in the same order); unreadable images give NaN rows."""
+    """Features for ``items`` (rows in the same order); unreadable images give NaN rows and
+    a warning naming each (also listed in ``run.failed``)."""
+    run = run if run is not None else FeatureRun()
     names = tuple(names)
     store = cache_dir() / "features" / f"{'+'.join(names)}-v{FEATURES_VERSION}.npz"
     cached: dict[str, np.ndarray] = {}
@@ -71,23 +94,25 @@ def compute_features(
         with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init, initargs=(names,)) as pool:
             jobs_ = [(str(it.path), it.recipe, it.source_sha256) for it in todo]
             for i, (it, x) in enumerate(zip(todo, pool.map(_one, jobs_, chunksize=8))):
+                if isinstance(x, str):
+                    log.warning("%s: cannot compute features: %s", it.path, x)
+                    run.failed.append((str(it.path), x))
+                    x = None
                 # a generated example that does not apply is cached as NaN, so it is not retried
                 cached[it.sha256] = x if x is not None else (np.nan if it.recipe is not None else None)
                 if cached[it.sha256] is None:
                     del cached[it.sha256]
                 if progress:
                     progress(i + 1, len(todo))
-        rate = len(todo) / (time.perf_counter() - t0)
+        run.computed = len(todo)
+        run.rate = len(todo) / (time.perf_counter() - t0)
         store.parent.mkdir(parents=True, exist_ok=True)
         dim = next((len(v) for v in cached.values() if np.ndim(v)), 0)
         cached = {k: (v if np.ndim(v) else np.full(dim, np.nan, np.float32)) for k, v in cached.items()}
         shas = sorted(cached)
-        tmp = store.with_suffix(".tmp.npz")
-        np.savez(tmp, sha=np.array(shas), x=np.stack([cached[s] for s in shas]))
-        tmp.replace(store)
-        compute_features.last_rate = rate  # images/s of the last computation, for reports
+        with atomic_path(store, suffix=".npz") as tmp:
+            np.savez(tmp, sha=np.array(shas), x=np.stack([cached[s] for s in shas]))
     dim = len(next(iter(cached.values()))) if cached else 0
     return np.stack([cached.get(it.sha256, np.full(dim, np.nan, np.float32)) for it in items])
 
 
-compute_features.last_rate = None

@@ -29,7 +29,7 @@ from ..datasets import Dataset
 from ..datasets.phash import near_duplicate_clusters
 from ..taxonomy import get_taxonomy
 from . import augment
-from .featurecache import FEATURES_VERSION, compute_features
+from .featurecache import FEATURES_VERSION, FeatureRun, compute_features
 from .fit import fit_head, head_proba
 from .metrics import classification_report
 from .sources import Item, data_hash, train_ids
@@ -129,9 +129,9 @@ def _features(examples: list[Example], config: TrainConfig, jobs, log) -> tuple[
     rates = {}
     for inputs, exs in by_inputs.items():
         t0 = time.perf_counter()
-        compute_features.last_rate = None
-        X = compute_features([e.item for e in exs], inputs, jobs=jobs)
-        rates["+".join(inputs)] = compute_features.last_rate
+        run = FeatureRun()
+        X = compute_features([e.item for e in exs], inputs, jobs=jobs, run=run)
+        rates["+".join(inputs)] = run.rate
         log(f"features {'+'.join(inputs)}: {len(exs)} examples in {time.perf_counter() - t0:.1f}s")
         for e, x in zip(exs, X):
             feats[f"{e.group}:{e.item.sha256}"] = x
@@ -265,7 +265,7 @@ def _write_spec(out_dir: Path, base: str, trained: dict[str, tuple[str, str]]) -
             gs.update(predictor=predictor, heads={hname: rel})
             gs.pop("params", None)
         else:  # untouched groups keep the base model's heads, copied alongside
-            for hname, rel in (gs.get("heads") or {}).items():
+            for rel in (gs.get("heads") or {}).values():
                 dst = out_dir / rel
                 if not dst.exists() or dst.resolve() != (spec.root / rel).resolve():
                     dst.parent.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,7 @@ import yaml
 
 from ..media import IMAGE_EXTENSIONS
 from ..taxonomy import get_taxonomy
+from ..util.files import file_sha256
 
 
 @dataclass(frozen=True)
@@ -23,8 +24,6 @@ class Item:
     source_sha256: str | None = None  # the file's own hash when ``recipe`` is set
 
 
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def folder_items(root: Path, group: str | None = None) -> list[Item]:
@@ -51,7 +50,7 @@ def scene15_mapping() -> dict[str, dict]:
     text = resources.files(__package__).joinpath("scene15.yaml").read_text(encoding="utf-8")
     mapping = yaml.safe_load(text)
     tax = get_taxonomy()
-    for cls, m in mapping.items():
+    for m in mapping.values():
         tax.label(m["label"])  # validate
     return mapping
 

@@ -9,7 +9,6 @@ per frame.
 
 from __future__ import annotations
 
-import hashlib
 import multiprocessing as mp
 import os
 import queue
@@ -27,8 +26,9 @@ import numpy as np
 from .._version import __version__
 from ..media.video import DecodedFrame, VideoInfo, VideoReadError, iter_frames, probe
 from ..results import _r
-from .detectors import Boundary, create_detector
-from .sidecar import SHOT_SCHEMA, SIDECAR_SCHEMA
+from ..util.files import file_sha256
+from .detectors import DETECTORS, Boundary, create_detector
+from .records import FileFacts, Shot, Transition, Video
 from .timecode import Timecode
 
 DEFAULT_DETECTOR = "fast"
@@ -98,12 +98,6 @@ def _pick(cands: list[DecodedFrame], k: int) -> list[DecodedFrame]:
     return [cands[i] for i in idx]
 
 
-def file_sha256(path: str | os.PathLike, chunk: int = 4 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(chunk), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def dominant_colors(frames: list[np.ndarray], k: int = 5) -> list[dict]:
@@ -182,7 +176,7 @@ class _ThreadTagger:
             while (job := self.jobs.get()) is not None:
                 number, frames = job
                 self.done[number] = tag_shot(self.net, frames, self.embeddings)
-        except BaseException as e:  # surfaced in the decoding thread
+        except BaseException as e:  # noqa: BLE001 - re-raised in the decoding thread
             self.failure.append(e)
             while self.jobs.get() is not None:
                 pass
@@ -208,6 +202,9 @@ class _ThreadTagger:
 
 
 def _tag_process(model: str, embeddings: bool, jobs, results) -> None:
+    from .lifeline import watch_parent
+
+    watch_parent()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     try:
         from ..api import CinemaNet
@@ -216,7 +213,7 @@ def _tag_process(model: str, embeddings: bool, jobs, results) -> None:
         while (job := jobs.get()) is not None:
             video, number, frames = job
             results.put((video, number, tag_shot(net, frames, embeddings)))
-    except BaseException as e:
+    except BaseException as e:  # noqa: BLE001 - sent to the parent, which raises it
         results.put((None, -1, f"{type(e).__name__}: {e}"))
 
 
@@ -306,7 +303,7 @@ class VideoAnalyzer:
         self._net = net
         self.model = str(net.spec.root / "model.yaml") if net is not None else model
         self.detector_name = detector
-        create_detector(detector)  # fail early on an unknown name
+        DETECTORS.get_plugin(detector)  # fail early on an unknown name (built per video, in analyze)
         self.embeddings = embeddings
         self.fast_decode = fast_decode
         self.tagging = tagging
@@ -353,9 +350,17 @@ class VideoAnalyzer:
         }
 
     def analyze(self, path: str | os.PathLike, progress: Progress | None = None) -> dict:
-        """The sidecar document for ``path``. Raises VideoReadError for unreadable input."""
+        """The sidecar document for ``path`` (``analyze_video(...).to_dict()``). Raises
+        VideoReadError for unreadable input."""
+        return self.analyze_video(path, progress).to_dict()
+
+    def analyze_video(self, path: str | os.PathLike, progress: Progress | None = None, *,
+                      info: VideoInfo | None = None, sha256: str | None = None) -> Video:
+        """The typed :class:`~.records.Video` for ``path``. Raises VideoReadError for unreadable
+        input. ``info`` (its :func:`probe`) and ``sha256`` (its content hash), when the caller
+        has them already, are not computed again."""
         p = Path(path)
-        info = probe(p)
+        info = info or probe(p)
         detector = create_detector(self.detector_name)
         apath = str(p.absolute())
         tagger = self._process_tagger() if self.tagging == "process" else _ThreadTagger(self.net, self.embeddings)
@@ -418,68 +423,59 @@ class VideoAnalyzer:
             if not ok and isinstance(tagger, _ThreadTagger):
                 tagger.stop()  # a process tagger carries on with the next video
         done = tagger.finish(number)
-        tagged = []
-        for i in range(number):
-            t = dict(done[i])
-            t["keyframes"] = [f.index for f in jobs[i].samples][:3]
-            t["_job"] = jobs[i]
-            tagged.append(t)
         if progress:
             progress(last + 1, last + 1)
-        return self._document(p, info, tagged, times, motion, last + 1)
+        return self._document(p, info, [done[i] for i in range(number)], [jobs[i] for i in range(number)],
+                              times, motion, last + 1, sha256)
 
     # --- the document --------------------------------------------------------------------------
-    def _document(self, p: Path, info: VideoInfo, tagged: list[dict], times, motion, n_frames: int) -> dict:
+    def _document(self, p: Path, info: VideoInfo, tagged: list[dict], jobs: list[_ShotJob], times, motion,
+                  n_frames: int, sha256: str | None = None) -> Video:
         fps = info.fps
         frame_dur = 1.0 / float(fps)
         t0 = times[0] if n_frames else 0.0  # times count from the first frame, as players show them
         shots = []
-        for i, t in enumerate(tagged):
-            job: _ShotJob = t.pop("_job")
+        for i, (t, job) in enumerate(zip(tagged, jobs)):
+            keyframes = [f.index for f in job.samples][:3]
             s, e = job.start, job.end
             end_time = times[e + 1] if e + 1 < n_frames else times[e] + frame_dur
             seg = motion[s + 1 : e + 1]
             tr = job.transition
-            shot = {
-                "schema": SHOT_SCHEMA,
-                "path": str(p.absolute()),
-                "shot": i,
-                "start_frame": s,
-                "end_frame": e,
-                "start_time": round(times[s] - t0, 6),
-                "end_time": round(end_time - t0, 6),
-                "start_timecode": str(Timecode.from_seconds(times[s] - t0, fps)),
-                "end_timecode": str(Timecode.from_seconds(times[e] - t0, fps)),
-                "groups": t["groups"],
-                "tags": t["tags"],
-                "description": t["description"],
-                "keyframes": t["keyframes"],
-                "keyframe_times": [round(times[k] - t0, 6) for k in t["keyframes"]],
-                "dominant_colors": t["dominant_colors"],
-                "motion": _r(float(np.mean(seg)) if len(seg) else 0.0),
-                "transition": {
-                    "kind": tr.kind if tr else "start",
-                    "start_frame": tr.start if tr else 0,
-                    "end_frame": tr.end if tr else 0,
-                },
-            }
+            shot = Shot(
+                path=str(p.absolute()),
+                shot=i,
+                start_frame=s,
+                end_frame=e,
+                start_time=round(times[s] - t0, 6),
+                end_time=round(end_time - t0, 6),
+                start_timecode=str(Timecode.from_seconds(times[s] - t0, fps)),
+                end_timecode=str(Timecode.from_seconds(times[e] - t0, fps)),
+                groups=t["groups"],
+                tags=t["tags"],
+                description=t["description"],
+                keyframes=keyframes,
+                keyframe_times=[round(times[k] - t0, 6) for k in keyframes],
+                dominant_colors=t["dominant_colors"],
+                motion=_r(float(np.mean(seg)) if len(seg) else 0.0),
+                transition=Transition(kind=tr.kind if tr else "start", start_frame=tr.start if tr else 0,
+                                      end_frame=tr.end if tr else 0),
+            )
             if t["embedding"] is not None:
-                shot["embedding"] = t["embedding"]
+                shot.embedding = t["embedding"]
             shots.append(shot)
         st = p.stat()
         video = info.to_dict()
         video["frame_count"] = n_frames  # decoded, not the container's estimate
         video["start_time"] = round(t0, 6)  # the first frame's own timestamp
         video["duration"] = round(times[n_frames - 1] - t0 + frame_dur, 6) if n_frames else 0.0
-        return {
-            "schema": SIDECAR_SCHEMA,
-            "path": str(p.absolute()),
-            "file": {"size": st.st_size, "sha256": file_sha256(p), "mtime": st.st_mtime},
-            "model": self.model_info(),
-            "video": video,
-            "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "shots": shots,
-        }
+        return Video(
+            path=str(p.absolute()),
+            file=FileFacts(size=st.st_size, sha256=sha256 or file_sha256(p), mtime=st.st_mtime),
+            model=self.model_info(),
+            video=video,
+            created=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            shots=shots,
+        )
 
 
 __all__ = ["VideoAnalyzer", "file_sha256", "dominant_colors", "samples_for"]

@@ -20,6 +20,7 @@ from typing import Callable, Iterable, Iterator
 from ..media import Input, discover
 from ..media.video import VIDEO_EXTENSIONS, VideoReadError, probe
 from .analyze import DEFAULT_DETECTOR, VideoAnalyzer, file_sha256
+from .records import Video
 from .sidecar import SidecarError, existing_sidecar, read_sidecar, remove_stale_temporaries, sidecar_path, write_sidecar
 
 
@@ -30,6 +31,7 @@ class FileResult:
     sidecar: str | None = None
     error: str | None = None
     doc: dict | None = None  # the sidecar document (done and skipped)
+    video: Video | None = None  # the typed record (done)
     seconds: float = 0.0
     frames: int = 0
 
@@ -38,8 +40,9 @@ class FileResult:
 ProgressEvent = Callable[[str, int, int], None]
 
 
-def up_to_date(video: Path, out_dir: Path | None, model: dict) -> tuple[Path | None, dict | None]:
-    """The existing sidecar and its document if it matches this file and model, else (None, None)."""
+def up_to_date(video: Path, out_dir: Path | None, model: dict, hashed: dict | None = None) -> tuple[Path | None, dict | None]:
+    """The existing sidecar and its document if it matches this file and model, else (None, None).
+    The content hash, when it had to be computed, is left in ``hashed["sha256"]`` for reuse."""
     sc = existing_sidecar(video, out_dir)
     if sc is None:
         return None, None
@@ -52,7 +55,10 @@ def up_to_date(video: Path, out_dir: Path | None, model: dict) -> tuple[Path | N
         return None, None
     if any(m.get(k) != model.get(k) for k in ("name", "version", "taxonomy", "detector")):
         return None, None
-    if f.get("sha256") != file_sha256(video):
+    sha = file_sha256(video)
+    if hashed is not None:
+        hashed["sha256"] = sha
+    if f.get("sha256") != sha:
         return None, None
     return sc, doc
 
@@ -76,15 +82,17 @@ def process_one(
     p = Path(video)
     out = Path(out_dir) if out_dir else None
     try:
+        hashed: dict = {}
         if not force and p.is_file():
-            sc, doc = up_to_date(p, out, analyzer.model_info())
+            sc, doc = up_to_date(p, out, analyzer.model_info(), hashed)
             if sc is not None:
                 return FileResult(video, "skipped", str(sc), doc=doc, frames=doc["video"].get("frame_count", 0))
         target = sidecar_path(p, out, compress)
-        probe(p)  # clear errors for unreadable input before anything else
+        info = probe(p)  # clear errors for unreadable input before anything else
         _check_writable(target.parent)
         cb = (lambda done, total: progress(video, done, total)) if progress else None
-        doc = analyzer.analyze(p, progress=cb)
+        video_rec = analyzer.analyze_video(p, progress=cb, info=info, sha256=hashed.get("sha256"))
+        doc = video_rec.to_dict()
         remove_stale_temporaries(target)
         try:
             write_sidecar(doc, target)
@@ -95,11 +103,11 @@ def process_one(
         for other in (sidecar_path(p, out, not compress),):  # one sidecar per video
             if other.exists():
                 other.unlink()
-        return FileResult(video, "done", str(target), doc=doc, seconds=time.perf_counter() - t0,
+        return FileResult(video, "done", str(target), doc=doc, video=video_rec, seconds=time.perf_counter() - t0,
                           frames=doc["video"]["frame_count"])
     except VideoReadError as e:
         return FileResult(video, "error", error=str(e), seconds=time.perf_counter() - t0)
-    except Exception as e:  # a bug must not sink the batch
+    except Exception as e:  # noqa: BLE001 - a bug must not sink the batch; reported with its place
         tb = traceback.extract_tb(e.__traceback__)[-1]
         return FileResult(video, "error", error=f"internal error: {type(e).__name__}: {e} ({Path(tb.filename).name}:{tb.lineno})".splitlines()[0],
                           seconds=time.perf_counter() - t0)
@@ -109,6 +117,9 @@ _worker: dict = {}
 
 
 def _init(detector: str, embeddings: bool, events) -> None:
+    from .lifeline import watch_parent
+
+    watch_parent()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from ..api import CinemaNet
 
@@ -123,8 +134,22 @@ def _run(args) -> FileResult:
                        progress=lambda v, d, t: events.put((v, d, t)))
 
 
+@dataclass
+class BatchOptions:
+    """What every engine needs to run a batch (see :mod:`cinemanet.engines`)."""
+
+    out_dir: str | None = None
+    compress: bool = False
+    detector: str = DEFAULT_DETECTOR
+    jobs: int = 1
+    force: bool = False
+    embeddings: bool = True
+    progress: ProgressEvent | None = None
+    analyzer: VideoAnalyzer | None = None  # reuse this one (single-process runs)
+
+
 def analyze_paths(
-    paths: Iterable[str | os.PathLike],
+    paths: Iterable[str | os.PathLike | Input],
     *,
     out_dir: str | os.PathLike | None = None,
     compress: bool = False,
@@ -134,33 +159,52 @@ def analyze_paths(
     embeddings: bool = True,
     progress: ProgressEvent | None = None,
     analyzer: VideoAnalyzer | None = None,
+    engine: str = "local",
 ) -> Iterator[FileResult]:
-    """Analyse every video under ``paths``; yields one :class:`FileResult` per input, in order."""
-    inputs: list[Input] = list(discover(paths, VIDEO_EXTENSIONS, kind="videos"))
-    out = str(out_dir) if out_dir else None
-    todo = [i.path for i in inputs if i.error is None]
-    if jobs <= 1 or len(todo) <= 1:
-        # one video at a time: tag in a second process so decoding and tagging use both cores
-        own = analyzer is None
-        analyzer = analyzer or VideoAnalyzer(detector=detector, embeddings=embeddings, tagging="process")
-        try:
-            for inp in inputs:
-                if inp.error:
-                    yield FileResult(inp.path, "error", error=inp.error)
-                else:
-                    yield process_one(analyzer, inp.path, out, compress, force, progress)
-        finally:
-            if own:
-                analyzer.close()
-        return
-    yield from _pool(inputs, out, compress, detector, jobs, force, embeddings, progress)
+    """Analyse every video under ``paths`` (or these already discovered :class:`Input` s);
+    yields one :class:`FileResult` per input, in order."""
+    from ..engines import create_engine
+
+    paths = list(paths)
+    if paths and all(isinstance(p, Input) for p in paths):
+        inputs: list[Input] = paths
+    else:
+        inputs = list(discover(paths, VIDEO_EXTENSIONS, kind="videos"))
+    opts = BatchOptions(str(out_dir) if out_dir else None, compress, detector, jobs, force, embeddings, progress, analyzer)
+    yield from create_engine(engine).analyze(inputs, opts)
+
+
+def run_serial(inputs: list[Input], o: BatchOptions) -> Iterator[FileResult]:
+    """One video at a time in this process (tagging in a second process, so decoding and
+    tagging use both cores)."""
+    own = o.analyzer is None
+    analyzer = o.analyzer or VideoAnalyzer(detector=o.detector, embeddings=o.embeddings, tagging="process")
+    try:
+        for inp in inputs:
+            if inp.error:
+                yield FileResult(inp.path, "error", error=inp.error)
+            else:
+                yield process_one(analyzer, inp.path, o.out_dir, o.compress, o.force, o.progress)
+    finally:
+        if own:
+            analyzer.close()
+
+
+def run_pool(inputs: list[Input], o: BatchOptions) -> Iterator[FileResult]:
+    """``o.jobs`` worker processes, one video each at a time."""
+    return _pool(inputs, o.out_dir, o.compress, o.detector, o.jobs, o.force, o.embeddings, o.progress)
 
 
 def _pool(inputs, out, compress, detector, jobs, force, embeddings, progress) -> Iterator[FileResult]:
     from concurrent.futures import ProcessPoolExecutor
 
+    from multiprocessing.managers import SyncManager
+
+    from .lifeline import watch_parent
+
     ctx = mp.get_context("spawn")
-    manager = ctx.Manager()
+    manager = SyncManager(ctx=ctx)
+    manager.start(watch_parent)
     events = manager.Queue()
     stop = threading.Event()
 
@@ -178,7 +222,8 @@ def _pool(inputs, out, compress, detector, jobs, force, embeddings, progress) ->
     th = threading.Thread(target=pump, daemon=True)
     th.start()
     try:
-        with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init, initargs=(detector, embeddings, events)) as pool:
+        pool = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init, initargs=(detector, embeddings, events))
+        try:
             futures = {}
             for inp in inputs:
                 if inp.error is None:
@@ -188,6 +233,10 @@ def _pool(inputs, out, compress, detector, jobs, force, embeddings, progress) ->
                     yield FileResult(inp.path, "error", error=inp.error)
                 else:
                     yield futures[inp.path].result()
+        except BaseException:  # interrupted: drop queued videos, don't wait for those in progress
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
     finally:
         stop.set()
         th.join(timeout=2)

@@ -1,21 +1,31 @@
 """Sidecar files: one JSON document per video with its summary and every shot.
 
-``<name>.cinemanet.json`` (or ``.cinemanet.json.zst`` with ``--compress``), next to the video
-or in an output folder. Written atomically: a temporary file in the same folder, flushed and
-fsynced, then renamed over the target, so a crash never leaves half a sidecar.
+``<name>.cinemanet.json`` (or ``.cinemanet.json.zst`` with ``--compress``) next to the video,
+or ``<name>.<folder hash>.cinemanet.json`` in an output folder (see :func:`sidecar_path`).
+Written atomically: a temporary file in the same folder, flushed and fsynced, then renamed
+over the target, so a crash never leaves half a sidecar.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-SIDECAR_SCHEMA = "cinemanet.video/1"
-SHOT_SCHEMA = "cinemanet.shot/1"
+from ..contracts import SHOT_SCHEMA, SIDECAR_SCHEMA  # noqa: F401 - SHOT_SCHEMA: re-exported for old imports
+from ..util.files import atomic_write, stale_temporaries
+
+if TYPE_CHECKING:
+    from .records import Video
 SUFFIX = ".cinemanet.json"
 ZSTD_SUFFIX = ".cinemanet.json.zst"
+SUFFIXES = (SUFFIX, ZSTD_SUFFIX)
+
+
+def is_sidecar_name(name: str) -> bool:
+    return name.endswith(SUFFIXES)
 
 
 class SidecarError(Exception):
@@ -23,9 +33,15 @@ class SidecarError(Exception):
 
 
 def sidecar_path(video: str | os.PathLike, out_dir: str | os.PathLike | None = None, compress: bool = False) -> Path:
+    """Beside the video, ``NAME.cinemanet.json``. In a shared ``out_dir`` the name also carries
+    8 hex digits of the video's folder (its absolute path), because camera cards repeat file
+    names: ``card1/C0001.MP4`` and ``card2/C0001.MP4`` get two sidecars, the same ones every run."""
     v = Path(video)
-    folder = Path(out_dir) if out_dir else v.parent
-    return folder / (v.name + (ZSTD_SUFFIX if compress else SUFFIX))
+    suffix = ZSTD_SUFFIX if compress else SUFFIX
+    if not out_dir:
+        return v.parent / (v.name + suffix)
+    folder = os.fsencode(os.path.abspath(v.parent))
+    return Path(out_dir) / f"{v.name}.{hashlib.sha256(folder).hexdigest()[:8]}{suffix}"
 
 
 def existing_sidecar(video: str | os.PathLike, out_dir: str | os.PathLike | None = None) -> Path | None:
@@ -36,44 +52,27 @@ def existing_sidecar(video: str | os.PathLike, out_dir: str | os.PathLike | None
     return None
 
 
-def write_sidecar(doc: dict, path: str | os.PathLike) -> Path:
-    """Write ``doc`` atomically to ``path`` (zstd-compressed when the name ends in .zst)."""
+def write_sidecar(doc: "dict | Video", path: str | os.PathLike) -> Path:
+    """Write ``doc`` (a :class:`~.records.Video` or its dict) atomically to ``path``
+    (zstd-compressed when the name ends in .zst)."""
     path = Path(path)
+    if not isinstance(doc, dict):
+        doc = doc.to_dict()
     data = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogateescape")
     if path.name.endswith(".zst"):
         import zstandard
 
         data = zstandard.ZstdCompressor(level=10).compress(data)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
+    return atomic_write(path, data)
 
 
 def remove_stale_temporaries(path: str | os.PathLike) -> None:
     """Delete temporaries a killed earlier run left for this sidecar (``.<name>.*.tmp``)."""
-    path = Path(path)
-    for t in path.parent.glob(f".{glob_escape(path.name)}.*.tmp"):
+    for t in stale_temporaries(path):
         try:
             t.unlink()
         except OSError:
             pass
-
-
-def glob_escape(name: str) -> str:
-    import glob
-
-    return glob.escape(name)
 
 
 def read_sidecar(path: str | os.PathLike) -> dict:
@@ -97,4 +96,36 @@ def read_sidecar(path: str | os.PathLike) -> dict:
         raise SidecarError(f"not valid JSON: {e}") from None
     if not isinstance(doc, dict) or doc.get("schema") != SIDECAR_SCHEMA:
         raise SidecarError(f"not a {SIDECAR_SCHEMA} sidecar")
+    check_document(doc)
     return doc
+
+
+def check_document(doc: dict) -> None:
+    """The structure every reader of a sidecar relies on; a damaged or hand-edited one is a
+    :class:`SidecarError` naming the first fault, never a ``KeyError`` deep inside a reader."""
+    for key, kind in (("file", dict), ("video", dict), ("shots", list)):
+        if not isinstance(doc.get(key), kind):
+            raise SidecarError(f"invalid sidecar: {key!r} is missing or not {'an object' if kind is dict else 'a list'}")
+    for i, shot in enumerate(doc["shots"]):
+        if not isinstance(shot, dict):
+            raise SidecarError(f"invalid sidecar: shot {i} is not an object")
+        for key in ("start_frame", "end_frame"):
+            v = shot.get(key)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+                raise SidecarError(f"invalid sidecar: shot {i} {key} is {v!r}, not a frame number")
+        if shot["end_frame"] < shot["start_frame"]:
+            raise SidecarError(f"invalid sidecar: shot {i} ends (frame {shot['end_frame']}) before it starts")
+        for key in ("start_time", "end_time"):
+            v = shot.get(key)
+            if not isinstance(v, (int, float)) or isinstance(v, bool):
+                raise SidecarError(f"invalid sidecar: shot {i} {key} is {v!r}, not a number of seconds")
+
+
+def read_video(path: str | os.PathLike) -> "Video":
+    """The sidecar at ``path`` as a validated :class:`~.records.Video` (SidecarError otherwise)."""
+    from .records import RecordError, Video
+
+    try:
+        return Video.from_dict(read_sidecar(path))
+    except RecordError as e:
+        raise SidecarError(str(e)) from None

@@ -1,19 +1,2 @@
-"""One module per concept group; importing this package registers every predictor."""
-
-from . import (  # noqa: F401
-    color_key,
-    color_saturation,
-    color_theory,
-    color_tones,
-    shot_angle,
-    shot_focus,
-    shot_framing,
-    shot_level,
-    shot_lighting,
-    shot_location,
-    shot_subject,
-    shot_timeofday,
-    shot_type,
-    texture,
-    trained_heads,  # heads from `cinemanet train` / the default model's generated heads
-)
+"""One module per concept group. Every public module here is a plug-in, found by
+:data:`cinemanet.concepts.base.PREDICTORS` (no import list to keep)."""

@@ -341,7 +341,7 @@ class DecisionIn(BaseModel):
     note: str | None = Field(None, max_length=500)
 
 
-@router.get("/api/label/{project}/next", summary="The caller's next task (labels offered, image URL); null when done",
+@router.get("/api/v1/label/{project}/next", summary="The caller's next task (labels offered, image URL); null when done",
             tags=["labelling"])
 def api_next(request: Request, project: str):
     t0 = time.perf_counter()
@@ -352,7 +352,7 @@ def api_next(request: Request, project: str):
             "server_ms": round((time.perf_counter() - t0) * 1000.0, 3)}
 
 
-@router.post("/api/label/{project}/answers", summary="Answer a task; returns the model's guess (revealed only now)",
+@router.post("/api/v1/label/{project}/answers", summary="Answer a task; returns the model's guess (revealed only now)",
              tags=["labelling"])
 def api_answer(request: Request, project: str, body: AnswerIn):
     store, a = _who(request)
@@ -366,7 +366,7 @@ def api_answer(request: Request, project: str, body: AnswerIn):
     return {"answer": aid, "reveal": _reveal(store, p, a, body.task)}
 
 
-@router.get("/api/label/{project}/mine", summary="The caller's own answers (never anyone else's)", tags=["labelling"])
+@router.get("/api/v1/label/{project}/mine", summary="The caller's own answers (never anyone else's)", tags=["labelling"])
 def api_mine(request: Request, project: str):
     store, a = _who(request)
     p = _project(store, project)
@@ -374,7 +374,7 @@ def api_mine(request: Request, project: str):
                                                "label": x["label"], "at": x["at"]} for x in store.answers(p) if x["annotator_id"] == a.id]}
 
 
-@router.get("/api/label/{project}/review", summary="Reviewers: tasks with disagreement or a failed gold check, with every answer",
+@router.get("/api/v1/label/{project}/review", summary="Reviewers: tasks with disagreement or a failed gold check, with every answer",
             tags=["labelling"])
 def api_review(request: Request, project: str):
     store, a = _who(request, "reviewer")
@@ -384,7 +384,7 @@ def api_review(request: Request, project: str):
                       for c in _queue(store, p)]}
 
 
-@router.post("/api/label/{project}/review/{task}", summary="Reviewers: the final decision on a task", tags=["labelling"])
+@router.post("/api/v1/label/{project}/review/{task}", summary="Reviewers: the final decision on a task", tags=["labelling"])
 def api_decide(request: Request, project: str, task: int, body: DecisionIn):
     store, a = _who(request, "reviewer")
     p = _project(store, project)

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import os
 import threading
 from collections import OrderedDict
 from pathlib import Path
 
 from ...catalog.store import Media
+from ...util.files import atomic_write
+
+log = logging.getLogger(__name__)
 
 KEYFRAME_WIDTHS = (160, 320, 640)  # a fixed set keeps the cache bounded
 JPEG_QUALITY = 80
@@ -92,17 +96,10 @@ class KeyframeCache:
         with self._decode:
             data = _extract(path, media, t, width)
         if self.folder is not None:
-            tmp = self.folder / f".{key}.{os.getpid()}.{threading.get_ident()}.tmp"
             try:
-                self.folder.mkdir(parents=True, exist_ok=True)
-                tmp.write_bytes(data)
-                os.replace(tmp, self.folder / key)
+                atomic_write(self.folder / key, data, mkdir=True, fsync=False)  # a cache: no fsync
                 return data
             except OSError:
-                try:
-                    tmp.unlink(missing_ok=True)
-                except OSError:
-                    pass
                 self.folder = None  # read-only place: memory from now on
         with self._lock:
             self._mem[key] = data
@@ -120,7 +117,8 @@ def _extract(path: Path, media: Media, t: float, width: int) -> bytes:
     box = (width, max(1, round(width * h / w)))
     try:
         g = _Grabber(str(path), media.rotation or 0)
-    except Exception:
+    except Exception as e:  # noqa: BLE001 - logged, and the client gets a 404 that says why
+        log.warning("%s: cannot open the video to extract a keyframe: %s: %s", path, type(e).__name__, e)
         raise MediaRefused(404, "cannot open the video to extract a keyframe") from None
     try:
         frame = g.grab(t0 + max(0.0, t))
@@ -129,7 +127,8 @@ def _extract(path: Path, media: Media, t: float, width: int) -> bytes:
         im = g.picture(frame, box)
     except MediaRefused:
         raise
-    except Exception:
+    except Exception as e:  # noqa: BLE001 - logged, and the client gets a 404 that says why
+        log.warning("%s: decoding the keyframe at %.3fs failed: %s: %s", path, t, type(e).__name__, e)
         raise MediaRefused(404, "decoding the keyframe failed") from None
     finally:
         g.close()

@@ -1,21 +1,11 @@
-"""Shot detectors, one module each; ``create_detector(name)`` builds one."""
+"""Shot detectors, one module each; ``create_detector(name)`` builds one.
+
+Every public module of this package is a plug-in (see :mod:`cinemanet.plugins`); a module whose
+optional dependency is missing is listed as unavailable by ``cinemanet plugins``.
+"""
 
 from __future__ import annotations
 
-import importlib
+from .base import DETECTORS, Boundary, ShotDetector, create_detector, detector_names, register_detector
 
-from .base import Boundary, ShotDetector, create_detector, detector_names, register_detector
-
-# Modules that register a detector. Optional ones (their package may be missing) are skipped.
-_MODULES = ("fast", "content", "transnet")
-
-
-def _load_all() -> None:
-    for m in _MODULES:
-        try:
-            importlib.import_module(f"{__name__}.{m}")
-        except ImportError:
-            pass
-
-
-__all__ = ["Boundary", "ShotDetector", "create_detector", "detector_names", "register_detector"]
+__all__ = ["DETECTORS", "Boundary", "ShotDetector", "create_detector", "detector_names", "register_detector"]

@@ -15,7 +15,10 @@ from typing import ClassVar
 
 import numpy as np
 
-_REGISTRY: dict[str, type["ShotDetector"]] = {}
+from ...plugins import Registry
+
+#: name -> detector class: the built-ins of this package and the ``cinemanet.detectors`` entry points
+DETECTORS: Registry[type["ShotDetector"]] = Registry("detectors", package="cinemanet.video.detectors", noun="shot detector")
 
 
 @dataclass(frozen=True)
@@ -50,26 +53,15 @@ class ShotDetector:
 
 
 def register_detector(cls: type[ShotDetector]) -> type[ShotDetector]:
+    """Class decorator: registers ``cls`` under ``cls.name`` (a second detector of that name is an error)."""
     if not cls.name:
         raise ValueError(f"{cls.__name__} needs a name")
-    _REGISTRY[cls.name] = cls
-    return cls
+    return DETECTORS.add(cls.name, cls)
 
 
 def detector_names() -> list[str]:
-    from . import _load_all
-
-    _load_all()
-    return sorted(_REGISTRY)
+    return sorted(DETECTORS)
 
 
 def create_detector(name: str, **params) -> ShotDetector:
-    from . import _load_all
-
-    _load_all()
-    try:
-        cls = _REGISTRY[name]
-    except KeyError:
-        raise KeyError(f"unknown shot detector {name!r}; choose from {', '.join(sorted(_REGISTRY))}") from None
-    return cls(**params)
-
+    return DETECTORS.get_plugin(name)(**params)

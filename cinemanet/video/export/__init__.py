@@ -5,7 +5,8 @@
     >>> sorted(EXPORT_FORMATS)                   # ['csv', 'edl', 'fcpxml', 'jpg', 'otio']
 
 One module per format. A module registers its writer with :func:`exporter`; every public
-module of this package is imported once, so adding a format is adding a file::
+module of this package is a plug-in (see :mod:`cinemanet.plugins`; third-party formats come
+from the ``cinemanet.exporters`` entry-point group), so adding a format is adding a file::
 
     @exporter("xyz", suffix=".xyz", summary="one line for --help")
     def write(doc: dict, out: Path, *, some_option: int = 3) -> None: ...
@@ -23,18 +24,17 @@ marker text and colour, ASCII-safe text.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import inspect
 import os
-import pkgutil
 import re
-import tempfile
 import unicodedata
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from ...plugins import Registry
+from ...util.files import atomic_open
 from ..sidecar import SIDECAR_SCHEMA, SidecarError, read_sidecar
 from ..timecode import Timecode, _drop_frame, smpte
 
@@ -55,7 +55,9 @@ class Exporter:
 
 
 #: name -> :class:`Exporter`, in presentation order (csv, edl, otio, fcpxml, jpg).
-EXPORT_FORMATS: dict[str, Exporter] = {}
+EXPORTERS: Registry[Exporter] = Registry("exporters", package="cinemanet.video.export", noun="exporter",
+                                         order=lambda name, ex: (ex.order, name), unwrap=lambda ex: ex.write)
+EXPORT_FORMATS = EXPORTERS
 _ALIASES: dict[str, str] = {}
 
 
@@ -65,13 +67,9 @@ def exporter(name: str, *, suffix: str, summary: str, aliases: tuple[str, ...] =
     def deco(fn: Callable[..., None]) -> Callable[..., None]:
         params = list(inspect.signature(fn).parameters.values())
         opts = tuple(p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY)
-        EXPORT_FORMATS[name] = Exporter(name, suffix, summary, fn, tuple(aliases), order, opts)
+        EXPORTERS.add(name, Exporter(name, suffix, summary, fn, tuple(aliases), order, opts))
         for a in (name, *aliases):
             _ALIASES[a.lower()] = name
-        # keep the mapping in presentation order whatever order modules load in
-        items = sorted(EXPORT_FORMATS.items(), key=lambda kv: (kv[1].order, kv[0]))
-        EXPORT_FORMATS.clear()
-        EXPORT_FORMATS.update(items)
         return fn
 
     return deco
@@ -99,6 +97,7 @@ def export(sidecar_doc: dict | str | os.PathLike, fmt: str, out_path: str | os.P
 
 
 def get_exporter(fmt: str) -> Exporter:
+    EXPORTERS.load()
     name = _ALIASES.get(str(fmt).lower().lstrip("."))
     if name is None:
         raise ExportError(f"unknown export format {fmt!r}; formats are: {', '.join(EXPORT_FORMATS)}")
@@ -122,25 +121,11 @@ def _load(doc: dict | str | os.PathLike) -> dict:
 def atomic_output(path: Path, mode: str = "w", **kw: Any) -> Iterator[Any]:
     """Open a temporary file next to ``path``; on success flush and rename it over ``path``.
     Text mode defaults to UTF-8 with surrogate escapes (non-UTF-8 file names survive)."""
-    if "b" not in mode:
-        kw.setdefault("encoding", "utf-8")
-        kw.setdefault("errors", "surrogateescape")
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
+        with atomic_open(path, mode, **kw) as f:
+            yield f
     except OSError as e:
         raise ExportError(f"cannot write {path.name}: {e.strerror or e}") from None
-    try:
-        with os.fdopen(fd, mode, **kw) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as e:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        if isinstance(e, OSError):
-            raise ExportError(f"cannot write {path.name}: {e.strerror or e}") from None
-        raise
 
 
 # ---------------------------------------------------------------------------------------------
@@ -219,17 +204,23 @@ def group_keys(doc_or_shot: dict | None = None) -> list[str]:
     return keys
 
 
+#: what a cinematographer or editor asks first about a shot: cards, contact sheets and
+#: markers show these groups' labels before any other (those follow, most confident first)
+INFORMATIVE_GROUPS = ("shot.framing", "shot.location", "shot.subject", "shot.timeofday", "shot.type")
+
+
 def top_labels(shot: dict, n: int = 4) -> list[str]:
-    """The shot's chosen labels, most confident first, leaving out "not applicable"."""
-    picks: list[tuple[float, int, str]] = []
+    """The shot's chosen labels, the informative groups first, leaving out "not applicable"."""
+    picks: list[tuple[int, float, int, str]] = []
     for i, g in enumerate(group_keys()):
         p = (shot.get("groups") or {}).get(g) or {}
         lab = p.get("label")
         if lab and not _is_na(lab):
-            picks.append((-float(p.get("confidence") or 0.0), i, lab))
+            rank = INFORMATIVE_GROUPS.index(g) if g in INFORMATIVE_GROUPS else len(INFORMATIVE_GROUPS)
+            picks.append((rank, -float(p.get("confidence") or 0.0), i, lab))
     if not picks:  # fall back on the tags list
         return [t for t in shot.get("tags") or [] if not _is_na(t)][:n]
-    return [lab for _, _, lab in sorted(picks)[:n]]
+    return [lab for *_, lab in sorted(picks)[:n]]
 
 
 def top_titles(shot: dict, n: int = 4) -> list[str]:
@@ -287,15 +278,8 @@ def shot_timecode(shot: dict, rate: Fraction) -> str:
     return smpte(shot_frames(shot)[0], rate)
 
 
-def _discover() -> None:
-    for m in pkgutil.iter_modules(__path__):
-        if not m.name.startswith("_"):
-            importlib.import_module(f"{__name__}.{m.name}")
-
-
-_discover()
-
 __all__ = [
+    "EXPORTERS",
     "EXPORT_FORMATS",
     "ExportError",
     "Exporter",

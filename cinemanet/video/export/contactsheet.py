@@ -397,7 +397,7 @@ def _pictures(path: str, reason: str | None, targets: list[tuple[float, int]], r
         return
     try:
         g = _Grabber(path, rotation)
-    except Exception:  # not a video PyAV can open
+    except Exception:  # noqa: BLE001 - not a video PyAV can open: each tile says so
         for _, i in targets:
             yield i, None, "cannot open the video"
         return
@@ -405,7 +405,7 @@ def _pictures(path: str, reason: str | None, targets: list[tuple[float, int]], r
         for k, (t, i) in enumerate(targets):
             try:
                 frame = g.grab(t)
-            except Exception:  # damage in the file: the rest get placeholders
+            except Exception:  # noqa: BLE001 - damage in the file: the rest get placeholders that say so
                 for _, j in targets[k:]:
                     yield j, None, "decoding failed"
                 return

@@ -85,3 +85,11 @@ def write(doc: dict, out: Path, *, titles: bool = False, excel: bool = False) ->
         w.writerow(columns())
         for shot in doc.get("shots") or []:
             w.writerow(row(doc, shot, titles))
+
+
+def write_results(shots: list[dict], scores: dict[int, float], f) -> None:
+    """Search results to the open text file ``f``: catalog shot id and score, then the columns above."""
+    w = csv.writer(f)
+    w.writerow(["id", "score", *columns()])
+    for s in shots:
+        w.writerow([str(s["id"]), _num(scores[s["id"]], 4), *row({}, s)])

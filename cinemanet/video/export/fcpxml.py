@@ -52,7 +52,7 @@ def fcpxml_text(doc: dict) -> str:
             clip.media_reference.metadata["fcpx"] = fcpx
     try:
         text = otio.adapters.write_to_string(tl, ADAPTER)
-    except Exception as e:  # the adapter's own failures, e.g. a rate it cannot map
+    except Exception as e:  # noqa: BLE001 - the adapter's own failures (e.g. a rate it cannot map), re-raised
         raise ExportError(f"the {ADAPTER} adapter failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
     try:
         root = ET.fromstring(text.encode("utf-8"))

@@ -91,7 +91,7 @@ def shot_metadata(shot: dict) -> dict:
 def timeline(doc: dict):
     """The sidecar as an ``opentimelineio.schema.Timeline`` (see the module notes)."""
     otio = _otio()
-    RT, TR = otio.opentime.RationalTime, otio.opentime.TimeRange
+    RT = otio.opentime.RationalTime
     rate = fps(doc)
     r = float(rate)
     path = video_path(doc)

@@ -31,9 +31,16 @@
     if (p && p.catch) p.catch(function () { /* autoplay refused: the controls are there */ });
   }
   if (v.readyState >= 1) toStart(); else v.addEventListener("loadedmetadata", toStart, { once: true });
-  v.addEventListener("timeupdate", function () {
-    if (end > start && v.currentTime >= end - 0.02 && loop && loop.checked) v.currentTime = start;
-  });
+  // timeupdate comes about every 250 ms, and the #t=start,end fragment pauses the video at the
+  // shot's end before a late timeupdate could see it: wrap on either.
+  var slack = Math.min(0.25, (end - start) / 2);
+  function wrap(e) {
+    if (!(end > start && loop && loop.checked)) return;
+    if (v.currentTime >= end - (e.type === "timeupdate" ? slack : 0.05)) toStart();
+  }
+  v.addEventListener("timeupdate", wrap);
+  v.addEventListener("pause", wrap);
+  v.addEventListener("ended", wrap);
   var replay = document.getElementById("replay");
   if (replay) replay.addEventListener("click", toStart);
 })();

@@ -1,0 +1,43 @@
+"""Execution engines: how a batch of videos is run (one process, a local pool, later a cluster).
+
+An engine is a class with ``name``, ``summary`` and :meth:`Engine.analyze`, registered with
+:func:`register_engine` in its own module here, or from the ``cinemanet.engines`` entry-point
+group. ``cinemanet.video.batch.analyze_paths(..., engine=NAME)`` picks one.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar, Iterator
+
+from ..plugins import Registry
+
+if TYPE_CHECKING:
+    from ..media import Input
+    from ..video.batch import BatchOptions, FileResult
+
+DEFAULT_ENGINE = "local"
+
+#: name -> engine class
+ENGINES: Registry[type["Engine"]] = Registry("engines", package="cinemanet.engines", noun="engine")
+
+
+class Engine:
+    name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+
+    def analyze(self, inputs: "list[Input]", opts: "BatchOptions") -> "Iterator[FileResult]":
+        """Analyse every input (discovered already; those with ``error`` set are reported, not
+        run) and yield one result per input, in input order, each as soon as it is final."""
+        raise NotImplementedError
+
+
+def register_engine(cls: type[Engine]) -> type[Engine]:
+    """Class decorator: registers ``cls`` under ``cls.name``."""
+    return ENGINES.add(cls.name, cls)
+
+
+def create_engine(name: str = DEFAULT_ENGINE, **params) -> Engine:
+    return ENGINES.get_plugin(name)(**params)
+
+
+__all__ = ["DEFAULT_ENGINE", "ENGINES", "Engine", "create_engine", "register_engine"]
