@@ -68,7 +68,7 @@ def serve(root: Path):
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
-                raise RuntimeError(f"cinemanet serve did not start: {(root / 'serve.log').read_text(errors='replace')[-2000:]}")
+                raise RuntimeError(f"cinemanet serve did not start: {(root / 'serve.log').read_text(errors='replace')[-2000:]}") from None
             time.sleep(0.3)
 
 
@@ -98,7 +98,7 @@ def browser():
     with playwright_api.sync_playwright() as p:
         try:
             b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - a broken or incompatible binary: skip, saying why
             pytest.skip(f"cannot start {CHROMIUM} with Playwright: {str(e).splitlines()[0]}")
         yield b
         b.close()
