@@ -205,7 +205,7 @@ def build_project(store: LabelStore, name: str, groups: Sequence[str], pool: lis
 
             with Image.open(io.BytesIO(data)) as im:
                 w, h = im.size
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - the size is only shown; an unreadable picture is caught when served
             pass
         gold_ans = {g: it.known[g] for g in groups} if it.key in gold_keys else None
         items.append(NewItem(it.key, rel, sha, w, h, it.slices, gold_ans, _guess(it.scores, groups), it.origin))
