@@ -220,3 +220,26 @@ def test_form_posts_need_a_token_even_with_a_good_csrf(env, url, data):
     c.cookies.set("cinemanet_label", toks["ana"])
     r = c.post(url, data=body, follow_redirects=False)
     assert r.status_code == (303 if "answer" in url else 403)  # an annotator may answer, not decide
+
+
+def test_api_answers_match_their_openapi_schemas(env):
+    jsonschema = pytest.importorskip("jsonschema")
+    app, _, _, toks = env
+    c = TestClient(app)
+    spec = c.get("/openapi.json").json()
+
+    def check(method, path, r):
+        assert r.status_code == 200, r.text
+        schema = spec["paths"][path][method]["responses"]["200"]["content"]["application/json"]["schema"]
+        jsonschema.validate(r.json(), {"$ref": schema["$ref"], "components": spec["components"]})
+
+    base = "/api/v1/label/{project}"
+    nxt = c.get("/api/v1/label/proj/next", headers=bearer(toks["ana"]))
+    check("get", f"{base}/next", nxt)
+    t = nxt.json()["task"]["id"]
+    check("post", f"{base}/answers", c.post("/api/v1/label/proj/answers", json={"task": t, "kind": "label", "label": "shot.framing.long"},
+                                            headers=bearer(toks["ana"])))
+    c.post("/api/v1/label/proj/answers", json={"task": t, "kind": "na"}, headers=bearer(toks["ben"]))
+    check("get", f"{base}/mine", c.get("/api/v1/label/proj/mine", headers=bearer(toks["ana"])))
+    check("get", f"{base}/review", c.get("/api/v1/label/proj/review", headers=bearer(toks["rev"])))
+    check("post", f"{base}/review/{{task}}", c.post(f"/api/v1/label/proj/review/{t}", json={"kind": "na"}, headers=bearer(toks["rev"])))

@@ -341,8 +341,92 @@ class DecisionIn(BaseModel):
     note: str | None = Field(None, max_length=500)
 
 
+class LabelOut(BaseModel):
+    key: str
+    title: str
+    description: str
+    short: str
+    hotkey: str = Field(description="the key that answers it on the labelling page ('' when none)")
+
+
+class TaskOut(BaseModel):
+    id: int
+    item: int
+    item_key: str
+    group: str
+    title: str
+    question: str
+    description: str
+    labels: list[LabelOut]
+    width: int | None
+    height: int | None
+    image: str = Field(description="URL of the item's picture (needs the token)")
+
+
+class ProgressOut(BaseModel):
+    answered: int = Field(description="the caller's answers in this project, skips not counted")
+    open_tasks: int = Field(description="tasks still short of their answers (refreshed every 2 s)")
+
+
+class NextOut(BaseModel):
+    task: TaskOut | None
+    progress: ProgressOut
+    server_ms: float
+
+
+class RevealOut(BaseModel):
+    kind: str
+    label: str
+    model: str | None = Field(description="the model's guess, shown only once the caller has answered")
+    confidence: float | None
+    agrees: bool
+
+
+class AnswerOut(BaseModel):
+    answer: int
+    reveal: RevealOut | None
+
+
+class MineAnswer(BaseModel):
+    task: int
+    item: str
+    group: str
+    kind: str
+    label: str | None
+    at: str
+
+
+class MineOut(BaseModel):
+    annotator: str
+    answers: list[MineAnswer]
+
+
+class QueueAnswer(BaseModel):
+    annotator: str
+    kind: str
+    label: str | None
+
+
+class QueueItem(BaseModel):
+    task: int
+    item: str
+    group: str
+    why: str
+    gold: str | None
+    answers: list[QueueAnswer]
+
+
+class QueueOut(BaseModel):
+    queue: list[QueueItem]
+
+
+class DecisionOut(BaseModel):
+    task: int
+    decided: bool
+
+
 @router.get("/api/v1/label/{project}/next", summary="The caller's next task (labels offered, image URL); null when done",
-            tags=["labelling"])
+            tags=["labelling"], response_model=NextOut)
 def api_next(request: Request, project: str):
     t0 = time.perf_counter()
     store, a = _who(request)
@@ -353,7 +437,7 @@ def api_next(request: Request, project: str):
 
 
 @router.post("/api/v1/label/{project}/answers", summary="Answer a task; returns the model's guess (revealed only now)",
-             tags=["labelling"])
+             tags=["labelling"], response_model=AnswerOut)
 def api_answer(request: Request, project: str, body: AnswerIn):
     store, a = _who(request)
     p = _project(store, project)
@@ -366,7 +450,8 @@ def api_answer(request: Request, project: str, body: AnswerIn):
     return {"answer": aid, "reveal": _reveal(store, p, a, body.task)}
 
 
-@router.get("/api/v1/label/{project}/mine", summary="The caller's own answers (never anyone else's)", tags=["labelling"])
+@router.get("/api/v1/label/{project}/mine", summary="The caller's own answers (never anyone else's)", tags=["labelling"],
+            response_model=MineOut)
 def api_mine(request: Request, project: str):
     store, a = _who(request)
     p = _project(store, project)
@@ -375,7 +460,7 @@ def api_mine(request: Request, project: str):
 
 
 @router.get("/api/v1/label/{project}/review", summary="Reviewers: tasks with disagreement or a failed gold check, with every answer",
-            tags=["labelling"])
+            tags=["labelling"], response_model=QueueOut)
 def api_review(request: Request, project: str):
     store, a = _who(request, "reviewer")
     p = _project(store, project)
@@ -384,7 +469,8 @@ def api_review(request: Request, project: str):
                       for c in _queue(store, p)]}
 
 
-@router.post("/api/v1/label/{project}/review/{task}", summary="Reviewers: the final decision on a task", tags=["labelling"])
+@router.post("/api/v1/label/{project}/review/{task}", summary="Reviewers: the final decision on a task", tags=["labelling"],
+             response_model=DecisionOut)
 def api_decide(request: Request, project: str, task: int, body: DecisionIn):
     store, a = _who(request, "reviewer")
     p = _project(store, project)
