@@ -124,7 +124,9 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=0, help="worker processes (0: one per core)")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "tag.json")
     a = ap.parse_args()
-    cli = [str(Path(sys.executable).with_name("cinemanet")), "tag"]
+    script = Path(sys.executable).with_name("cinemanet")
+    # the console script where installed, else the same command through `python -m cinemanet`
+    cli = [str(script), "tag"] if script.exists() else [sys.executable, "-m", "cinemanet", "tag"]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "hd"
         source = make_frames(folder, a.images)

@@ -68,3 +68,12 @@ def test_all_framing_and_type_pairs():
     tax = get_taxonomy()
     for f, t in itertools.product(tax.group("shot.framing").keys, tax.group("shot.type").keys):
         _check(describe({"shot.framing": f, "shot.type": t}))
+
+
+def test_nothing_known_of_the_shot_reads_as_a_plain_shot():
+    from cinemanet.concepts.describe import describe
+
+    s = describe({"shot.location": "shot.location.interior", "shot.framing": "shot.framing.na", "shot.type": "shot.type.na"})
+    assert s.startswith("an interior shot") and ", shot" not in s
+    s = describe({"shot.location": "shot.location.interior.structure.building.room.bed", "shot.framing": None})
+    assert s.startswith("an interior shot in a bed")

@@ -61,7 +61,10 @@ def describe(labels: Mapping[str, str | None], tags: list[str] | None = None) ->
     shot = f"{framing} {noun}" if framing else noun
     if s.get("shot.level") == "tilted":
         shot = f"tilted {shot}"
-    head = f"{article(side)} {side}, {shot}" if side else f"{article(shot)} {shot}"
+    if side:  # "an interior, close-up two-shot"; with nothing known of the shot itself, "an interior shot"
+        head = f"{article(side)} {side} shot" if shot == "shot" else f"{article(side)} {side}, {shot}"
+    else:
+        head = f"{article(shot)} {shot}"
 
     parts = [head]
     if loc and "." in loc:

@@ -60,6 +60,14 @@ def backbone_features(ev: Evidence) -> np.ndarray:
     return ev.features
 
 
+@feature("layout", needs=("backbone",))
+def layout_features(ev: Evidence) -> np.ndarray:
+    """The last backbone block pooled on a 3x3 grid: where things are in the frame."""
+    if ev.layout is None:
+        raise ValueError("layout features missing: the 'backbone' analyzer did not run")
+    return ev.layout
+
+
 GEOMETRY_NAMES = (
     "faces", "face_h", "face_w", "face_cy", "face2_ratio",
     "pose", "vis_face", "vis_shoulders", "vis_hands", "vis_hips", "vis_knees", "vis_ankles", "vis_feet",

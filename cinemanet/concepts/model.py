@@ -36,6 +36,12 @@ class GroupSpec:
     heads: dict[str, str] = field(default_factory=dict)
     threshold: float = DEFAULT_THRESHOLD
     params: dict = field(default_factory=dict)
+    #: per-label thresholds (override the ones the heads were calibrated with, and ``threshold``)
+    thresholds: dict[str, float] = field(default_factory=dict)
+    #: no real validation data: every score is capped here (None: validated, no cap)
+    cap: float | None = None
+    #: how the group's answers were checked against real labels (shown by `cinemanet model info`)
+    validation: str = ""
 
 
 @dataclass
@@ -120,12 +126,19 @@ class GroupResult:
     scores: Scores
 
 
-def choose(group: Group, scores: Mapping[str, float], threshold: float) -> tuple[str | None, float]:
-    """The group's label: for single-label groups the best label if it reaches the threshold;
+def choose(group: Group, scores: Mapping[str, float], threshold: float | Mapping[str, float]) -> tuple[str | None, float]:
+    """The group's label: for single-label groups the best label if it reaches its threshold;
     for multi-label groups the most specific label that does (ties by score). Otherwise the
-    group's ``na`` label, or None where the group has none."""
+    group's ``na`` label, or None where the group has none. ``threshold`` is one number or a
+    threshold per label."""
     na = group.na.key if group.na else None
-    candidates = [(k, p) for k, p in scores.items() if k != na and p >= threshold]
+    thr = (lambda k: threshold) if isinstance(threshold, (int, float)) else threshold.__getitem__
+    if group.multi_label:
+        candidates = [(k, p) for k, p in scores.items() if k != na and p >= thr(k)]
+    else:  # only the best label may answer: a runner-up never becomes a tag
+        best = [(k, p) for k, p in scores.items() if k != na]
+        best = [max(best, key=lambda kp: kp[1])] if best else []
+        candidates = [(k, p) for k, p in best if p >= thr(k)]
     if candidates:
         if group.multi_label:
             k, p = max(candidates, key=lambda kp: (group.depth(kp[0]), kp[1]))
@@ -144,12 +157,20 @@ class ConceptModel:
         self.spec = spec
         self.taxonomy = get_taxonomy()
         self.predictors: dict[str, ConceptPredictor] = {}
+        self.thresholds: dict[str, dict[str, float]] = {}
         for gkey, gs in spec.groups.items():
             cls = predictor_class(gs.predictor)
             if cls.group != gkey:
                 raise ValueError(f"predictor {gs.predictor} answers {cls.group}, not {gkey}")
             heads = {name: LinearHead.load(spec.root / rel) for name, rel in gs.heads.items()}
             self.predictors[gkey] = cls(heads=heads, **gs.params)
+            # per-label thresholds: calibrated ones recorded in the heads, then model.yaml's
+            keys = set(self.taxonomy.group(gkey).keys)
+            thr = {k: gs.threshold for k in keys}
+            for h in heads.values():
+                thr.update({k: float(t) for k, t in h.meta.get("thresholds", {}).items() if k in keys})
+            thr.update(gs.thresholds)
+            self.thresholds[gkey] = thr
         self.order = self._order()
 
     def _order(self) -> list[str]:
@@ -180,18 +201,30 @@ class ConceptModel:
     def scores(self, ev: Evidence) -> dict[str, Scores]:
         done: dict[str, Scores] = {}
         for g in self.order:
-            done[g] = self.predictors[g].predict(ev, done)
+            done[g] = self.cap(g, self.predictors[g].predict(ev, done))
         return {g: done[g] for g in self.taxonomy.group_keys}
 
+    def cap(self, g: str, scores: Scores) -> Scores:
+        """Groups without real validation data never claim more than their cap."""
+        cap = self.spec.groups[g].cap
+        if cap is None:
+            return scores
+        na = f"{g}.na"
+        return {k: (v if k == na else min(v, cap)) for k, v in scores.items()}
+
     def decide(self, scores: Mapping[str, Scores]) -> tuple[dict[str, GroupResult], list[str]]:
-        """Labels per group, and the tags (every non-na label at or above its threshold)."""
+        """Labels per group, and the tags: every non-na label at or above its threshold in
+        multi-label groups, the chosen label in single-label groups."""
         groups: dict[str, GroupResult] = {}
         tags: list[str] = []
         for g in self.taxonomy.groups:
-            thr = self.spec.groups[g.key].threshold
+            thr = self.thresholds[g.key]
             sc = scores[g.key]
             label, conf = choose(g, sc, thr)
             groups[g.key] = GroupResult(label, conf, dict(sc))
             na = g.na.key if g.na else None
-            tags += [k for k in g.keys if k != na and sc.get(k, 0.0) >= thr]
+            if g.multi_label:
+                tags += [k for k in g.keys if k != na and sc.get(k, 0.0) >= thr[k]]
+            elif label is not None and label != na:
+                tags.append(label)
         return groups, tags

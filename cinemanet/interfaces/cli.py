@@ -218,8 +218,10 @@ class _Writer:
         cells = []
         for g in TABLE_GROUPS:
             p = r.groups[g]
-            short = (p.label or "-")[len(g) + 1 :] if p.label else "-"
-            cells.append(f"{short.split('.')[-1]} {p.confidence:.2f}")
+            if not p.label or p.label.endswith(".na"):
+                cells.append("–")  # not applicable, or not sure enough to say
+                continue
+            cells.append(f"{p.label[len(g) + 1 :].split('.')[-1]} {p.confidence:.2f}")
         return cells
 
     def _blocks(self, width: int) -> str:
@@ -545,14 +547,34 @@ def model_info(model: str = typer.Option("default", "--model", help="Packaged mo
     typer.echo(f"{spec.name} {spec.version}  ({spec.root})")
     typer.echo(f"analyzers: {', '.join(cm.analyzers)}")
     for g, p in cm.predictors.items():
-        typer.echo(f"  {g:18s} {p.name:28s} threshold {spec.groups[g].threshold:.2f}  {p.method}")
+        gs = spec.groups[g]
+        cap = f", confidence capped at {gs.cap:.2f}" if gs.cap is not None else ""
+        typer.echo(f"  {g:18s} {p.name:28s} threshold {gs.threshold:.2f}{cap}  {p.method}")
+        if gs.validation:
+            typer.echo(f"  {'':18s}   validation: {gs.validation}")
         for hname, h in p.heads.items():
-            ho = h.meta.get("heldout", {})
-            acc = ho.get("accuracy")
-            typer.echo(
-                f"  {'':18s}   head {hname}: {h.meta.get('dataset')}, n_train={h.meta.get('n_train')}, "
-                f"held-out accuracy {acc:.3f} (n={ho.get('n_test')}), data {h.meta.get('data_sha256', '')[:12]}"
-            )
+            typer.echo(_head_line(hname, h))
+
+
+def _head_line(hname: str, h) -> str:
+    """One head's data, sources and held-out figures, for `model info`."""
+    ho = h.meta.get("heldout", {})
+    acc = ho.get("accuracy")
+    name = "trained head" if hname == "head" else f"head {hname}"
+    parts = [f"{'':18s}   {name}: {h.meta.get('dataset')}, n_train={h.meta.get('n_train')}"]
+    if acc is not None:
+        parts.append(f"kept-apart accuracy {acc:.3f} (n={ho.get('n_test')})")
+    for k, name in (("macro_f1", "macro-F1"), ("ece", "ECE"), ("within_one", "within one")):
+        if ho.get(k) is not None:
+            parts.append(f"{name} {ho[k]:.3f}")
+    em = ho.get("emitted")
+    if em and em.get("precision") == em.get("precision"):
+        parts.append(f"emitted precision {em['precision']:.3f} at coverage {em['coverage']:.3f}")
+    loso = {s: a for s, a in (h.meta.get("loso") or {}).items() if a is not None}
+    if loso:
+        parts.append("cross-source (leave one out): " + ", ".join(f"{s} {a:.3f}" for s, a in loso.items()))
+    parts.append(f"data {h.meta.get('data_sha256', '')[:12]}")
+    return "; ".join(parts)
 
 
 @model_app.command("train-default")
@@ -575,6 +597,36 @@ def model_train_default(
     train_default(data, target, jobs=jobs or None, log=lambda m: typer.echo(m, err=True))
     if generated:
         train_generated(data, target, jobs=jobs or None, log=lambda m: typer.echo(m, err=True))
+
+
+@model_app.command("evaluate-default")
+def model_evaluate_default(
+    data: Path = typer.Option(..., "--data", help="The shared training data folder (../shared/data)."),
+    loso: bool = typer.Option(False, "--loso", help="Also refit leave-one-source-out for every task with two or more sources (minutes)."),
+    jobs: int = typer.Option(0, "--jobs", "-j", min=0, help="Feature worker processes (0: one per core)."),
+) -> None:
+    """Judge the packaged default heads on the kept-apart split of the shared data (and, with
+    --loso, leave one source out), printing one line per task."""
+    import json as _json
+    from importlib import resources
+
+    from ..training.default_heads import LOSO_TASKS, Trainer, evaluate_heads, prepare
+
+    model = Path(str(resources.files("cinemanet").joinpath("models", "default")))
+    log = lambda m: typer.echo(m, err=True)  # noqa: E731
+    prep = prepare(data, jobs or None, log)
+    card = _json.loads((model / "metrics.json").read_text())["tasks"]
+    for name, m in evaluate_heads(data, model, log=log, prep=prep).items():
+        e = m["emitted"]
+        typer.echo(f"{name}: kept-apart accuracy {m['accuracy']:.3f} (n={m['n']}), macro-F1 {m['macro_f1']:.3f}, "
+                   f"ECE {m['ece']:.3f}, emitted precision {e['precision']:.3f} at coverage {e['coverage']:.3f}")
+    if loso:
+        tr = Trainer(prep, 0, log)
+        for name in LOSO_TASKS:
+            t = prep.tasks[name]
+            res, _, _ = tr.loso(t, [r for r in t.rows if not prep.images[r[0]].test], card[name]["cv"]["wd"])
+            typer.echo(f"{name} leave one source out: " + ", ".join(
+                f"{s} {v['accuracy']:.3f} (n={v['n']})" for s, v in res.items() if "accuracy" in v))
 
 
 # ----------------------------------------------------------------------------------- plugins

@@ -112,6 +112,7 @@ class Evidence:
     height: int
     embedding: np.ndarray | None = None  # backbone features, 1280-d, L2-normalised
     features: np.ndarray | None = None  # raw backbone features the heads were trained on
+    layout: np.ndarray | None = None  # last backbone block pooled on a 3x3 grid (320 x 9)
     imagenet: np.ndarray | None = None  # 1000 ImageNet class probabilities
     faces: list[Face] | None = None
     pose: Pose | None = None  # None: no body found, or the gated pose model did not need to run

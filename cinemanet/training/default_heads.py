@@ -1,230 +1,487 @@
-"""Train the heads of the default model on ``../shared/data`` and write them into the package.
+"""Train and judge the default model's heads on every labelled set of ``../shared/data``.
 
     cinemanet model train-default --data ../shared/data
 
-Reproducible: features are cached by content hash, the split is a pure function of the
-image contents, seeds are fixed, and every head records the hash of its data.
+One colour backbone pass per image (EfficientNet-Lite0: global embedding + 3x3 layout grid,
+:mod:`cinemanet.perception.backbone`) feeds six tasks trained together with masked losses
+(:mod:`.joint`): framing, over-the-shoulder, interior/exterior, place, texture, time of day.
+Every source class is mapped onto v1 keys by one table (``datasets/source_map.yaml``).
+
+The protocol, fixed before any tuning:
+
+- **kept apart**: 20% of the images, chosen by a hash of the contents of each near-duplicate
+  cluster (:func:`.split.holdout_mask`), are never used to fit, choose, calibrate or threshold
+  anything; the final figures are measured on them.
+- **choices** (L2 strength) by 3-fold grouped cross-validation on the remaining 80%.
+- **leave one source out** (tasks with two or more sources): fit on the other sources' 80%,
+  predict the held-out source's 80%. For interior/exterior these cross-source predictions also
+  calibrate (temperature) and set the thresholds, so both already price in a change of source;
+  other tasks calibrate on the out-of-fold predictions.
+- **thresholds** per label so that an emitted label is right at least 90% of the time on those
+  predictions (:mod:`.calibrate`); below them the group answers not applicable.
+
+Reproducible: features are cached by content hash, the split is a function of the image
+contents, seeds are fixed, and every head records the hash of exactly its data.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from ..datasets.phash import dhash
 from ..taxonomy import get_taxonomy
-from .featurecache import FeatureRun, compute_features
-from .fit import fit_head, head_proba
-from .metrics import accuracy, confusion, expected_calibration_error, macro_f1, within_one
-from .sources import Item, data_hash, folder_items, scene15_mapping, train_ids
-from .multitask import BACKBONE_DIM
-from .split import duplicate_groups, holdout_mask
+from .backbone_cache import backbone_features
+from .calibrate import emitted, label_thresholds, softmax
+from .joint import fit_softmax, grouped_folds, standardiser
+from .metrics import accuracy, confusion, expected_calibration_error, fit_temperature, macro_f1, per_class, within_one
+from .sources import Labelled, data_hash, shared_items, train_ids
+from .split import bounded_clusters, holdout_mask
 
-FRAMING_INPUTS = ("backbone", "geometry")
-OTS_INPUTS = ("backbone", "geometry")
-SCENE_INPUTS = ("backbone",)
-
-
-@dataclass
-class Dataset:
-    name: str
-    items: list[Item]
-    inputs: tuple[str, ...]
-
-
-def load_datasets(data: Path) -> dict[str, Dataset]:
-    data = Path(data)
-    stills = data / "cinemanet-stills"
-    framing = folder_items(stills / "framing", "shot.framing")
-    types = folder_items(stills / "type", "shot.type")
-    mapping = scene15_mapping()
-    scene = [Item(it.path, mapping[it.label]["label"], it.sha256) for it in folder_items(data / "scene15-train")]
-    scene_cls = [Item(it.path, it.label, it.sha256) for it in folder_items(data / "scene15-train")]
-    return {
-        "framing": Dataset("cinemanet-stills/framing", framing, FRAMING_INPUTS),
-        "ots": Dataset("cinemanet-stills/type", types, OTS_INPUTS),
-        "scene": Dataset("scene15-train", scene, SCENE_INPUTS),
-        "_scene_classes": Dataset("scene15-train", scene_cls, SCENE_INPUTS),
-    }
-
-
-def _evaluate(head, X, y, outputs, order=None) -> dict:
-    p = head_proba(head, X)
-    pred = p.argmax(1)
-    k = len(outputs)
-    out = {
-        "n_test": int(len(y)),
-        "accuracy": accuracy(y, pred),
-        "macro_f1": macro_f1(y, pred, k),
-        "ece": expected_calibration_error(p, y),
-        "confusion": confusion(y, pred, k).tolist(),
-        "labels": list(outputs),
-    }
-    if order is not None:
-        out["within_one"] = within_one(y, pred, [outputs.index(o) for o in order])
-    return out
-
-
-@dataclass
-class Prepared:
-    """Labelled items, their features and the held-out split, shared by training and evaluation."""
-
-    sets: dict[str, Dataset]
-    features: dict[tuple[str, ...], dict[str, np.ndarray]]
-    group_of: dict[str, int]
-    is_test: dict[str, bool]
-    rates: dict[str, float | None]
-
-    def xy(self, ds: Dataset, outputs: list[str]):
-        by_sha = self.features[ds.inputs]
-        items = [it for it in ds.items if np.isfinite(by_sha[it.sha256]).all()]
-        X = np.stack([by_sha[it.sha256] for it in items])
-        y = np.array([outputs.index(it.label) for it in items])
-        g = np.array([self.group_of[it.sha256] for it in items])
-        t = np.array([self.is_test[it.sha256] for it in items])
-        return items, X, y, g, t
-
-
-def prepare(data: Path, jobs: int | None = None, log: Callable[[str], None] = print) -> Prepared:
-    sets = load_datasets(data)
-    used = {k: d for k, d in sets.items() if not k.startswith("_")}
-    everything = [it for d in used.values() for it in d.items]
-    log(f"{len(everything)} labelled images; computing features (cached by content hash)...")
-    t0 = time.perf_counter()
-    by_inputs: dict[tuple[str, ...], dict[str, np.ndarray]] = {}
-    rates: dict[str, float | None] = {}
-    for d in used.values():
-        if d.inputs not in by_inputs:
-            items = [it for e in used.values() if e.inputs == d.inputs for it in e.items]
-            run = FeatureRun()
-            feats = compute_features(items, d.inputs, jobs=jobs, run=run)
-            rates["+".join(d.inputs)] = run.rate
-            by_inputs[d.inputs] = {it.sha256: x for it, x in zip(items, feats)}
-    log(f"features ready in {time.perf_counter() - t0:.1f}s")
-    log("grouping near-duplicates for a leakage-free split...")
-    groups_all = duplicate_groups(everything)
-    test_all = holdout_mask(everything, groups_all)
-    return Prepared(
-        sets=sets,
-        features=by_inputs,
-        group_of={it.sha256: int(g) for it, g in zip(everything, groups_all)},
-        is_test={it.sha256: bool(t) for it, t in zip(everything, test_all)},
-        rates=rates,
-    )
-
-
-def _outputs(name: str, prep: Prepared) -> list[str]:
-    if name == "framing":
-        return list(get_taxonomy().group("shot.framing").order)
-    if name == "ots":
-        return ["shot.type.master", "shot.type.overtheshoulder"]
-    return sorted({it.label for it in prep.sets["scene"].items})
-
+ARCH = "lite0"
+INPUTS = ("backbone", "layout")
+TRAIN_VIEWS = ("rgb", "gray", "flip")
+WD_GRID = (3e-3, 3e-2, 3e-1, 3.0, 30.0)
+PCA_DIM = 512  # the shared trunk: top principal components of the standardised features
+PCA_FIT_ROWS = 3000
+FIT_ITERS = 60
+FOLDS = 3
+NONE = "none"  # texture: no texture stands out (not a v1 label: its share is left unassigned)
 
 HEAD_FILES = {
     "framing": "heads/shot.framing.npz",
     "ots": "heads/shot.type.overtheshoulder.npz",
-    "scene": "heads/shot.location.npz",
+    "side": "heads/shot.location.side.npz",
+    "place": "heads/shot.location.npz",
+    "texture": "heads/texture.npz",
+    "timeofday": "heads/shot.timeofday.npz",
 }
+#: tasks judged leave-one-source-out (the others have one real source)
+LOSO_TASKS = ("side", "place", "timeofday")
+#: tasks whose thresholds and temperature come from leave-one-source-out predictions
+CALIBRATE_CROSS_SOURCE = ("side",)
 
 
-def _interior_exterior(head, prep: Prepared) -> tuple[float, int]:
-    """Interior/exterior accuracy as the location predictor derives it from the scene head."""
-    g = get_taxonomy().group("shot.location")
-    outputs = _outputs("scene", prep)
-    interior = np.array(["shot.location.interior" in g.ancestors(k) for k in outputs])
-    mapping = scene15_mapping()
-    side = {it.sha256: mapping[it.label]["side"] for it in prep.sets["_scene_classes"].items}
-    items, X, y, _, t = prep.xy(prep.sets["scene"], outputs)
-    p_int = head_proba(head, X[t])[:, interior].sum(1)
-    truth = np.array([side[it.sha256] for it, tt in zip(items, t) if tt])
-    known = truth != None  # noqa: E711  (industrial mixes both)
-    return accuracy(truth[known] == "interior", p_int[known] >= 0.5), int(known.sum())
+@dataclass
+class Image:
+    path: Path
+    sha256: str
+    sources: list[str]
+    labels: dict[str, str]  # group -> v1 key
+    mixed_side: bool = False
+    faces: int | None = None
+    test: bool = False
+    cluster: int = 0
 
 
-def evaluate_heads(data: Path, model_dir: Path, jobs: int | None = None, log: Callable[[str], None] = print) -> dict:
-    """Held-out metrics of the heads in ``model_dir`` on the same split training used."""
-    from ..concepts.heads import LinearHead
+@dataclass
+class Task:
+    name: str
+    group: str
+    outputs: list[str]
+    rows: list[tuple[str, int, str]] = field(default_factory=list)  # (sha, class index, source)
+    binary_output: str | None = None
+    ordered: bool = False
 
-    prep = prepare(data, jobs, log)
-    out = {}
-    order = list(get_taxonomy().group("shot.framing").order)
-    for name, file in HEAD_FILES.items():
-        head = LinearHead.load(Path(model_dir) / file)
-        outputs = _outputs(name, prep)
-        items, X, y, _, t = prep.xy(prep.sets[name], outputs)
-        out[name] = _evaluate(head, X[t], y[t], outputs, order if name == "framing" else None)
-        out[name]["data_sha256"] = data_hash(items)
-        out[name]["trained_on_sha256"] = head.meta.get("data_sha256")
-    out["scene"]["interior_exterior_accuracy"], out["scene"]["interior_exterior_n"] = _interior_exterior(
-        LinearHead.load(Path(model_dir) / HEAD_FILES["scene"]), prep
-    )
+
+def merge_items(items: list[Labelled], log: Callable[[str], None]) -> dict[str, Image]:
+    """One record per distinct file; a file given two labels of one group (a conflicting
+    duplicate) loses that group's label, and is named."""
+    out: dict[str, Image] = {}
+    bad: set[tuple[str, str]] = set()
+    for it in items:
+        im = out.setdefault(it.sha256, Image(it.path, it.sha256, [], {}))
+        if it.source not in im.sources:
+            im.sources.append(it.source)
+        im.mixed_side = im.mixed_side or it.mixed_side
+        for g, k in it.labels:
+            if im.labels.get(g, k) != k:
+                bad.add((it.sha256, g))
+                log(f"{it.path}: conflicting duplicate of {im.path} ({g}: {k} here, {im.labels[g]} there); {g} label dropped")
+            im.labels.setdefault(g, k)
+    for sha, g in bad:
+        out[sha].labels.pop(g, None)
     return out
 
 
-def train_default(
-    data: Path,
-    out_dir: Path,
-    jobs: int | None = None,
-    log: Callable[[str], None] = print,
-    seed: int = 0,
-) -> dict:
-    prep = prepare(data, jobs, log)
-    report: dict = {"data": Path(data).name, "seed": seed, "heads": {}}
-    if any(prep.rates.values()):  # only when features were computed now, not read from the cache
-        report["feature_images_per_s"] = prep.rates
+def _side(key: str) -> str | None:
+    for s in ("interior", "exterior"):
+        if key == f"shot.location.{s}" or key.startswith(f"shot.location.{s}."):
+            return s
+    return None
 
-    def train(name: str, binary_output=None):
-        ds = prep.sets[name]
-        outputs = _outputs(name, prep)
-        order = outputs if name == "framing" else None
-        t1 = time.perf_counter()
-        items, X, y, g, t = prep.xy(ds, outputs)
-        head, info = fit_head(X[~t], y[~t], outputs, ds.inputs, g[~t], seed=seed, binary_output=binary_output)
-        info["train_seconds"] = time.perf_counter() - t1
-        ev = _evaluate(head, X[t], y[t], outputs, order)
-        head.meta = {
-            "dataset": ds.name,
-            "data_sha256": data_hash(items),
-            "train_sha256": data_hash([it for it, tt in zip(items, t) if not tt]),
-            "train_ids": train_ids([it for it, tt in zip(items, t) if not tt]),
-            "n_train": int((~t).sum()),
-            "n_test": int(t.sum()),
-            "fit": info,
-            "heldout": {k: v for k, v in ev.items() if k != "confusion"},
+
+def build_tasks(images: dict[str, Image]) -> dict[str, Task]:
+    tax = get_taxonomy()
+    fr = list(tax.group("shot.framing").order)
+    tasks = {
+        "framing": Task("framing", "shot.framing", fr, ordered=True),
+        "ots": Task("ots", "shot.type", ["not", "shot.type.overtheshoulder"], binary_output="shot.type.overtheshoulder"),
+        "side": Task("side", "shot.location", ["shot.location.interior", "shot.location.exterior"]),
+        "place": Task("place", "shot.location", []),
+        "texture": Task("texture", "texture", []),
+        "timeofday": Task("timeofday", "shot.timeofday", ["shot.timeofday.day", "shot.timeofday.twilight"]),
+    }
+    places = sorted({im.labels["shot.location"] for im in images.values()
+                     if "shot.location" in im.labels and im.labels["shot.location"].count(".") >= 3})
+    tasks["place"].outputs = places
+    textures = sorted({im.labels["texture"] for im in images.values() if "texture" in im.labels})
+    tasks["texture"].outputs = textures + [NONE]
+    for sha, im in sorted(images.items()):
+        src = im.sources[0]
+        L = im.labels
+        if "shot.framing" in L:
+            tasks["framing"].rows.append((sha, fr.index(L["shot.framing"]), src))
+            # single-person negatives for over-the-shoulder: close and medium stills in which the
+            # face detector sees exactly one face (checked by eye on a contact sheet: docs/MODEL_CARD.md)
+            if L["shot.framing"] in ("shot.framing.closeup", "shot.framing.medium") and im.faces == 1 and "shot.type" not in L:
+                tasks["ots"].rows.append((sha, 0, "single-person negatives (framing stills)"))
+        if "shot.type" in L:
+            tasks["ots"].rows.append((sha, int(L["shot.type"] == "shot.type.overtheshoulder"), src))
+        if "shot.location" in L:
+            k = L["shot.location"]
+            s = _side(k)
+            if s and not im.mixed_side:
+                tasks["side"].rows.append((sha, ["interior", "exterior"].index(s), src))
+            if k in places:
+                tasks["place"].rows.append((sha, places.index(k), src))
+        if "texture" in L:
+            tasks["texture"].rows.append((sha, textures.index(L["texture"]), src))
+        elif int(sha[:8], 16) % 10 == 0:  # a tenth of every other source: frames where no texture stands out
+            tasks["texture"].rows.append((sha, len(textures), f"{src} (no texture)"))
+        if "shot.timeofday" in L:
+            tasks["timeofday"].rows.append((sha, tasks["timeofday"].outputs.index(L["shot.timeofday"]), src))
+    return tasks
+
+
+def _faces_from_geometry_cache() -> dict[str, int]:
+    """Face counts of the film stills, from the feature cache of the MediaPipe geometry (the
+    first geometry feature is min(faces, 4) / 4)."""
+    from ..perception.backbone import cache_dir
+
+    p = cache_dir() / "features" / "backbone+geometry-v5.npz"
+    if not p.exists():
+        return {}
+    with np.load(p, allow_pickle=False) as z:
+        return {s: int(round(float(x[1280]) * 4)) for s, x in zip(z["sha"].tolist(), z["x"])}
+
+
+def count_faces(images: dict[str, Image], jobs: int | None, log) -> None:
+    """Faces per framing still (MediaPipe), cached; needed to pick single-person negatives."""
+    from ..perception.backbone import cache_dir
+    from .featurecache import compute_features
+    from .sources import Item
+
+    stills = [im for im in images.values() if "shot.framing" in im.labels]
+    known = _faces_from_geometry_cache()
+    todo = [im for im in stills if im.sha256 not in known]
+    if todo:
+        log(f"counting faces in {len(todo)} framing stills (MediaPipe, cached)...")
+        X = compute_features([Item(im.path, "", im.sha256) for im in todo], ("backbone", "geometry"), jobs=jobs)
+        for im, x in zip(todo, X):
+            if np.isfinite(x).all():
+                known[im.sha256] = int(round(float(x[1280]) * 4))
+    del cache_dir
+    for im in stills:
+        im.faces = known.get(im.sha256)
+
+
+@dataclass
+class Prepared:
+    images: dict[str, Image]
+    tasks: dict[str, Task]
+    feats: dict[str, dict[str, np.ndarray]]  # view -> sha -> row
+
+
+def prepare(data: Path, jobs: int | None = None, log: Callable[[str], None] = print) -> Prepared:
+    items = shared_items(data, log=log)
+    images = merge_items(items, log)
+    log(f"{len(items)} labelled files, {len(images)} distinct images from {len({i.source for i in items})} sources")
+    t0 = time.perf_counter()
+    shas = sorted(images)
+    hashes = []
+    for s in shas:
+        try:
+            hashes.append(dhash(images[s].path))
+        except Exception as e:  # noqa: BLE001 - a corrupt image is named and left out
+            log(f"{images[s].path}: unreadable image ({e}), skipped")
+            hashes.append(int(s[:16], 16))
+    clusters = bounded_clusters(hashes, shas)
+    fake = [type("I", (), {"sha256": s})() for s in shas]
+    test = holdout_mask(fake, clusters)
+    for s, c, t in zip(shas, clusters, test):
+        images[s].cluster, images[s].test = int(c), bool(t)
+    log(f"kept-apart split: {int(test.sum())} of {len(shas)} images ({time.perf_counter() - t0:.1f}s)")
+    count_faces(images, jobs, log)
+    log(f"face counts ready ({time.perf_counter() - t0:.1f}s); loading backbone features...")
+    feats = backbone_features([(str(images[s].path), s) for s in shas], ARCH, TRAIN_VIEWS, jobs=jobs, log=log)
+    for s in shas:
+        if s not in feats["rgb"]:
+            images.pop(s)
+    log(f"features ready ({time.perf_counter() - t0:.1f}s)")
+    return Prepared(images, build_tasks(images), feats)
+
+
+# ------------------------------------------------------------------------------------------
+def _report(P: np.ndarray, y: np.ndarray, task: Task, thresholds: np.ndarray, sources: list[str]) -> dict:
+    k = P.shape[1]
+    pred = P.argmax(1)
+    out = {
+        "n": int(len(y)),
+        "accuracy": accuracy(y, pred),
+        "macro_f1": macro_f1(y, pred, k),
+        "ece": expected_calibration_error(P, y),
+        "confusion": confusion(y, pred, k).tolist(),
+        "per_class": per_class(y, pred, k),
+        "emitted": emitted(P, y, thresholds),
+    }
+    if task.ordered:
+        out["within_one"] = within_one(y, pred, list(range(k)))
+    if task.binary_output:
+        pc = out["per_class"]
+        out["f1_positive"] = pc["f1"][1]
+        out["precision_positive"], out["recall_positive"] = pc["precision"][1], pc["recall"][1]
+    if task.name == "texture":  # top-1 among the textures, on the texture photos only
+        real = y < k - 1
+        out["texture_top1"] = accuracy(y[real], P[real, : k - 1].argmax(1))
+        out["texture_n"] = int(real.sum())
+    by: dict[str, list[int]] = defaultdict(list)
+    for i, s in enumerate(sources):
+        by[s].append(i)
+    out["by_source"] = {s: {"n": len(ix), "accuracy": accuracy(y[ix], pred[ix])} for s, ix in sorted(by.items())}
+    return out
+
+
+class Trainer:
+    """The shared trunk (standardisation, then a projection on the top principal components of
+    the training images' features: 4,160 inputs to PCA_DIM) and one linear head per task on it.
+    The projection is linear, so each saved head folds it in and reads the raw features."""
+
+    def __init__(self, prep: Prepared, seed: int = 0, log: Callable[[str], None] = print):
+        from sklearn.utils.extmath import randomized_svd
+
+        self.prep, self.seed, self.log = prep, seed, log
+        t0 = time.perf_counter()
+        train = [s for s, im in prep.images.items() if not im.test]
+        rows = np.stack([prep.feats["rgb"][s] for s in train]).astype(np.float32)
+        self.mean, self.scale = standardiser(rows)
+        pick = np.random.default_rng(seed).permutation(len(train))[:PCA_FIT_ROWS]
+        dim = min(PCA_DIM, len(pick) - 1, rows.shape[1])  # tiny data sets (tests) have fewer rows
+        _, _, Vt = randomized_svd((rows[pick] - self.mean) / self.scale, dim, n_iter=3, random_state=seed)
+        self.P = Vt.astype(np.float32)  # (PCA_DIM, d)
+        self.index = {s: i for i, s in enumerate(prep.images)}
+        self.Zv = {}
+        for v in TRAIN_VIEWS:
+            X = np.stack([prep.feats[v][s] for s in prep.images]).astype(np.float32)
+            self.Zv[v] = np.concatenate([((X[i : i + 4096] - self.mean) / self.scale) @ self.P.T for i in range(0, len(X), 4096)])
+        log(f"shared trunk: {rows.shape[1]} features -> {dim} components ({time.perf_counter() - t0:.0f}s)")
+
+    def Z(self, shas: list[str], view: str = "rgb") -> np.ndarray:
+        return self.Zv[view][[self.index[s] for s in shas]]
+
+    def design(self, rows: list[tuple[str, int, str]], views=TRAIN_VIEWS):
+        shas = [r[0] for r in rows]
+        y = np.array([r[1] for r in rows])
+        Z = np.concatenate([self.Z(shas, v) for v in views])
+        return Z, np.tile(y, len(views))
+
+    def fit(self, task: Task, rows, wd: float):
+        Z, y = self.design(rows)
+        return fit_softmax(Z, y, len(task.outputs), wd, seed=self.seed, iters=FIT_ITERS)
+
+    def predict(self, fit, rows) -> np.ndarray:
+        return self.Z([r[0] for r in rows]) @ fit.W.T + fit.b
+
+    def loso(self, task: Task, train: list, wd: float):
+        """Leave one source out, on the training part of each source: fit on the others,
+        predict the held-out source (only the labels the others teach)."""
+        loso, loso_logits, loso_y = {}, [], []
+        srcs = sorted({r[2] for r in train if "(" not in r[2]})
+        if len(srcs) >= 2 and task.name in LOSO_TASKS:
+            for s in srcs:
+                held = [r for r in train if r[2] == s]
+                rest = [r for r in train if r[2] != s]
+                have = {r[1] for r in rest}
+                held = [r for r in held if r[1] in have]
+                if not held or len(have) < 2:
+                    loso[s] = {"skipped": "the other sources do not teach this source's labels"}
+                    continue
+                z = self.predict(self.fit(task, rest, wd), held)
+                z[:, [k for k in range(len(task.outputs)) if k not in have]] = -np.inf
+                yy = np.array([r[1] for r in held])
+                loso[s] = {"n": len(held), "accuracy": accuracy(yy, z.argmax(1)),
+                           "macro_f1": macro_f1(yy, z.argmax(1), len(task.outputs)),
+                           "labels": sorted(task.outputs[k] for k in set(yy.tolist()))}
+                loso_logits.append(np.where(np.isfinite(z), z, -1e9))
+                loso_y.append(yy)
+        return loso, loso_logits, loso_y
+
+    def run(self, task: Task) -> dict:
+        imgs = self.prep.images
+        train = [r for r in task.rows if not imgs[r[0]].test]
+        test = [r for r in task.rows if imgs[r[0]].test]
+        y_tr = np.array([r[1] for r in train])
+        y_te = np.array([r[1] for r in test])
+        t0 = time.perf_counter()
+        folds = grouped_folds(np.array([imgs[r[0]].cluster for r in train]), FOLDS, self.seed)
+        oof = {wd: np.zeros((len(train), len(task.outputs))) for wd in WD_GRID}
+        self.log(f"{task.name}: {len(train)} training / {len(test)} kept-apart images, {len(task.outputs)} outputs")
+        for f in range(FOLDS):
+            tr = [r for r, ff in zip(train, folds) if ff != f]
+            va = [r for r, ff in zip(train, folds) if ff == f]
+            for wd in WD_GRID:
+                oof[wd][folds == f] = self.predict(self.fit(task, tr, wd), va)
+        scores = {wd: float(np.mean(_balanced(y_tr, oof[wd].argmax(1), len(task.outputs)))) for wd in WD_GRID}
+        wd = max(WD_GRID, key=lambda w: (round(scores[w], 3), w))
+        cv = {"wd_grid": list(WD_GRID), "balanced_accuracy": [scores[w] for w in WD_GRID], "wd": wd}
+        loso, loso_logits, loso_y = self.loso(task, train, wd)
+        if task.name in CALIBRATE_CROSS_SOURCE and loso_logits:
+            cal_z, cal_y, cal_from = np.concatenate(loso_logits), np.concatenate(loso_y), "leave-one-source-out predictions"
+        else:
+            cal_z, cal_y, cal_from = oof[wd], y_tr, "out-of-fold predictions (3-fold grouped CV)"
+        T = fit_temperature(cal_z, cal_y)
+        P_cal = softmax(cal_z, T)
+        thr = label_thresholds(P_cal, cal_y)
+        if task.name == "texture":
+            thr[-1] = 1.01  # "none" is never a label
+        final = self.fit(task, train, wd)
+        P_te = softmax(self.predict(final, test), T)
+        rep = _report(P_te, y_te, task, thr, [r[2] for r in test])
+        rep["ece_before_temperature"] = expected_calibration_error(softmax(self.predict(final, test)), y_te)
+        info = {
+            "outputs": task.outputs,
+            "cv": cv,
+            "temperature": T,
+            "calibrated_on": cal_from,
+            "calibration_ece": expected_calibration_error(P_cal, cal_y),
+            "thresholds": {k: float(t) for k, t in zip(task.outputs, thr)},
+            "calibration_emitted": emitted(P_cal, cal_y, thr),
+            "loso": loso,
+            "kept_apart": rep,
+            "n_train": len(train),
+            "n_test": len(test),
+            "sources": dict(Counter(r[2] for r in task.rows)),
+            "seconds": time.perf_counter() - t0,
         }
-        head.save(Path(out_dir) / HEAD_FILES[name])
-        report["heads"][name] = {"file": HEAD_FILES[name], **{k: v for k, v in head.meta.items() if k != "train_ids"}, "heldout": ev}
-        if len(ds.inputs) > 1 and ds.inputs[0] == "backbone":
-            # backbone-only companion: what `cinemanet model export` puts into the single network
-            # (MediaPipe geometry cannot be part of it)
-            c, cinfo = fit_head(X[~t][:, :BACKBONE_DIM], y[~t], outputs, ("backbone",), g[~t], seed=seed, binary_output=binary_output)
-            cev = _evaluate(c, X[t][:, :BACKBONE_DIM], y[t], outputs, order)
-            c.meta = {**head.meta, "fit": cinfo, "heldout": {k: v for k, v in cev.items() if k != "confusion"},
-                      "companion_of": list(ds.inputs)}
-            rel = str(Path(HEAD_FILES[name]).parent / "export" / Path(HEAD_FILES[name]).name)
-            c.save(Path(out_dir) / rel)
-            report["heads"][name]["export_companion"] = {"file": rel, "heldout": cev}
-            log(f"{name} (backbone only, for export): held-out accuracy {cev['accuracy']:.3f}")
-        log(f"{name}: held-out accuracy {ev['accuracy']:.3f} (n={ev['n_test']}), CV {info['cv_accuracy']:.3f}, "
-            f"T={info['temperature']:.2f}, {info['train_seconds']:.1f}s")
-        return head
+        return {"fit": final, "info": info, "train": train, "test": test}
 
-    train("framing")
-    train("ots", binary_output="shot.type.overtheshoulder")
-    scene = train("scene")
-    io_acc, io_n = _interior_exterior(scene, prep)
-    report["heads"]["scene"]["heldout"]["interior_exterior_accuracy"] = io_acc
-    report["heads"]["scene"]["heldout"]["interior_exterior_n"] = io_n
-    log(f"interior/exterior: held-out accuracy {io_acc:.3f} (n={io_n})")
-    (Path(out_dir) / "metrics.json").write_text(json.dumps(report, indent=2, sort_keys=True, default=float) + "\n")
+
+def _balanced(y, pred, k):
+    return [float(np.mean(pred[y == c] == c)) for c in range(k) if (y == c).any()]
+
+
+def _save_head(task: Task, res: dict, trainer: Trainer, prep: Prepared, path: Path) -> None:
+    from ..concepts.heads import LinearHead
+    from .sources import Item
+
+    fit, info = res["fit"], res["info"]
+    W, b = fit.W @ trainer.P, fit.b  # the trunk's projection folded in: the head reads standardised features
+    outputs = tuple(task.outputs)
+    if task.binary_output:  # one sigmoid output: P(positive) = sigmoid(z1 - z0)
+        W, b, outputs = (W[1] - W[0])[None], np.array([b[1] - b[0]]), (task.binary_output,)
+    items = lambda rows: [Item(prep.images[s].path, task.outputs[y], s) for s, y, _ in rows]  # noqa: E731
+    head = LinearHead(outputs, INPUTS, W.astype(np.float32), b.astype(np.float32), trainer.mean, trainer.scale,
+                      float(info["temperature"]))
+    kept = info["kept_apart"]
+    head.meta = {
+        "dataset": "+".join(sorted(info["sources"])),
+        "backbone": ARCH,
+        "data_sha256": data_hash(items(res["train"] + res["test"])),
+        "train_sha256": data_hash(items(res["train"])),
+        "test_sha256": data_hash(items(res["test"])),
+        "train_ids": train_ids(items(res["train"])),
+        "n_train": info["n_train"],
+        "n_test": info["n_test"],
+        "thresholds": info["thresholds"],
+        "heldout": {"accuracy": kept["accuracy"], "n_test": kept["n"], "macro_f1": kept["macro_f1"], "ece": kept["ece"],
+                    "emitted": kept["emitted"], **({"within_one": kept["within_one"]} if "within_one" in kept else {})},
+        "loso": {s: v.get("accuracy") for s, v in info["loso"].items()},
+    }
+    head.save(path)
+
+
+def train_default(data: Path, out_dir: Path, jobs: int | None = None, log: Callable[[str], None] = print,
+                  seed: int = 0, tasks: tuple[str, ...] | None = None) -> dict:
+    """Fit every task, write ``heads/*.npz`` and ``metrics.json`` into ``out_dir`` (each file
+    atomically: an interrupted run leaves the previous model whole)."""
+    t0 = time.perf_counter()
+    prep = prepare(data, jobs, log)
+    trainer = Trainer(prep, seed, log)
+    report = {"schema": "cinemanet.default-metrics/2", "data": Path(data).name, "seed": seed, "backbone": ARCH,
+              "inputs": list(INPUTS), "train_views": list(TRAIN_VIEWS), "protocol": __doc__.split("The protocol, fixed before any tuning:")[1].split("Reproducible")[0].strip(),
+              "tasks": {}}
+    results = {}
+    for name, task in prep.tasks.items():
+        if tasks and name not in tasks:
+            continue
+        if len({r[1] for r in task.rows}) < 2:
+            log(f"{name}: fewer than two labels, skipped")
+            continue
+        res = trainer.run(task)
+        results[name] = res
+        i = res["info"]
+        k = i["kept_apart"]
+        loso = ", ".join(f"{s} {v['accuracy']:.3f}" for s, v in i["loso"].items() if "accuracy" in v)
+        log(f"{name}: kept-apart accuracy {k['accuracy']:.3f} (n={k['n']}), macro-F1 {k['macro_f1']:.3f}, ECE {k['ece']:.3f}, "
+            f"emitted precision {k['emitted']['precision']:.3f} coverage {k['emitted']['coverage']:.3f}; LOSO: {loso or 'n/a'}; "
+            f"wd {i['cv']['wd']}, T {i['temperature']:.2f}, {i['seconds']:.0f}s")
+        report["tasks"][name] = {"file": HEAD_FILES[name], "group": task.group, **i}
+    # write only once everything is fitted
+    for name, res in results.items():
+        _save_head(prep.tasks[name], res, trainer, prep, Path(out_dir) / HEAD_FILES[name])
+    report["seconds"] = time.perf_counter() - t0
+    old = Path(out_dir) / "metrics.json"
+    if tasks and old.exists():  # a partial run keeps the other tasks' figures
+        prev = json.loads(old.read_text())
+        if prev.get("schema") == report["schema"]:
+            report["tasks"] = {**prev["tasks"], **report["tasks"]}
+    tmp = Path(out_dir) / "metrics.json.tmp"
+    tmp.write_text(json.dumps(report, indent=2, sort_keys=True, default=_json) + "\n")
+    tmp.replace(Path(out_dir) / "metrics.json")
     return report
 
 
+def _json(o):
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(type(o).__name__)
+
+
+def evaluate_heads(data: Path, model_dir: Path, jobs: int | None = None, log: Callable[[str], None] = print,
+                   prep: Prepared | None = None) -> dict:
+    """Kept-apart figures of the heads in ``model_dir``, recomputed from the data."""
+    from ..concepts.heads import LinearHead
+
+    prep = prep or prepare(data, jobs, log)
+    out = {}
+    for name, task in prep.tasks.items():
+        path = Path(model_dir) / HEAD_FILES[name]
+        if not path.exists():
+            continue
+        test = [r for r in task.rows if prep.images[r[0]].test]
+        if not test:
+            continue
+        head = LinearHead.load(path)
+        X = np.stack([prep.feats["rgb"][r[0]] for r in test]).astype(np.float32)
+        P = head.predict_proba(X)
+        if P.shape[1] == 1:
+            P = np.concatenate([1 - P, P], 1)
+        y = np.array([r[1] for r in test])
+        thr = np.array([head.meta["thresholds"].get(k, 1.01) for k in task.outputs])
+        rep = _report(P, y, task, thr, [r[2] for r in test])
+        rep["data_sha256"] = data_hash([__import__("cinemanet.training.sources", fromlist=["Item"]).Item(
+            prep.images[s].path, task.outputs[yy], s) for s, yy, _ in task.rows])
+        rep["trained_on_sha256"] = head.meta.get("data_sha256")
+        out[name] = rep
+    return out
 #: label-generated concepts the default model answers with a trained head (see model.yaml):
 #: only those whose head beat the pixel rule on held-out generated examples (docs/MODEL_CARD.md)
 GENERATED = {"saturation": "color.saturation", "key": "shot.lighting"}

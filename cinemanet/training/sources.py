@@ -74,3 +74,58 @@ def train_ids(items: list[Item]) -> str:
 
 def split_ids(s: str) -> set[str]:
     return {s[i : i + ID_CHARS] for i in range(0, len(s or ""), ID_CHARS)}
+
+
+@dataclass(frozen=True)
+class Labelled:
+    """One image of a shared source with every v1 label its class implies."""
+
+    path: Path
+    sha256: str
+    source: str  # e.g. "sun8"
+    cls: str  # the source's own class name
+    labels: tuple[tuple[str, str], ...]  # (group, v1 key)
+    mixed_side: bool = False  # a place whose class mixes interior and exterior
+
+    def label(self, group: str) -> str | None:
+        return dict(self.labels).get(group)
+
+
+def source_map() -> dict[str, dict[str, dict]]:
+    """The documented table (``datasets/source_map.yaml``), every key checked against v1."""
+    text = resources.files("cinemanet.datasets").joinpath("source_map.yaml").read_text(encoding="utf-8")
+    table = yaml.safe_load(text)
+    tax = get_taxonomy()
+    for src, classes in table.items():
+        for cls, m in classes.items():
+            for g, key in m.items():
+                if g == "side":
+                    continue
+                lab = tax.label(key)
+                if lab.group != g:
+                    raise ValueError(f"source_map.yaml: {src}/{cls}: {key} is not a label of {g}")
+    return table
+
+
+def shared_items(data: Path, log=print) -> list[Labelled]:
+    """Every image of the mapped sources under ``data``; a class folder missing from the table,
+    or an empty one, is reported by name and skipped."""
+    data = Path(data)
+    out: list[Labelled] = []
+    for src, classes in source_map().items():
+        root = data / src
+        if not root.is_dir():
+            log(f"{root}: source missing, skipped")
+            continue
+        for d in sorted(p for p in root.iterdir() if p.is_dir()):
+            m = classes.get(d.name)
+            if m is None:
+                log(f"{d}: class {d.name!r} is not in source_map.yaml, skipped")
+                continue
+            files = [f for f in sorted(d.iterdir()) if f.suffix.lower() in IMAGE_EXTENSIONS]
+            if not files:
+                log(f"{d}: empty class, skipped")
+            labels = tuple((g, k) for g, k in m.items() if g != "side")
+            for f in files:
+                out.append(Labelled(f, file_sha256(f), src, d.name, labels, m.get("side") == "mixed"))
+    return out

@@ -28,3 +28,25 @@ def holdout_mask(items: list[Item], groups: np.ndarray, test_fraction: float = 0
     cut = int(test_fraction * 2**32)
     test_groups = {g for g, k in key.items() if int(hashlib.sha256(k.encode()).hexdigest()[:8], 16) < cut}
     return np.array([g in test_groups for g in groups])
+
+
+def bounded_clusters(hashes: list[int], keys: list[str], max_size: int = 30, distance: int = 6) -> np.ndarray:
+    """Near-duplicate clusters whose transitive chains cannot swallow whole classes: on 17,000
+    small photos, dHash chains (sunsets, seas, skies differ by a few bits from each other)
+    join over a thousand different pictures into one component. A component larger than
+    ``max_size`` is re-clustered with a stricter distance, down to identical hashes."""
+    from ..datasets.phash import near_duplicate_clusters
+
+    out = near_duplicate_clusters(hashes, keys, distance)
+    next_id = int(out.max()) + 1 if len(out) else 0
+    todo = [(np.flatnonzero(out == c), distance - 1) for c, n in zip(*np.unique(out, return_counts=True)) if n > max_size]
+    while todo:
+        idx, d = todo.pop()
+        sub = near_duplicate_clusters([hashes[i] for i in idx], [keys[i] for i in idx], max(d, 0))
+        for c, n in zip(*np.unique(sub, return_counts=True)):
+            members = idx[sub == c]
+            out[members] = next_id
+            next_id += 1
+            if n > max_size and d > 0:
+                todo.append((members, d - 1))
+    return out

@@ -5,14 +5,14 @@ from ..base import ConceptPredictor, register_predictor, sigmoid
 
 @register_predictor
 class FramingFromHead(ConceptPredictor):
-    """Framing from a head trained on labelled film stills over the backbone embedding plus
-    body geometry (face size, which body landmarks are visible, person-mask extent).
+    """Framing from a head trained on labelled film stills over the backbone features (the
+    default model: colour embedding + 3x3 layout grid; older heads also read body geometry).
     A frame with almost no structure (black, a flat colour) is not applicable."""
 
     name = "shot.framing/head"
     group = "shot.framing"
     needs = ("backbone", "faces", "pose", "person_mask", "measure")
-    method = "trained head: logistic regression on EfficientNet-Lite0 features + body geometry"
+    method = "trained head: linear softmax on EfficientNet-Lite0 colour features + 3x3 layout grid"
 
     def predict(self, ev, done):
         probs = self.heads["framing"](ev)

@@ -8,8 +8,9 @@ IMAGENET_CAP = 0.6  # ImageNet objects only hint at a place: never let them reac
 
 @register_predictor
 class LocationFromSceneHead(ConceptPredictor):
-    """Interior/exterior and 14 places from a head trained on the 15-Scene photos (mapped to
-    v1 keys); other places from ImageNet objects typical of them, capped low. Close framings
+    """Interior/exterior from its own head (``side``) and places from a place head (``scene``),
+    both trained on the scene sets mapped to v1 keys (older models: both from one 15-Scene
+    head); other places from ImageNet objects typical of them, capped low. Close framings
     that show little of the setting lean towards not applicable. A child never scores above
     its parent."""
 
@@ -17,7 +18,7 @@ class LocationFromSceneHead(ConceptPredictor):
     group = "shot.location"
     needs = ("backbone",)
     after = ("shot.framing",)
-    method = "trained head (15-Scene mapped to v1) for interior/exterior and 14 places; ImageNet objects for others (capped)"
+    method = "trained heads (every scene set mapped to v1) for interior/exterior and places; ImageNet objects for others (capped)"
 
     def __init__(self, **kw):
         super().__init__(**kw)
@@ -31,7 +32,10 @@ class LocationFromSceneHead(ConceptPredictor):
         anc = self._ancestors
         scene = self.heads["scene"](ev)
         interior_key, exterior_key = f"{g.key}.interior", f"{g.key}.exterior"
-        p_int = sum(p for k, p in scene.items() if k == interior_key or interior_key in anc[k])
+        if "side" in self.heads:  # a head of its own for interior/exterior, trained on every source
+            p_int = self.heads["side"](ev)[interior_key]
+        else:
+            p_int = sum(p for k, p in scene.items() if k == interior_key or interior_key in anc[k])
         fr = done.get("shot.framing", {})
         na = min(
             1.0,

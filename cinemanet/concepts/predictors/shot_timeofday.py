@@ -30,3 +30,28 @@ class TimeOfDayFromLight(ConceptPredictor):
                 "na": 5.0 * (interior - 0.45) + 4.0 * unknown,
             }
         )
+
+
+@register_predictor
+class TimeOfDayFromHead(TimeOfDayFromLight):
+    """Day against twilight from a head trained on real outdoor photos (weather and
+    sunrise/sunset sets); night and not applicable (likely interiors) from the light rule,
+    because no real night photos exist to train or check night on."""
+
+    name = "shot.timeofday/head"
+    group = "shot.timeofday"
+    method = "trained head (day vs twilight, real photos); night and not applicable from the light rule (night unvalidated)"
+
+    def predict(self, ev, done):
+        rule = super().predict(ev, done)
+        na, night = rule["shot.timeofday.na"], rule["shot.timeofday.night"]
+        p = self.heads["head"](ev)
+        rest = 1.0 - na - night
+        return self.full_scores(
+            {
+                "day": rest * p["shot.timeofday.day"],
+                "twilight": rest * p["shot.timeofday.twilight"],
+                "night": night,
+                "na": na,
+            }
+        )
