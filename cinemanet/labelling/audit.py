@@ -383,7 +383,7 @@ def _plot_distribution(rep: dict, out: Path) -> list[str]:
                     continue
                 fig, ax = plt.subplots(figsize=(7, 0.4 * len(vals) + 1.5))
                 accs = [per[v]["accuracy"] for v in vals]
-                err = np.array([[per[v]["accuracy"] - per[v]["ci"][0], per[v]["ci"][1] - per[v]["accuracy"]] for v in vals]).T
+                err = np.maximum(np.array([[per[v]["accuracy"] - per[v]["ci"][0], per[v]["ci"][1] - per[v]["accuracy"]] for v in vals]).T, 0.0)
                 ax.barh(range(len(vals)), accs, xerr=err, color="#4c78a8")
                 ax.axvline(a["accuracy"], color="k", lw=1, ls="--")
                 ax.set_yticks(range(len(vals)), [f"{v[:30]} (n={per[v]['n']})" for v in vals])
