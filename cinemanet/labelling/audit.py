@@ -234,6 +234,8 @@ def _model_part(rows: list[dict], cols: list[str], model: str, jobs, log) -> dic
         unseen = [c for c in cs if c.sha256[:ID_CHARS] not in seen.get(g, ())]
         left_out[g] = len(cs) - len(unseen)
         grp = tax.group(g)
+        if grp.multi_label:
+            continue  # independent per-label scores (a parent outscores its child): argmax accuracy means nothing
         labels = [k for k in (grp.order or grp.keys) if any(c.label == k for c in unseen)]
         rows_ = [(c, (scores.get(c.key) or {}).get(g)) for c in unseen]
         rows_ = [(c, s) for c, s in rows_ if s is not None]
