@@ -730,7 +730,7 @@ def _register_command_modules() -> None:
     import importlib
     import importlib.util
 
-    for name in ("cli_catalog", "cli_data", "cli_web"):
+    for name in ("cli_catalog", "cli_data", "cli_web", "cli_label"):
         if importlib.util.find_spec(f"{__package__}.{name}") is not None:
             importlib.import_module(f"{__package__}.{name}").register(app, model_app)
 

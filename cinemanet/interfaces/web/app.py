@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..._version import __version__
 from ...catalog.backends import open_catalog
-from . import api, files, pages
+from . import api, files, labelling, pages
 from .models import API_PREFIX, API_VERSION
 from .state import HERE, _State
 
@@ -67,6 +67,7 @@ def create_app(catalog_path: str | Path | None, *, token: str | None = None,
     app.include_router(files.router)
     app.include_router(api.router, prefix=API_PREFIX)
     app.include_router(api.router, prefix=api.LEGACY_PREFIX, deprecated=True, dependencies=[Depends(api.deprecated_path)])
+    app.include_router(labelling.router)  # /label, /review, /api/v1/label (docs/LABELLING.md)
     return app
 
 
