@@ -22,9 +22,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-## lint: ruff check (the configuration is in pyproject.toml)
+## lint: ruff check and ruff format --check (the configuration is in pyproject.toml)
 lint: $(STAMP)
 	$(BIN)/python -m ruff check .
+	$(BIN)/python -m ruff format --check .
 
 ## bench: the benchmark scripts whose figures the README quotes (about 25 minutes)
 bench: $(STAMP)

@@ -39,7 +39,10 @@ DATA = ROOT.parent / "shared" / "data"
 RESULTS = ROOT / "benchmarks" / "results"
 PCA_DIMS = 128  # logistic regression on 15 classes x 1280 dims is too slow for 600 fits on 2 cores
 C = 0.05  # fixed before the run (a typical optimum of the default heads' grid on standardised features)
-SETS = {"shot.framing": DATA / "cinemanet-stills" / "framing", "shot.location (15-Scene classes)": DATA / "scene15-train"}
+SETS = {
+    "shot.framing": DATA / "cinemanet-stills" / "framing",
+    "shot.location (15-Scene classes)": DATA / "scene15-train",
+}
 
 
 def load(group: str, folder: Path):
@@ -62,12 +65,15 @@ def test_split(y, clusters, seed=12345, frac=0.3):
     from sklearn.model_selection import StratifiedGroupKFold
 
     k = int(round(1 / frac))
-    tr, te = next(StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed).split(np.zeros(len(y)), y, clusters))
+    tr, te = next(
+        StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed).split(np.zeros(len(y)), y, clusters)
+    )
     return tr, te
 
 
 def annotate(y_true, idx, n_classes, err, rng):
     """Consensus of simulated annotators for items ``idx``; returns labels and answers used."""
+
     def one(t):
         if rng.random() >= err:
             return t
@@ -104,7 +110,7 @@ def run_strategy(strategy, Xp, yp, Xt, yt, n_classes, budgets, batch, err, seed)
     from cinemanet.labelling.select import k_center_greedy, margin_uncertainty
 
     rng = np.random.default_rng(seed)
-    first = rng.permutation(len(Xp))[:budgets[0]]
+    first = rng.permutation(len(Xp))[: budgets[0]]
     labelled = list(first)
     ylab, answers = annotate(yp, first, n_classes, err, rng)
     ylab = list(ylab)
@@ -162,7 +168,9 @@ def main():
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--budget", type=int, default=400)
     ap.add_argument("--batch", type=int, default=20)
-    ap.add_argument("--report-only", action="store_true", help="Re-render the tables and plots from results/active_learning.json.")
+    ap.add_argument(
+        "--report-only", action="store_true", help="Re-render the tables and plots from results/active_learning.json."
+    )
     args = ap.parse_args()
     if args.report_only:
         report = json.loads((RESULTS / "active_learning.json").read_text())
@@ -180,8 +188,15 @@ def main():
     from sklearn.preprocessing import StandardScaler
 
     budgets = list(range(args.batch, args.budget + 1, args.batch))
-    report = {"machine": f"{platform.machine()}, {os.cpu_count()} cores", "error_rate": args.error_rate, "seeds": args.seeds,
-              "batch": args.batch, "C": C, "pca_dims": PCA_DIMS, "groups": {}}
+    report = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "error_rate": args.error_rate,
+        "seeds": args.seeds,
+        "batch": args.batch,
+        "C": C,
+        "pca_dims": PCA_DIMS,
+        "groups": {},
+    }
     t0 = time.perf_counter()
     for group, folder in SETS.items():
         X, y, classes, clusters = load(group, folder)
@@ -193,14 +208,26 @@ def main():
         Xp, Xt = pca.transform(sc.transform(X[tr])), pca.transform(sc.transform(X[te]))
         res = {}
         for strategy in ("random", "uncertainty", "diversity"):
-            curves = [run_strategy(strategy, Xp, y[tr], Xt, y[te], len(classes), budgets, args.batch, args.error_rate, s)
-                      for s in range(args.seeds)]
+            curves = [
+                run_strategy(strategy, Xp, y[tr], Xt, y[te], len(classes), budgets, args.batch, args.error_rate, s)
+                for s in range(args.seeds)
+            ]
             accs = np.array([[c["accuracy"] for c in cur] for cur in curves])
-            res[strategy] = {"labels": budgets, "accuracy_mean": accs.mean(0).tolist(), "accuracy_sd": accs.std(0).tolist(),
-                             "answers_mean": float(np.mean([cur[-1]["answers"] for cur in curves]))}
+            res[strategy] = {
+                "labels": budgets,
+                "accuracy_mean": accs.mean(0).tolist(),
+                "accuracy_sd": accs.std(0).tolist(),
+                "answers_mean": float(np.mean([cur[-1]["answers"] for cur in curves])),
+            }
         target = saved_vs_random(res, budgets)
-        report["groups"][group] = {"images": len(y), "pool": len(tr), "test": len(te), "classes": classes,
-                                   "target_accuracy": target, "strategies": res}
+        report["groups"][group] = {
+            "images": len(y),
+            "pool": len(tr),
+            "test": len(te),
+            "classes": classes,
+            "target_accuracy": target,
+            "strategies": res,
+        }
         _plot(group, res, args)
         print(_table(group, report["groups"][group], budgets), flush=True)
         report["seconds"] = round(time.perf_counter() - t0, 1)
@@ -231,14 +258,31 @@ def _plot(group, res, args):
 def _table(group, g, budgets):
     res = g["strategies"]
     show = [b for b in budgets if b in (budgets[0], 40, 60, 100, 150, 200, 300, budgets[-1])]
-    lines = [f"\n### {group}: {g['images']} images ({g['pool']} pool, {g['test']} held-out test), {len(g['classes'])} classes", "",
-             "| labels | " + " | ".join(res) + " |", "|---:|" + "---:|" * len(res)]
+    lines = [
+        f"\n### {group}: {g['images']} images ({g['pool']} pool, {g['test']} held-out test), {len(g['classes'])} classes",
+        "",
+        "| labels | " + " | ".join(res) + " |",
+        "|---:|" + "---:|" * len(res),
+    ]
     for b in show:
         i = budgets.index(b)
-        lines.append(f"| {b} | " + " | ".join(f"{r['accuracy_mean'][i]:.3f} ± {r['accuracy_sd'][i]:.3f}" for r in res.values()) + " |")
-    lines += ["", f"Random's mean accuracy at {budgets[-1]} labels: {g['target_accuracy']:.3f}. Fewest labels whose mean reaches it: " +
-              ", ".join(f"{s} {r['labels_to_reach_random_final'] or 'not reached'}" for s, r in res.items()) + "; saved against random: " +
-              ", ".join(f"{s} {r['labels_saved_vs_random'] if r['labels_saved_vs_random'] is not None else 'none'}" for s, r in res.items() if s != "random") + "."]
+        lines.append(
+            f"| {b} | "
+            + " | ".join(f"{r['accuracy_mean'][i]:.3f} ± {r['accuracy_sd'][i]:.3f}" for r in res.values())
+            + " |"
+        )
+    lines += [
+        "",
+        f"Random's mean accuracy at {budgets[-1]} labels: {g['target_accuracy']:.3f}. Fewest labels whose mean reaches it: "
+        + ", ".join(f"{s} {r['labels_to_reach_random_final'] or 'not reached'}" for s, r in res.items())
+        + "; saved against random: "
+        + ", ".join(
+            f"{s} {r['labels_saved_vs_random'] if r['labels_saved_vs_random'] is not None else 'none'}"
+            for s, r in res.items()
+            if s != "random"
+        )
+        + ".",
+    ]
     return "\n".join(lines)
 
 

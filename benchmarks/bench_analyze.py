@@ -68,7 +68,9 @@ def long_film(path: Path, hours: float = 2.0, fps: int = 24, shot_s: int = 60) -
         big = None
         for i in range(n):
             if i % (shot_s * fps) == 0:
-                big = cv2.resize(rng.integers(0, 255, (60, 100, 3), dtype=np.uint8), (640, 360), interpolation=cv2.INTER_CUBIC)
+                big = cv2.resize(
+                    rng.integers(0, 255, (60, 100, 3), dtype=np.uint8), (640, 360), interpolation=cv2.INTER_CUBIC
+                )
             x = (i % (shot_s * fps)) * 160 // (shot_s * fps)
             yield big[90:270, x : x + 320]
 
@@ -97,7 +99,11 @@ def main() -> None:
     truth = [videogen.Truth(**d) for d in json.loads(truth_file.read_text())]
 
     script = Path(sys.executable).with_name("cinemanet")
-    cli = ([str(script)] if script.exists() else [sys.executable, "-m", "cinemanet"]) + ["analyze", "--detector", a.detector]
+    cli = ([str(script)] if script.exists() else [sys.executable, "-m", "cinemanet"]) + [
+        "analyze",
+        "--detector",
+        a.detector,
+    ]
     dec, psd, ours, peaks = [], [], [], []
     psd_shots = 0
     with tempfile.TemporaryDirectory() as tmp:
@@ -141,16 +147,21 @@ def main() -> None:
             long_film(film)
         with tempfile.TemporaryDirectory() as tmp:
             lw, lpeak = timed_cli(cli + [str(film), "--out", tmp, "-q", "--format", "jsonl"])
-        res["long_film"] = {"file": "2 h, 320x180, 24 fps, 120 one-minute shots (synthetic)", "wall_s": lw,
-                            "peak_rss_mb": lpeak / 2**20}
+        res["long_film"] = {
+            "file": "2 h, 320x180, 24 fps, 120 one-minute shots (synthetic)",
+            "wall_s": lw,
+            "peak_rss_mb": lpeak / 2**20,
+        }
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(res, indent=2) + "\n")
     print(f"## cinemanet analyze: {duration:.0f} s of 1920x1080 24 fps H.264 ({res['machine']})\n")
     print("| figure | value | target |\n|---|---|---|")
     print(f"| decode only (PyAV, threads AUTO), the ceiling | {res['decode_only_fps']:.0f} frames/s | |")
     print(f"| PySceneDetect `detect-content` (PyAV backend) | {res['pyscenedetect_content_fps']:.0f} frames/s | |")
-    print(f"| `cinemanet analyze` (shots + 14 groups + sidecar) | {res['analyze_fps']:.0f} frames/s = "
-          f"**{res['analyze_x_realtime']:.1f}x real time** | >= 10x |")
+    print(
+        f"| `cinemanet analyze` (shots + 14 groups + sidecar) | {res['analyze_fps']:.0f} frames/s = "
+        f"**{res['analyze_x_realtime']:.1f}x real time** | >= 10x |"
+    )
     print(f"| analyze / decode-only | **{res['analyze_vs_decode']:.2f}** | >= 0.70 |")
     print(f"| analyze / PySceneDetect | **{res['analyze_vs_pyscenedetect']:.2f}** | >= 1.0 |")
     print(f"| shots found; F1 against the known cuts | {res['shots']}; {score['f1']:.3f} | |")

@@ -100,8 +100,11 @@ def main() -> None:
     rows = ["| backbone | ms/img | " + " | ".join(TASKS) + " |", "|---|---:|" + "---:|" * len(TASKS)]
     for a in ARCHS:
         r = out["accuracy"][a]
-        rows.append(f"| {a} | {out['speed_ms'][a]:.1f} | " + " | ".join(
-            f"{r[t]['mean']:.3f}" if t == "side" else f"{r[t]['cv_accuracy']:.3f}" for t in TASKS) + " |")
+        rows.append(
+            f"| {a} | {out['speed_ms'][a]:.1f} | "
+            + " | ".join(f"{r[t]['mean']:.3f}" if t == "side" else f"{r[t]['cv_accuracy']:.3f}" for t in TASKS)
+            + " |"
+        )
     print("\n".join(rows))
     (ROOT / "benchmarks" / "results" / "backbones.json").write_text(json.dumps(out, indent=2) + "\n")
 

@@ -144,8 +144,10 @@ def main() -> None:
     print(f"| re-run, sidecar up to date (hash only) | {rerun_b:,} | {rerun_b / size:.3f} |")
     print(f"| for reference: `probe` alone (header and first frame) | {probe_b:,} | {probe_b / size:.3f} |")
     print(f"| for reference: the content hash alone | {hash_b:,} | {hash_b / size:.3f} |")
-    print(f"\nanalysis reads the file {extra:.3f} times more than decoding needs (target <= 1; "
-          f"decode + hash + probe = {(decode_b + hash_b + probe_b) / size:.3f})")
+    print(
+        f"\nanalysis reads the file {extra:.3f} times more than decoding needs (target <= 1; "
+        f"decode + hash + probe = {(decode_b + hash_b + probe_b) / size:.3f})"
+    )
     res = ROOT / "benchmarks" / "results"
     res.mkdir(exist_ok=True)
     (res / "io.json").write_text(json.dumps(out, indent=1) + "\n")

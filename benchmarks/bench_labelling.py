@@ -50,7 +50,10 @@ def build(root: Path, n: int):
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (270, 480, 3), dtype=np.uint8)).save(img, quality=85)
     store = LabelStore(root / "labelling.sqlite")
     guess = {"shot.framing": {"label": "shot.framing.medium", "confidence": 0.6}}
-    items = [NewItem(f"item{i:06d}", "objects/00/frame.jpg", f"{i:064x}", 480, 270, {"source": f"s{i % 7}"}, None, guess, {}) for i in range(n)]
+    items = [
+        NewItem(f"item{i:06d}", "objects/00/frame.jpg", f"{i:064x}", 480, 270, {"source": f"s{i % 7}"}, None, guess, {})
+        for i in range(n)
+    ]
     t0 = time.perf_counter()
     p = store.create_project("big", ["shot.framing"], items, source={"bench": True}, strategy="random")
     t_build = time.perf_counter() - t0
@@ -59,10 +62,15 @@ def build(root: Path, n: int):
     now = "2026-01-01T00:00:00Z"
     with store.tx() as con:
         for who, share in (("a1", 0.6), ("a2", 0.6), ("a3", 0.3)):
-            sel = tasks[: int(share * n)] if who != "a3" else tasks[int(0.6 * n): int(0.9 * n)]
-            con.executemany("INSERT INTO answers (task, annotator, project, kind, label, source, at) VALUES (?,?,?,?,?,?,?)",
-                            [(t, ids[who].id, p.id, "label", "shot.framing.medium", "bench", now) for t in sel])
-            con.executemany("UPDATE tasks SET n_done = n_done + 1, first = COALESCE(first, ?) WHERE id=?", [(ids[who].id, t) for t in sel])
+            sel = tasks[: int(share * n)] if who != "a3" else tasks[int(0.6 * n) : int(0.9 * n)]
+            con.executemany(
+                "INSERT INTO answers (task, annotator, project, kind, label, source, at) VALUES (?,?,?,?,?,?,?)",
+                [(t, ids[who].id, p.id, "label", "shot.framing.medium", "bench", now) for t in sel],
+            )
+            con.executemany(
+                "UPDATE tasks SET n_done = n_done + 1, first = COALESCE(first, ?) WHERE id=?",
+                [(ids[who].id, t) for t in sel],
+            )
     return store, p, t_build
 
 
@@ -96,8 +104,11 @@ def server_bench(n: int, measure: int) -> dict:
             for i in range(measure + 10):
                 task = re.search(r'name="task" value="(\d+)"', page.text).group(1)
                 t0 = time.perf_counter()
-                r = c.post("/label/big/answer", data={"task": task, "choice": "label:shot.framing.closeup", "csrf": csrf},
-                           follow_redirects=False)
+                r = c.post(
+                    "/label/big/answer",
+                    data={"task": task, "choice": "label:shot.framing.closeup", "csrf": csrf},
+                    follow_redirects=False,
+                )
                 t1 = time.perf_counter()
                 page = c.get(r.headers["location"])
                 t2 = time.perf_counter()
@@ -106,9 +117,12 @@ def server_bench(n: int, measure: int) -> dict:
                     posts.append((t1 - t0) * 1000)
                     gets.append((t2 - t1) * 1000)
             tot = [a + b for a, b in zip(posts, gets)]
-            out[who] = {"post_answer_ms": {"median": statistics.median(posts), "p95": _p95(posts)},
-                        "get_next_page_ms": {"median": statistics.median(gets), "p95": _p95(gets)},
-                        "per_item_ms": {"median": statistics.median(tot), "p95": _p95(tot)}, "measured_items": measure}
+            out[who] = {
+                "post_answer_ms": {"median": statistics.median(posts), "p95": _p95(posts)},
+                "get_next_page_ms": {"median": statistics.median(gets), "p95": _p95(gets)},
+                "per_item_ms": {"median": statistics.median(tot), "p95": _p95(tot)},
+                "measured_items": measure,
+            }
         store.close()
     return out
 
@@ -140,17 +154,26 @@ def browser_bench(n_items: int) -> dict:
                 while page.locator("#answer-form").count():
                     with page.expect_navigation():
                         page.keyboard.press(keys[done % len(keys)])
-                    page.wait_for_function("document.getElementById('item-image') === null || document.getElementById('item-image').complete")
+                    page.wait_for_function(
+                        "document.getElementById('item-image') === null || document.getElementById('item-image').complete"
+                    )
                     done += 1
                 wall = time.perf_counter() - t0
                 if done != n_items:
-                    raise RuntimeError(f"the session stopped after {done} of {n_items} items: {page.inner_text('main')[:300]}")
+                    raise RuntimeError(
+                        f"the session stopped after {done} of {n_items} items: {page.inner_text('main')[:300]}"
+                    )
                 b.close()
         finally:
             proc.terminate()
             proc.wait(10)
-    return {"items": done, "seconds": round(wall, 2), "items_per_minute": round(60 * done / wall, 1),
-            "ms_per_item": round(1000 * wall / done, 1), "chromium": CHROMIUM}
+    return {
+        "items": done,
+        "seconds": round(wall, 2),
+        "items_per_minute": round(60 * done / wall, 1),
+        "ms_per_item": round(1000 * wall / done, 1),
+        "chromium": CHROMIUM,
+    }
 
 
 def main():
@@ -159,25 +182,33 @@ def main():
     ap.add_argument("--measure", type=int, default=200)
     ap.add_argument("--browser-items", type=int, default=40)
     args = ap.parse_args()
-    rep = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-           "server": server_bench(args.items, args.measure)}
+    rep = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "server": server_bench(args.items, args.measure),
+    }
     try:
         rep["browser"] = browser_bench(args.browser_items)
     except ImportError as e:
         rep["browser"] = {"skipped": f"needs playwright ({e})"}
     s = rep["server"]
-    print(f"\n### Labelling page, {s['items']:,} items in the project ({s['answers_before']:,} answers already), "
-          f"{rep['machine']}\n")
+    print(
+        f"\n### Labelling page, {s['items']:,} items in the project ({s['answers_before']:,} answers already), "
+        f"{rep['machine']}\n"
+    )
     print("| annotator | POST answer (median / p95 ms) | GET next page | per item |\n|---|---:|---:|---:|")
     for who, label in (("fresh", "new annotator"), ("a3", "has answered 30%")):
         r = s[who]
-        print(f"| {label} | {r['post_answer_ms']['median']:.1f} / {r['post_answer_ms']['p95']:.1f} | "
-              f"{r['get_next_page_ms']['median']:.1f} / {r['get_next_page_ms']['p95']:.1f} | "
-              f"**{r['per_item_ms']['median']:.1f} / {r['per_item_ms']['p95']:.1f}** |")
+        print(
+            f"| {label} | {r['post_answer_ms']['median']:.1f} / {r['post_answer_ms']['p95']:.1f} | "
+            f"{r['get_next_page_ms']['median']:.1f} / {r['get_next_page_ms']['p95']:.1f} | "
+            f"**{r['per_item_ms']['median']:.1f} / {r['per_item_ms']['p95']:.1f}** |"
+        )
     b = rep["browser"]
     if "items_per_minute" in b:
-        print(f"\nScripted Chromium session, keyboard only: {b['items']} items in {b['seconds']} s = "
-              f"**{b['items_per_minute']} items/min** ({b['ms_per_item']} ms per item, page load included)")
+        print(
+            f"\nScripted Chromium session, keyboard only: {b['items']} items in {b['seconds']} s = "
+            f"**{b['items_per_minute']} items/min** ({b['ms_per_item']} ms per item, page load included)"
+        )
     else:
         print(f"\nBrowser session skipped: {b['skipped']}")
     RESULTS.mkdir(parents=True, exist_ok=True)

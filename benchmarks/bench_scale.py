@@ -56,8 +56,9 @@ def bench_engines(a) -> dict:
         clips.mkdir()
         frames = 0
         for i in range(a.videos):
-            truth = synthetic_hard_cuts(clips / f"clip{i:02d}.mp4", n_shots=5, width=640, height=360, seed=100 + i,
-                                        lo=24, hi=36)
+            truth = synthetic_hard_cuts(
+                clips / f"clip{i:02d}.mp4", n_shots=5, width=640, height=360, seed=100 + i, lo=24, hi=36
+            )
             frames += truth[-1].frame + 36 if truth else 0
         res["approx_frames_per_video"] = frames / a.videos
 
@@ -70,16 +71,25 @@ def bench_engines(a) -> dict:
             assert all(r.status == "done" for r in rs), [r.error for r in rs if r.error]
             per = [r.seconds for r in rs]
             shots = {r.path: json.dumps(r.doc["shots"], sort_keys=True) for r in rs}
-            return {"wall_s": wall, "videos_per_s": len(rs) / wall, "per_video_s_median": statistics.median(per),
-                    "_shots": shots}
+            return {
+                "wall_s": wall,
+                "videos_per_s": len(rs) / wall,
+                "per_video_s_median": statistics.median(per),
+                "_shots": shots,
+            }
 
         res["local"] = run("local", engine="local")
         res["local_jobs2"] = run("local2", engine="local", jobs=2)
         import ray
 
         t0 = time.perf_counter()
-        ray.init(address="local", num_cpus=2, object_store_memory=200 * 1024 * 1024, include_dashboard=False,
-                 log_to_driver=False)
+        ray.init(
+            address="local",
+            num_cpus=2,
+            object_store_memory=200 * 1024 * 1024,
+            include_dashboard=False,
+            log_to_driver=False,
+        )
         res["ray_init_s"] = time.perf_counter() - t0
         try:
             res["ray"] = run("ray", engine="ray")
@@ -94,20 +104,29 @@ def bench_engines(a) -> dict:
         res["ratio_ray_vs_local_jobs2"] = res["ray"]["videos_per_s"] / res["local_jobs2"]["videos_per_s"]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"## Ray engine vs local: {a.videos} synthetic 640x360 videos of ~{res['approx_frames_per_video']:.0f} frames "
-          f"({res['machine']})\n")
+    print(
+        f"## Ray engine vs local: {a.videos} synthetic 640x360 videos of ~{res['approx_frames_per_video']:.0f} frames "
+        f"({res['machine']})\n"
+    )
     print("| engine | wall (s) | videos/s | median s/video (in the worker) |\n|---|---|---|---|")
-    for k, label in (("local", "local (one process + tagging process)"), ("local_jobs2", "local --jobs 2"),
-                     ("ray", "ray: head + 2 worker actors (after ray.init)")):
+    for k, label in (
+        ("local", "local (one process + tagging process)"),
+        ("local_jobs2", "local --jobs 2"),
+        ("ray", "ray: head + 2 worker actors (after ray.init)"),
+    ):
         r = res[k]
         print(f"| {label} | {r['wall_s']:.1f} | {r['videos_per_s']:.2f} | {r['per_video_s_median']:.2f} |")
     o = res["overhead"]
-    print(f"\n- ray.init (local head): {res['ray_init_s']:.1f} s; throughput ratio ray / local = "
-          f"{res['ratio_ray_vs_local']:.2f}, ray / local --jobs 2 = {res['ratio_ray_vs_local_jobs2']:.2f}")
+    print(
+        f"\n- ray.init (local head): {res['ray_init_s']:.1f} s; throughput ratio ray / local = "
+        f"{res['ratio_ray_vs_local']:.2f}, ray / local --jobs 2 = {res['ratio_ray_vs_local_jobs2']:.2f}"
+    )
     print(f"- shot lists identical across the three runs: {res['identical_shots']}")
-    print(f"- Ray per-task overhead: empty actor call round trip median {o['actor_call_ms_median']:.2f} ms "
-          f"(p95 {o['actor_call_ms_p95']:.2f}); empty task {o['task_ms_median']:.2f} ms; "
-          f"{o['tasks_per_s_pipelined']:.0f} empty tasks/s pipelined")
+    print(
+        f"- Ray per-task overhead: empty actor call round trip median {o['actor_call_ms_median']:.2f} ms "
+        f"(p95 {o['actor_call_ms_p95']:.2f}); empty task {o['task_ms_median']:.2f} ms; "
+        f"{o['tasks_per_s_pipelined']:.0f} empty tasks/s pipelined"
+    )
     return res
 
 
@@ -138,8 +157,12 @@ def _ray_overhead(ray) -> dict:
     t0 = time.perf_counter()
     ray.get([noop.remote(i) for i in range(500)])
     pipelined = 500 / (time.perf_counter() - t0)
-    return {"actor_call_ms_median": statistics.median(calls), "actor_call_ms_p95": pct(calls, 95),
-            "task_ms_median": statistics.median(tasks), "tasks_per_s_pipelined": pipelined}
+    return {
+        "actor_call_ms_median": statistics.median(calls),
+        "actor_call_ms_p95": pct(calls, 95),
+        "task_ms_median": statistics.median(tasks),
+        "tasks_per_s_pipelined": pipelined,
+    }
 
 
 # ---------------------------------------------------------------------------------- catalog
@@ -169,9 +192,16 @@ def _query_bench(cat, runs: int, ann: bool = True) -> dict:
     lk = timed(lambda i: eng.search(LIKE_QUERIES[i % len(LIKE_QUERIES)], like=like_ids[i], limit=50), runs)
     page = [h.shot_id for h in eng.search(QUERIES[0], limit=50).hits]
     f = timed(lambda i: cat.shots(page), min(runs, 30))
-    out.update({"query_p50_ms": pct(q, 50), "query_p95_ms": pct(q, 95), "like_p50_ms": pct(lk, 50),
-                "like_p95_ms": pct(lk, 95), "fetch_page_50_ms_median": statistics.median(f),
-                "answers": [[h.shot_id for h in eng.search(x, limit=20).hits] for x in QUERIES]})
+    out.update(
+        {
+            "query_p50_ms": pct(q, 50),
+            "query_p95_ms": pct(q, 95),
+            "like_p50_ms": pct(lk, 50),
+            "like_p95_ms": pct(lk, 95),
+            "fetch_page_50_ms_median": statistics.median(f),
+            "answers": [[h.shot_id for h in eng.search(x, limit=20).hits] for x in QUERIES],
+        }
+    )
     return out
 
 
@@ -206,8 +236,15 @@ def _concurrent_import(target: str, files: list[str], writers: int) -> dict:
         counts = cat.counts()
         problems = cat.integrity()
     shots = sum(n for n, _ in got)
-    return {"writers": writers, "videos": len(files), "shots": shots, "wall_s": wall, "shots_per_s": shots / wall,
-            "catalog_counts": counts, "integrity_problems": len(problems)}
+    return {
+        "writers": writers,
+        "videos": len(files),
+        "shots": shots,
+        "wall_s": wall,
+        "shots_per_s": shots / wall,
+        "catalog_counts": counts,
+        "integrity_problems": len(problems),
+    }
 
 
 def bench_catalog(a) -> dict:
@@ -252,32 +289,49 @@ def bench_catalog(a) -> dict:
         for name, target in (("sqlite", str(tmp / "import.sqlite")), ("postgresql", srv.create_db())):
             res[name]["import"] = _concurrent_import(target, files, a.writers)
             res[name]["import_1_writer"] = _concurrent_import(
-                str(tmp / "import1.sqlite") if name == "sqlite" else srv.create_db(), files, 1)
+                str(tmp / "import1.sqlite") if name == "sqlite" else srv.create_db(), files, 1
+            )
     finally:
         srv.stop()
         if not a.tmp:
             shutil.rmtree(tmp, ignore_errors=True)
     s, p = res["sqlite"], res["postgresql"]
-    print(f"## Catalog backends: {a.shots:,} synthetic shots, side by side ({res['machine']}; PostgreSQL 15, fsync on, "
-          f"same machine, Unix socket)\n")
+    print(
+        f"## Catalog backends: {a.shots:,} synthetic shots, side by side ({res['machine']}; PostgreSQL 15, fsync on, "
+        f"same machine, Unix socket)\n"
+    )
     print("| measure | SQLite | PostgreSQL |\n|---|---|---|")
-    print(f"| query, 2 filters + sort, p50 / p95 | {s['query_p50_ms']:.1f} / {s['query_p95_ms']:.1f} ms | "
-          f"{p['query_p50_ms']:.1f} / {p['query_p95_ms']:.1f} ms |")
-    print(f"| query + similarity, p50 / p95 | {s['like_p50_ms']:.1f} / {s['like_p95_ms']:.1f} ms | "
-          f"{p['like_p50_ms']:.1f} / {p['like_p95_ms']:.1f} ms |")
-    print(f"| fetch a page of 50 shots | {s['fetch_page_50_ms_median']:.1f} ms | {p['fetch_page_50_ms_median']:.1f} ms |")
+    print(
+        f"| query, 2 filters + sort, p50 / p95 | {s['query_p50_ms']:.1f} / {s['query_p95_ms']:.1f} ms | "
+        f"{p['query_p50_ms']:.1f} / {p['query_p95_ms']:.1f} ms |"
+    )
+    print(
+        f"| query + similarity, p50 / p95 | {s['like_p50_ms']:.1f} / {s['like_p95_ms']:.1f} ms | "
+        f"{p['like_p50_ms']:.1f} / {p['like_p95_ms']:.1f} ms |"
+    )
+    print(
+        f"| fetch a page of 50 shots | {s['fetch_page_50_ms_median']:.1f} ms | {p['fetch_page_50_ms_median']:.1f} ms |"
+    )
     print(f"| read every shot's index columns from the backend | {s['rows_read_s']:.1f} s | {p['rows_read_s']:.1f} s |")
-    print(f"| build the search index (rows read{'' if res['ann'] else ', no ANN'}{' + ANN built and saved' if res['ann'] else ''}) | {s['index_build_from_backend_s']:.1f} s | "
-          f"{p['index_build_from_backend_s']:.1f} s |")
+    print(
+        f"| build the search index (rows read{'' if res['ann'] else ', no ANN'}{' + ANN built and saved' if res['ann'] else ''}) | {s['index_build_from_backend_s']:.1f} s | "
+        f"{p['index_build_from_backend_s']:.1f} s |"
+    )
     print(f"| storage | {s['bytes_per_shot']:.0f} bytes/shot | {p['bytes_per_shot']:.0f} bytes/shot |")
     for k in ("import_1_writer", "import"):
-        print(f"| import, {s[k]['writers']} writer(s), {s[k]['videos']} sidecars x 250 shots | "
-              f"{s[k]['shots_per_s']:,.0f} shots/s | {p[k]['shots_per_s']:,.0f} shots/s |")
-    print(f"\n- same answers on both backends: {res['same_answers']}; copy SQLite -> PostgreSQL "
-          f"{res['copy_to_postgres_s']:.1f} s; generate {res['generate_sqlite_s']:.0f} s")
-    print(f"- after the {a.writers}-writer import: SQLite {s['import']['catalog_counts']}, "
-          f"PostgreSQL {p['import']['catalog_counts']} (media, shots), integrity problems "
-          f"{s['import']['integrity_problems']} / {p['import']['integrity_problems']}")
+        print(
+            f"| import, {s[k]['writers']} writer(s), {s[k]['videos']} sidecars x 250 shots | "
+            f"{s[k]['shots_per_s']:,.0f} shots/s | {p[k]['shots_per_s']:,.0f} shots/s |"
+        )
+    print(
+        f"\n- same answers on both backends: {res['same_answers']}; copy SQLite -> PostgreSQL "
+        f"{res['copy_to_postgres_s']:.1f} s; generate {res['generate_sqlite_s']:.0f} s"
+    )
+    print(
+        f"- after the {a.writers}-writer import: SQLite {s['import']['catalog_counts']}, "
+        f"PostgreSQL {p['import']['catalog_counts']} (media, shots), integrity problems "
+        f"{s['import']['integrity_problems']} / {p['import']['integrity_problems']}"
+    )
     return res
 
 
@@ -292,8 +346,12 @@ def main() -> None:
     c.add_argument("--writers", type=int, default=4)
     c.add_argument("--import-videos", type=int, default=16)
     c.add_argument("--tmp", help="Work folder (default: a temporary one, removed after).")
-    c.add_argument("--no-ann", action="store_true", help="Keep the search index in memory, no ANN (similarity exact "
-                   "over the matches): the ANN build takes ~11 min per backend at 1M shots on 2 cores.")
+    c.add_argument(
+        "--no-ann",
+        action="store_true",
+        help="Keep the search index in memory, no ANN (similarity exact "
+        "over the matches): the ANN build takes ~11 min per backend at 1M shots on 2 cores.",
+    )
     c.add_argument("--name", default="catalog", help="Results file: benchmarks/results/scale-NAME.json.")
     a = ap.parse_args()
     res = bench_engines(a) if a.part == "engines" else bench_catalog(a)

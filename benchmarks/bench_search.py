@@ -85,8 +85,13 @@ def bench_import(n_videos: int = 20, shots: int = 250) -> dict:
         n = sum(r.shots for r in cat.index_paths([tmp]) if r.ok)
         secs = time.perf_counter() - t0
         cat.close()
-        return {"videos": n_videos, "shots": n, "seconds": secs, "shots_per_s": n / secs,
-                "sidecar_bytes_per_shot": size / n}
+        return {
+            "videos": n_videos,
+            "shots": n,
+            "seconds": secs,
+            "shots_per_s": n / secs,
+            "sidecar_bytes_per_shot": size / n,
+        }
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -103,8 +108,9 @@ def main() -> None:
 
     if a.regen or not a.catalog.exists():
         t0 = time.perf_counter()
-        build_synthetic_catalog(a.catalog, a.shots,
-                                progress=lambda d, t, s: sys.stderr.write(f"\rgenerating {d:,}/{t:,}"))
+        build_synthetic_catalog(
+            a.catalog, a.shots, progress=lambda d, t, s: sys.stderr.write(f"\rgenerating {d:,}/{t:,}")
+        )
         sys.stderr.write("\n")
         res["generate_s"] = time.perf_counter() - t0
     cat = Catalog.open(a.catalog)
@@ -133,14 +139,24 @@ def main() -> None:
     # concept query, two filters and a sort
     q_ms = timed(lambda i: eng.search(QUERIES[i % len(QUERIES)], limit=50), a.runs)
     totals = {q: eng.search(q, limit=1).total for q in QUERIES}
-    res["query"] = {"queries": QUERIES, "matches": totals, "p50_ms": pct(q_ms, 50), "p95_ms": pct(q_ms, 95),
-                    "target_p95_ms": 50}
+    res["query"] = {
+        "queries": QUERIES,
+        "matches": totals,
+        "p50_ms": pct(q_ms, 50),
+        "p95_ms": pct(q_ms, 95),
+        "target_p95_ms": 50,
+    }
 
     # query + like (a shot id: its embedding is read from the catalog, as the CLI does)
     rng = np.random.default_rng(1)
     like_ids = [int(x) for x in rng.integers(1, n_shots + 1, a.runs + 1)]
     l_ms = timed(lambda i: eng.search(LIKE_QUERIES[i % len(LIKE_QUERIES)], like=like_ids[i], limit=50), a.runs)
-    res["query_like"] = {"queries": LIKE_QUERIES, "p50_ms": pct(l_ms, 50), "p95_ms": pct(l_ms, 95), "target_p95_ms": 100}
+    res["query_like"] = {
+        "queries": LIKE_QUERIES,
+        "p50_ms": pct(l_ms, 50),
+        "p95_ms": pct(l_ms, 95),
+        "target_p95_ms": 100,
+    }
 
     # a page of results as the CLI and web app fetch it (shot contract objects)
     page = [h.shot_id for h in eng.search(QUERIES[0], limit=50).hits]
@@ -151,7 +167,7 @@ def main() -> None:
     ex_ms, ann_ms, recalls = [], [], []
     n_cmp = min(a.runs, 30)
     for sid in like_ids[:n_cmp]:
-        engine_mod.EXACT_MAX = 10 ** 12
+        engine_mod.EXACT_MAX = 10**12
         t0 = time.perf_counter()
         exact = eng.search(like=sid, limit=50)
         ex_ms.append((time.perf_counter() - t0) * 1000)
@@ -160,17 +176,28 @@ def main() -> None:
         approx = eng.search(like=sid, limit=50)
         ann_ms.append((time.perf_counter() - t0) * 1000)
         recalls.append(len({h.shot_id for h in exact.hits} & {h.shot_id for h in approx.hits}) / 50)
-    res["exact_vs_ann"] = {"k": 50, "queries": n_cmp, "exact_p50_ms": pct(ex_ms, 50), "exact_p95_ms": pct(ex_ms, 95),
-                           "ann_p50_ms": pct(ann_ms, 50), "ann_p95_ms": pct(ann_ms, 95),
-                           "recall_at_50_mean": float(np.mean(recalls)), "recall_at_50_min": float(np.min(recalls))}
+    res["exact_vs_ann"] = {
+        "k": 50,
+        "queries": n_cmp,
+        "exact_p50_ms": pct(ex_ms, 50),
+        "exact_p95_ms": pct(ex_ms, 95),
+        "ann_p50_ms": pct(ann_ms, 50),
+        "ann_p95_ms": pct(ann_ms, 95),
+        "recall_at_50_mean": float(np.mean(recalls)),
+        "recall_at_50_min": float(np.min(recalls)),
+    }
     cat.close()
 
     res["import"] = bench_import()
 
     print(f"## cinemanet search: {n_shots:,} synthetic shots ({res['machine']})\n")
     print("| measure | value |\n|---|---|")
-    print(f"| concept query, 2 filters + sort, p50 / p95 | {res['query']['p50_ms']:.1f} / {res['query']['p95_ms']:.1f} ms (target p95 <= 50) |")
-    print(f"| query + --like, p50 / p95 | {res['query_like']['p50_ms']:.1f} / {res['query_like']['p95_ms']:.1f} ms (target p95 <= 100) |")
+    print(
+        f"| concept query, 2 filters + sort, p50 / p95 | {res['query']['p50_ms']:.1f} / {res['query']['p95_ms']:.1f} ms (target p95 <= 50) |"
+    )
+    print(
+        f"| query + --like, p50 / p95 | {res['query_like']['p50_ms']:.1f} / {res['query_like']['p95_ms']:.1f} ms (target p95 <= 100) |"
+    )
     e = res["exact_vs_ann"]
     print(f"| --like alone, exact p50 / p95 | {e['exact_p50_ms']:.1f} / {e['exact_p95_ms']:.1f} ms |")
     print(f"| --like alone, ANN + re-rank p50 / p95 | {e['ann_p50_ms']:.1f} / {e['ann_p95_ms']:.1f} ms |")
@@ -180,8 +207,10 @@ def main() -> None:
     print(f"| search index size (columns + ANN) | {res['index_bytes_per_shot']:.0f} bytes/shot |")
     print(f"| index build from the catalog (first search) | {res['index_first_refresh_s']:.1f} s |")
     print(f"| index load (saved, memory-mapped) | {res['index_load_s_median'] * 1000:.0f} ms |")
-    print(f"| sidecar import | {res['import']['shots_per_s']:,.0f} shots/s ({res['import']['shots']} shots in "
-          f"{res['import']['videos']} JSON sidecars) |")
+    print(
+        f"| sidecar import | {res['import']['shots_per_s']:,.0f} shots/s ({res['import']['shots']} shots in "
+        f"{res['import']['videos']} JSON sidecars) |"
+    )
     if "generate_s" in res:
         print(f"| generate the synthetic catalog | {res['generate_s']:.0f} s |")
     for q, n in totals.items():

@@ -150,7 +150,9 @@ def main() -> None:
     if shared:
         for split, seeds in (("tune", (10, 11, 12)), ("heldout", (20, 21))):
             vids = [generated(f"derived_{split}_{k}", videogen.derived, split=split, seed=k) for k in seeds]
-            real[split] = vids + [(videogen.MEDIA / c, videogen.inspected_truth(c)) for c in videogen.split_clips(split)]
+            real[split] = vids + [
+                (videogen.MEDIA / c, videogen.inspected_truth(c)) for c in videogen.split_clips(split)
+            ]
     big, big_truth = generated("shots_1080p", videogen.concat_1080p, seconds=args.seconds)
     accuracy: dict = {n: {} for n in names}
     cost: dict = {n: [] for n in names}
@@ -171,8 +173,10 @@ def main() -> None:
                 per[n].append(videogen.f1_by_kind(det, truth))
         for n in names:
             real_rows[n][split] = {k: pooled([r[k] for r in per[n]]) for k in ("cut", "gradual", "all")}
-            real_rows[n][split]["truth"] = {"cuts": sum(r["cut"]["tp"] + r["cut"]["fn"] for r in per[n]),
-                                            "gradual": sum(r["gradual"]["tp"] + r["gradual"]["fn"] for r in per[n])}
+            real_rows[n][split]["truth"] = {
+                "cuts": sum(r["cut"]["tp"] + r["cut"]["fn"] for r in per[n]),
+                "gradual": sum(r["gradual"]["tp"] + r["gradual"]["fn"] for r in per[n]),
+            }
     clip_rows: dict = {n: {} for n in names}
     if shared:
         for clip in videogen.inspected():
@@ -205,7 +209,11 @@ def main() -> None:
             dt, det = scenedetect_native(big)
             ts.append(dt)
         if ts:
-            speed["PySceneDetect ContentDetector (own pipeline)"] = {"seconds": ts, "fps": nframes / statistics.median(ts), "f1_1080p": videogen.f1(det, big_truth)}
+            speed["PySceneDetect ContentDetector (own pipeline)"] = {
+                "seconds": ts,
+                "fps": nframes / statistics.median(ts),
+                "f1_1080p": videogen.f1(det, big_truth),
+            }
     except ImportError:
         pass
 
@@ -219,17 +227,23 @@ def main() -> None:
         print("|---|---|---|---|---|---|")
         for n in names:
             h, t = real_rows[n]["heldout"], real_rows[n]["tune"]
-            print(f"| {n} | {fmt(h['cut'])} | {fmt(h['gradual'])} | {fmt(t['cut'])} | {fmt(t['gradual'])} | {1000 * statistics.mean(cost[n]):.3f} |")
+            print(
+                f"| {n} | {fmt(h['cut'])} | {fmt(h['gradual'])} | {fmt(t['cut'])} | {fmt(t['gradual'])} | {1000 * statistics.mean(cost[n]):.3f} |"
+            )
         h = real_rows[names[0]]["heldout"]["truth"]
         t = real_rows[names[0]]["tune"]["truth"]
-        print(f"\nheld-out: {h['cuts']} cuts, {h['gradual']} gradual (Sintel: clips 03, 04 and two derived videos); "
-              f"tune: {t['cuts']} cuts, {t['gradual']} gradual (Tears of Steel, Caminandes, three derived videos).")
+        print(
+            f"\nheld-out: {h['cuts']} cuts, {h['gradual']} gradual (Sintel: clips 03, 04 and two derived videos); "
+            f"tune: {t['cuts']} cuts, {t['gradual']} gradual (Tears of Steel, Caminandes, three derived videos)."
+        )
     cols = ["hard cuts", "gradual"] + (["shared clips"] if shared else [])
     print("\n### Generated sets and the four clips: F1 (precision/recall)\n")
     print("| detector | " + " | ".join(cols) + " | detect cost (ms/frame, 36x64 input) |")
     print("|---|" + "---|" * (len(cols) + 1))
     for n in names:
-        print(f"| {n} | " + " | ".join(fmt(accuracy[n][c]) for c in cols) + f" | {1000 * statistics.mean(cost[n]):.3f} |")
+        print(
+            f"| {n} | " + " | ".join(fmt(accuracy[n][c]) for c in cols) + f" | {1000 * statistics.mean(cost[n]):.3f} |"
+        )
     ht, gt = sets["hard cuts"][1], sets["gradual"][1]
     print(
         f"\nhard cuts: {len(ht)} cuts; gradual: "
@@ -247,7 +261,11 @@ def main() -> None:
         print("|---|" + "---|" * len(clips))
         print("| truth | " + " | ".join(str([b.frame for b in videogen.inspected_truth(c)]) for c in clips) + " |")
         for n in names:
-            print(f"| {n} | " + " | ".join(f"{clip_rows[n][c]['f1']:.2f} {clip_rows[n][c]['detected']}" for c in clips) + " |")
+            print(
+                f"| {n} | "
+                + " | ".join(f"{clip_rows[n][c]['f1']:.2f} {clip_rows[n][c]['detected']}" for c in clips)
+                + " |"
+            )
     else:
         print("\n(shared clips skipped: ../shared/media not found)")
     print(f"\n### Speed: {nframes} frames of 1920x1080 24 fps H.264 ({nframes / FPS:.0f} s), 2 cores, median of runs\n")
@@ -267,7 +285,9 @@ def main() -> None:
                 "accuracy": accuracy,
                 "real": real_rows,
                 "shared_clips": clip_rows,
-                "clip_truth": {c: [b.to_dict() for b in videogen.inspected_truth(c)] for c in videogen.inspected()} if shared else None,
+                "clip_truth": {c: [b.to_dict() for b in videogen.inspected_truth(c)] for c in videogen.inspected()}
+                if shared
+                else None,
                 "detect_ms_per_frame_small": {n: 1000 * statistics.mean(cost[n]) for n in names},
                 "speed_1080p": speed,
             },

@@ -48,7 +48,9 @@ def make_frames(folder: Path, n: int) -> str:
             frames += [im, ImageOps.mirror(im), im.crop((40, 20, 600, 335)), ImageOps.mirror(im.crop((0, 0, 560, 315)))]
         source = "the sample stills in examples/images (flipped, cropped), upscaled to 1920x1080"
     for i in range(n):
-        frames[(i * 7) % len(frames)].resize((1920, 1080), Image.Resampling.BICUBIC).save(folder / f"{i:05d}.jpg", quality=90)
+        frames[(i * 7) % len(frames)].resize((1920, 1080), Image.Resampling.BICUBIC).save(
+            folder / f"{i:05d}.jpg", quality=90
+        )
     return source
 
 
@@ -97,8 +99,14 @@ def cold_start(runs: int) -> dict:
     code = "import time; t=time.perf_counter(); from cinemanet import CinemaNet; n=CinemaNet(); print(time.perf_counter()-t)"
     first = "import time,sys; t=time.perf_counter(); from cinemanet import CinemaNet; CinemaNet().tag(sys.argv[1]); print(time.perf_counter()-t)"
     sample = str(ROOT / "examples" / "images" / "sintel_snow.jpg")
-    load = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout) for _ in range(runs)]
-    tag1 = [float(subprocess.run([sys.executable, "-c", first, sample], capture_output=True, text=True, check=True).stdout) for _ in range(runs)]
+    load = [
+        float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+        for _ in range(runs)
+    ]
+    tag1 = [
+        float(subprocess.run([sys.executable, "-c", first, sample], capture_output=True, text=True, check=True).stdout)
+        for _ in range(runs)
+    ]
     return {"import_and_load_s": statistics.median(load), "import_load_and_first_tag_s": statistics.median(tag1)}
 
 

@@ -42,7 +42,9 @@ def _stills(n: int, tmp: Path):
         rng = np.random.default_rng(0)
         files = []
         for i in range(n):
-            img = cv2.resize(rng.integers(0, 256, (6, 9, 3)).astype(np.uint8), (300, 170), interpolation=cv2.INTER_CUBIC)
+            img = cv2.resize(
+                rng.integers(0, 256, (6, 9, 3)).astype(np.uint8), (300, 170), interpolation=cv2.INTER_CUBIC
+            )
             p = tmp / f"{i:04d}.jpg"
             cv2.imwrite(str(p), img)
             files.append(p)
@@ -102,8 +104,12 @@ def bench_heads() -> dict | None:
         train = [r for r in task.rows if not prep.images[r[0]].test]
         t0 = time.perf_counter()
         tr.fit(task, train, 0.3)
-        out[name] = {"n_train": len(train), "rows": len(train) * len(dh.TRAIN_VIEWS), "dims": dh.PCA_DIM,
-                     "seconds": round(time.perf_counter() - t0, 1)}
+        out[name] = {
+            "n_train": len(train),
+            "rows": len(train) * len(dh.TRAIN_VIEWS),
+            "dims": dh.PCA_DIM,
+            "seconds": round(time.perf_counter() - t0, 1),
+        }
     out["total_seconds"] = round(time.perf_counter() - t_all, 1)
     return out
 
@@ -115,8 +121,12 @@ def main() -> None:
     a = ap.parse_args()
     load_before = os.getloadavg()[0]
     res = {
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-                    "note": "2 cores shared with other jobs; figures are upper bounds on the time"},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "note": "2 cores shared with other jobs; figures are upper bounds on the time",
+        },
         "jobs": a.jobs,
         "feature_caching": bench_caching(a.images, a.jobs),
         "head_set_training": bench_heads(),

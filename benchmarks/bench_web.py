@@ -48,8 +48,13 @@ def _pct(xs: list[float], p: float) -> float:
 
 
 def _summary(xs: list[float]) -> dict:
-    return {"median_ms": round(statistics.median(xs), 1), "p95_ms": round(_pct(xs, 0.95), 1),
-            "min_ms": round(min(xs), 1), "max_ms": round(max(xs), 1), "n": len(xs)}
+    return {
+        "median_ms": round(statistics.median(xs), 1),
+        "p95_ms": round(_pct(xs, 0.95), 1),
+        "min_ms": round(min(xs), 1),
+        "max_ms": round(max(xs), 1),
+        "n": len(xs),
+    }
 
 
 def _machine() -> dict:
@@ -61,8 +66,12 @@ def _machine() -> dict:
                 break
     except OSError:
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-            "note": "shared machine: other jobs were running on the same 2 cores"}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "note": "shared machine: other jobs were running on the same 2 cores",
+    }
 
 
 def _free_port() -> int:
@@ -98,11 +107,19 @@ def server_side(cat_path: Path, reps: int, like: int) -> dict:
                 r = client.get("/", params=params)
                 times.append((time.perf_counter() - t) * 1000)
             api = client.get("/api/search", params={**params, "limit": 48}).json()
-            out["queries"][name] = {**_summary(times), "params": params, "total": api["total"],
-                                    "search_ms": api["took_ms"], "html_bytes": len(r.content),
-                                    "cards": r.text.count('class="card"')}
-            print(f"  server  {name:26s} median {out['queries'][name]['median_ms']:7.1f} ms  "
-                  f"p95 {out['queries'][name]['p95_ms']:7.1f} ms  ({api['total']} matches)", flush=True)
+            out["queries"][name] = {
+                **_summary(times),
+                "params": params,
+                "total": api["total"],
+                "search_ms": api["took_ms"],
+                "html_bytes": len(r.content),
+                "cards": r.text.count('class="card"'),
+            }
+            print(
+                f"  server  {name:26s} median {out['queries'][name]['median_ms']:7.1f} ms  "
+                f"p95 {out['queries'][name]['p95_ms']:7.1f} ms  ({api['total']} matches)",
+                flush=True,
+            )
         for name, url in (("shot page (with similar shots)", f"/shots/{like}"), ("taxonomy page", "/taxonomy")):
             t = time.perf_counter()
             assert client.get(url).status_code == 200
@@ -113,7 +130,10 @@ def server_side(cat_path: Path, reps: int, like: int) -> dict:
                 client.get(url)
                 times.append((time.perf_counter() - t) * 1000)
             out["queries"][name] = {**_summary(times), "first_ms": round(cold, 1), "url": url}
-            print(f"  server  {name:26s} median {out['queries'][name]['median_ms']:7.1f} ms  first {cold:7.1f} ms", flush=True)
+            print(
+                f"  server  {name:26s} median {out['queries'][name]['median_ms']:7.1f} ms  first {cold:7.1f} ms",
+                flush=True,
+            )
     return out
 
 
@@ -123,8 +143,12 @@ def browser_side(cat_path: Path, reps: int, like: int, chromium: str) -> dict:
 
     port = _free_port()
     t = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "cinemanet", "serve", "--catalog", str(cat_path), "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cinemanet", "serve", "--catalog", str(cat_path), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         while True:
@@ -133,12 +157,16 @@ def browser_side(cat_path: Path, reps: int, like: int, chromium: str) -> dict:
                 break
             except OSError:
                 if proc.poll() is not None:
-                    raise SystemExit(f"cinemanet serve failed: {proc.stderr.read().decode(errors='replace')[-2000:]}") from None
+                    raise SystemExit(
+                        f"cinemanet serve failed: {proc.stderr.read().decode(errors='replace')[-2000:]}"
+                    ) from None
                 time.sleep(0.2)
         ready = (time.perf_counter() - t) * 1000
         out = {"server_ready_ms": round(ready, 1), "chromium": chromium, "queries": {}}
         with sync_playwright() as p:
-            b = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+            b = p.chromium.launch(
+                executable_path=chromium, args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+            )
             out["chromium_version"] = b.version
             page = b.new_page()
             for name, params in QUERIES + [("more like this", {"like": str(like)})]:
@@ -150,19 +178,30 @@ def browser_side(cat_path: Path, reps: int, like: int, chromium: str) -> dict:
                     page.goto(url, wait_until="domcontentloaded")
                     page.wait_for_selector("#results .card", state="attached")
                     wall.append((time.perf_counter() - t) * 1000)
-                    nav = json.loads(page.evaluate("JSON.stringify(performance.getEntriesByType('navigation')[0].toJSON())"))
+                    nav = json.loads(
+                        page.evaluate("JSON.stringify(performance.getEntriesByType('navigation')[0].toJSON())")
+                    )
                     dcl.append(nav["domContentLoadedEventEnd"])
                     ttfb.append(nav["responseStart"])
-                    paint = page.evaluate("(performance.getEntriesByName('first-contentful-paint')[0] || {}).startTime || null")
+                    paint = page.evaluate(
+                        "(performance.getEntriesByName('first-contentful-paint')[0] || {}).startTime || null"
+                    )
                     if paint is not None:
                         fcp.append(paint)
-                out["queries"][name] = {"dom_content_loaded": _summary(dcl), "first_byte": _summary(ttfb),
-                                        "goto_to_first_card_wall": _summary(wall), "params": params}
+                out["queries"][name] = {
+                    "dom_content_loaded": _summary(dcl),
+                    "first_byte": _summary(ttfb),
+                    "goto_to_first_card_wall": _summary(wall),
+                    "params": params,
+                }
                 if fcp:
                     out["queries"][name]["first_contentful_paint"] = _summary(fcp)
-                print(f"  browser {name:26s} results in DOM: median {statistics.median(dcl):7.1f} ms  "
-                      f"p95 {_pct(dcl, 0.95):7.1f} ms  (first byte {statistics.median(ttfb):.1f} ms"
-                      f"{f', first paint {statistics.median(fcp):.1f} ms' if fcp else ''})", flush=True)
+                print(
+                    f"  browser {name:26s} results in DOM: median {statistics.median(dcl):7.1f} ms  "
+                    f"p95 {_pct(dcl, 0.95):7.1f} ms  (first byte {statistics.median(ttfb):.1f} ms"
+                    f"{f', first paint {statistics.median(fcp):.1f} ms' if fcp else ''})",
+                    flush=True,
+                )
             b.close()
         return out
     finally:
@@ -211,15 +250,26 @@ def main() -> None:
         size = c.file_size()
         ann = eng.index.ann is not None  # else "more like this" is an exact scan
     index_ms = (time.perf_counter() - t) * 1000
-    print(f"catalog {cat_path}: {shots} shots in {media} media, {size / 1e9:.2f} GB; index ready in {index_ms / 1000:.1f} s", flush=True)
+    print(
+        f"catalog {cat_path}: {shots} shots in {media} media, {size / 1e9:.2f} GB; index ready in {index_ms / 1000:.1f} s",
+        flush=True,
+    )
     if shots < 1_000_000:
         print(f"note: {shots} shots, not the 1,000,000 of the issue's target", flush=True)
 
     like = _like_id(cat_path)
-    result = {"catalog_shots": shots, "catalog_media": media, "catalog_bytes": size, "index_build_ms": round(index_ms, 1),
-              "ann_index": ann,
-              "page_size": 48, "reps": a.reps, "machine": _machine(), "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-              "target": "first page of results rendered < 300 ms (browser DOMContentLoaded; the grid is server-rendered)"}
+    result = {
+        "catalog_shots": shots,
+        "catalog_media": media,
+        "catalog_bytes": size,
+        "index_build_ms": round(index_ms, 1),
+        "ann_index": ann,
+        "page_size": 48,
+        "reps": a.reps,
+        "machine": _machine(),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "target": "first page of results rendered < 300 ms (browser DOMContentLoaded; the grid is server-rendered)",
+    }
     result["server"] = server_side(cat_path, a.reps, like)
     chromium = os.environ.get("CINEMANET_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
     if a.no_browser:

@@ -53,8 +53,7 @@ def _tc(frame: int) -> str:
     return f"{h:02d}:{m:02d}:{s:02d}:{f:02d}"
 
 
-def build_synthetic_catalog(path, n_shots: int, seed: int = 0, *, dim: int = EMBED_DIM,
-                            progress=None) -> Path:
+def build_synthetic_catalog(path, n_shots: int, seed: int = 0, *, dim: int = EMBED_DIM, progress=None) -> Path:
     """Create (replace) the catalog at ``path`` with ``n_shots`` synthetic shots; returns its path."""
     path = Path(path)
     for suffix in ("", "-wal", "-shm"):
@@ -98,8 +97,10 @@ def build_synthetic_catalog(path, n_shots: int, seed: int = 0, *, dim: int = EMB
     media_rows: list[tuple] = []
     done = 0
     t0 = time.perf_counter()
-    cols_sql = ("media_id, shot, start_frame, end_frame, start_time, end_time, duration, brightness, motion, "
-                "confidence, description, picks, tags, scores, embedding, emb_scale, extra")
+    cols_sql = (
+        "media_id, shot, start_frame, end_frame, start_time, end_time, duration, brightness, motion, "
+        "confidence, description, picks, tags, scores, embedding, emb_scale, extra"
+    )
     sql = f"INSERT INTO shots({cols_sql}) VALUES ({', '.join('?' * 17)})"
     while done < n_shots:
         m = min(CHUNK, n_shots - done)
@@ -126,8 +127,11 @@ def build_synthetic_catalog(path, n_shots: int, seed: int = 0, *, dim: int = EMB
                 tagm[:, na] = False
         # cluster centre + variation along a shared low-dimensional subspace + a little noise:
         # image embeddings have a low intrinsic dimension, which is what ANN indexes rely on
-        emb = (centroids[cl] + 0.5 * (rng.normal(0, 1, (m, LATENT)).astype(np.float32) @ basis)
-               + rng.normal(0, 0.15 / np.sqrt(dim), (m, dim)).astype(np.float32))
+        emb = (
+            centroids[cl]
+            + 0.5 * (rng.normal(0, 1, (m, LATENT)).astype(np.float32) @ basis)
+            + rng.normal(0, 0.15 / np.sqrt(dim), (m, dim)).astype(np.float32)
+        )
         emb /= np.linalg.norm(emb, axis=1, keepdims=True)
         amax = np.abs(emb).max(axis=1)
         scale = (amax / 127.0).astype(np.float64)
@@ -154,15 +158,38 @@ def build_synthetic_catalog(path, n_shots: int, seed: int = 0, *, dim: int = EMB
             hexc = f"#{g:02x}{g:02x}{g:02x}"
             lab = picks["label"][i]
             desc = " ".join(space.keys[int(lab[j])].rsplit(".", 1)[-1] for j in (6, 11, 9))
-            extra = json.dumps({"start_timecode": _tc(start), "end_timecode": _tc(end + 1), "keyframes": [start + (end - start) // 2],
-                                "keyframe_times": [round((start + (end - start) / 2) / FPS, 3)],
-                                "dominant_colors": [{"hex": hexc, "fraction": 1.0}], "transition": None},
-                               separators=(",", ":"))
-            rows.append((media_id, shot_in_media, start, end, round(start / FPS, 6), round((end + 1) / FPS, 6),
-                         round((end + 1 - start) / FPS, 6), round(g / 255.0, 4), float(motion[i]),
-                         round(float(conf[i]), 4), desc, picks[i].tobytes(),
-                         np.flatnonzero(tagm[i]).astype(np.uint16).tobytes(), s16[i].tobytes(),
-                         q8[i].tobytes(), float(scale[i]), extra))
+            extra = json.dumps(
+                {
+                    "start_timecode": _tc(start),
+                    "end_timecode": _tc(end + 1),
+                    "keyframes": [start + (end - start) // 2],
+                    "keyframe_times": [round((start + (end - start) / 2) / FPS, 3)],
+                    "dominant_colors": [{"hex": hexc, "fraction": 1.0}],
+                    "transition": None,
+                },
+                separators=(",", ":"),
+            )
+            rows.append(
+                (
+                    media_id,
+                    shot_in_media,
+                    start,
+                    end,
+                    round(start / FPS, 6),
+                    round((end + 1) / FPS, 6),
+                    round((end + 1 - start) / FPS, 6),
+                    round(g / 255.0, 4),
+                    float(motion[i]),
+                    round(float(conf[i]), 4),
+                    desc,
+                    picks[i].tobytes(),
+                    np.flatnonzero(tagm[i]).astype(np.uint16).tobytes(),
+                    s16[i].tobytes(),
+                    q8[i].tobytes(),
+                    float(scale[i]),
+                    extra,
+                )
+            )
         con.execute("BEGIN")
         con.executemany(sql, rows)
         con.execute("COMMIT")
@@ -174,10 +201,30 @@ def build_synthetic_catalog(path, n_shots: int, seed: int = 0, *, dim: int = EMB
     con.executemany(
         "INSERT INTO media(id, path, sha256, size, mtime, duration, fps, width, height, rotation, video, model, sidecar, "
         "created, imported, shot_count) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        [(mid, f"/synthetic/reel{mid:06d}.mov", f"{seed:08x}{mid:056x}", 10_000_000 + mid, now, frames / FPS, FPS, 1920, 1080, 0,
-          json.dumps({"duration": frames / FPS, "fps": FPS, "frame_count": frames, "width": 1920, "height": 1080}),
-          json.dumps({"name": "synthetic", "version": "0"}), None, None, now, n)
-         for mid, n, frames in media_rows])
+        [
+            (
+                mid,
+                f"/synthetic/reel{mid:06d}.mov",
+                f"{seed:08x}{mid:056x}",
+                10_000_000 + mid,
+                now,
+                frames / FPS,
+                FPS,
+                1920,
+                1080,
+                0,
+                json.dumps(
+                    {"duration": frames / FPS, "fps": FPS, "frame_count": frames, "width": 1920, "height": 1080}
+                ),
+                json.dumps({"name": "synthetic", "version": "0"}),
+                None,
+                None,
+                now,
+                n,
+            )
+            for mid, n, frames in media_rows
+        ],
+    )
     con.execute("COMMIT")
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     con.execute("PRAGMA synchronous=NORMAL")
@@ -199,31 +246,64 @@ def synthetic_sidecar(video_path: str, n_shots: int, seed: int = 0, *, dim: int 
             z[rng.integers(len(g.keys))] += 3.0
             sc = 1 / (1 + np.exp(-(z - 3))) if g.multi_label else np.exp(z) / np.exp(z).sum()
             top = int(sc.argmax())
-            groups[g.key] = {"label": g.keys[top], "confidence": round(float(sc[top]), 4),
-                             "scores": {k: round(float(v), 4) for k, v in zip(g.keys, sc)}}
+            groups[g.key] = {
+                "label": g.keys[top],
+                "confidence": round(float(sc[top]), 4),
+                "scores": {k: round(float(v), 4) for k, v in zip(g.keys, sc)},
+            }
             tags += [k for k, v in zip(g.keys, sc) if v >= 0.5 and not k.endswith(".na")]
         e = rng.normal(0, 1, dim)
         e /= np.linalg.norm(e)
         end = start + frames - 1
-        shots.append({
-            "schema": "cinemanet.shot/1", "path": video_path, "shot": n, "start_frame": start, "end_frame": end,
-            "start_time": round(start / FPS, 6), "end_time": round((end + 1) / FPS, 6),
-            "start_timecode": _tc(start), "end_timecode": _tc(end), "groups": groups, "tags": sorted(tags),
-            "description": "a synthetic shot", "keyframes": [start + frames // 2], "keyframe_times": [round((start + frames // 2) / FPS, 3)],
-            "dominant_colors": [{"hex": "#%02x%02x%02x" % tuple(int(x) for x in rng.integers(0, 256, 3)), "fraction": 0.2}
-                                for _ in range(5)],
-            "motion": round(float(rng.gamma(2.0, 0.03)), 4),
-            "transition": {"kind": "cut" if n else "start", "start_frame": start, "end_frame": start},
-            "embedding": [round(float(x), 6) for x in e],
-        })
+        shots.append(
+            {
+                "schema": "cinemanet.shot/1",
+                "path": video_path,
+                "shot": n,
+                "start_frame": start,
+                "end_frame": end,
+                "start_time": round(start / FPS, 6),
+                "end_time": round((end + 1) / FPS, 6),
+                "start_timecode": _tc(start),
+                "end_timecode": _tc(end),
+                "groups": groups,
+                "tags": sorted(tags),
+                "description": "a synthetic shot",
+                "keyframes": [start + frames // 2],
+                "keyframe_times": [round((start + frames // 2) / FPS, 3)],
+                "dominant_colors": [
+                    {"hex": "#%02x%02x%02x" % tuple(int(x) for x in rng.integers(0, 256, 3)), "fraction": 0.2}
+                    for _ in range(5)
+                ],
+                "motion": round(float(rng.gamma(2.0, 0.03)), 4),
+                "transition": {"kind": "cut" if n else "start", "start_frame": start, "end_frame": start},
+                "embedding": [round(float(x), 6) for x in e],
+            }
+        )
         start = end + 1
-    return {"schema": "cinemanet.video/1", "path": video_path,
-            "file": {"size": 10_000_000 + seed, "sha256": f"{seed:064x}", "mtime": 0.0},
-            "model": {"name": "synthetic", "version": "0", "taxonomy": "1", "detector": "fast", "cinemanet": "0"},
-            "video": {"width": 1920, "height": 1080, "rotation": 0, "fps": FPS, "fps_rational": "24/1", "time_base": "1/24",
-                      "duration": start / FPS, "codec": "h264", "pix_fmt": "yuv420p", "bit_depth": 8, "start_time": 0.0,
-                      "timecode": None, "frame_count": start},
-            "created": "2026-01-01T00:00:00Z", "shots": shots}
+    return {
+        "schema": "cinemanet.video/1",
+        "path": video_path,
+        "file": {"size": 10_000_000 + seed, "sha256": f"{seed:064x}", "mtime": 0.0},
+        "model": {"name": "synthetic", "version": "0", "taxonomy": "1", "detector": "fast", "cinemanet": "0"},
+        "video": {
+            "width": 1920,
+            "height": 1080,
+            "rotation": 0,
+            "fps": FPS,
+            "fps_rational": "24/1",
+            "time_base": "1/24",
+            "duration": start / FPS,
+            "codec": "h264",
+            "pix_fmt": "yuv420p",
+            "bit_depth": 8,
+            "start_time": 0.0,
+            "timecode": None,
+            "frame_count": start,
+        },
+        "created": "2026-01-01T00:00:00Z",
+        "shots": shots,
+    }
 
 
 def main() -> None:

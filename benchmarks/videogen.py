@@ -23,7 +23,18 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("CINEMANET_SHARED", ROOT.parent / "shared"))
 MEDIA = SHARED / "media"
 sys.path.insert(0, str(ROOT / "tests"))
-from videos import SyntheticShot, Transition, Truth, compose, f1, f1_by_kind, match, random_transitions, shot_lengths_for, write_video  # noqa: E402,F401
+from videos import (  # noqa: E402 - importable once tests/ is on the path
+    SyntheticShot,
+    Transition,
+    Truth,
+    compose,
+    f1,  # noqa: F401 - re-exported for the benchmark scripts
+    f1_by_kind,  # noqa: F401
+    match,  # noqa: F401
+    random_transitions,
+    shot_lengths_for,
+    write_video,
+)
 
 # Ground truth of the three shared clips (240 frames each, 24 fps, 640x360): the first frame of
 # every new shot. Established by inspection: contact sheets of every frame (0-239) of each clip
@@ -130,7 +141,9 @@ def _shots(lengths, width, height, rng, source, seed):
     return [SyntheticShot(seed * 1000 + i, n, width, height) for i, n in enumerate(lengths)], "synthetic"
 
 
-def hard_cuts(path: str | Path, n_shots: int = 40, width: int = 640, height: int = 360, seed: int = 0, source: str = "auto") -> list[Truth]:
+def hard_cuts(
+    path: str | Path, n_shots: int = 40, width: int = 640, height: int = 360, seed: int = 0, source: str = "auto"
+) -> list[Truth]:
     """Segments of real footage (or synthetic moving shots) of 12-72 frames joined by hard
     cuts. Returns the ground truth: one "cut" per join, at the first frame of the new shot."""
     rng = np.random.default_rng(seed)
@@ -143,7 +156,9 @@ def hard_cuts(path: str | Path, n_shots: int = 40, width: int = 640, height: int
     return truth
 
 
-def gradual(path: str | Path, n_shots: int = 30, width: int = 640, height: int = 360, seed: int = 1, source: str = "auto") -> list[Truth]:
+def gradual(
+    path: str | Path, n_shots: int = 30, width: int = 640, height: int = 360, seed: int = 1, source: str = "auto"
+) -> list[Truth]:
     """Segments joined by fades out/in through black, fades through white, fade-out-then-cut
     and cut-then-fade-in, cross-dissolves of 12-36 frames, and some hard cuts (about 1 in 5).
     Ground truth spans are inclusive; ``frame`` is the middle of the transition."""
@@ -206,7 +221,9 @@ def concat_1080p(path: str | Path, seconds: float = 120, seed: int = 2, fps: int
             truth += [Truth(c, "cut", c, c) for c in inner]
             for f in frames:
                 if f.ndim == 3:  # synthetic RGB
-                    vf = av.VideoFrame.from_ndarray(f, format="rgb24").reformat(width=1920, height=1080, format="yuv420p")
+                    vf = av.VideoFrame.from_ndarray(f, format="rgb24").reformat(
+                        width=1920, height=1080, format="yuv420p"
+                    )
                 else:
                     vf = av.VideoFrame.from_ndarray(f, format="yuv420p").reformat(width=1920, height=1080)
                 for pkt in s.encode(vf):
@@ -300,8 +317,19 @@ class DerivedShot:
     ``grade`` below 1 darkens and flattens the picture (a night or low-key grade).
     """
 
-    def __init__(self, src: tuple[str, int, int], length: int, start: int, zoom: float, centre: tuple[float, float],
-                 flip: bool = False, pan: float = 0.0, flashes: tuple = (), cross: tuple | None = None, grade: float = 1.0):
+    def __init__(
+        self,
+        src: tuple[str, int, int],
+        length: int,
+        start: int,
+        zoom: float,
+        centre: tuple[float, float],
+        flip: bool = False,
+        pan: float = 0.0,
+        flashes: tuple = (),
+        cross: tuple | None = None,
+        grade: float = 1.0,
+    ):
         self.frames = _clip_boxed(src[0])
         self.a, self.b = src[1], src[2]
         self.length, self.start = length, start
@@ -379,15 +407,36 @@ def derived(path: str | Path, split: str, n_joins: int = 40, seed: int = 0) -> l
         elif k == "long dissolve":
             trs.append(Transition("dissolve", length=int(rng.integers(40, 73))))
         elif k == "fade":
-            trs.append(Transition("fade", out=int(rng.integers(8, 25)), hold=int(rng.integers(0, 9)), into=int(rng.integers(8, 25)),
-                                  color=int(rng.choice([0, 0, 255]))))
+            trs.append(
+                Transition(
+                    "fade",
+                    out=int(rng.integers(8, 25)),
+                    hold=int(rng.integers(0, 9)),
+                    into=int(rng.integers(8, 25)),
+                    color=int(rng.choice([0, 0, 255])),
+                )
+            )
         elif k == "colour fade":
-            trs.append(Transition("fade", out=int(rng.integers(8, 25)), hold=int(rng.integers(0, 9)), into=int(rng.integers(8, 25)),
-                                  color=COLOURS[int(rng.integers(0, len(COLOURS)))]))
+            trs.append(
+                Transition(
+                    "fade",
+                    out=int(rng.integers(8, 25)),
+                    hold=int(rng.integers(0, 9)),
+                    into=int(rng.integers(8, 25)),
+                    color=COLOURS[int(rng.integers(0, len(COLOURS)))],
+                )
+            )
         else:
             out_ = bool(rng.random() < 0.5)
-            trs.append(Transition("fade", out=int(rng.integers(10, 25)) if out_ else 0, hold=int(rng.integers(2, 8)),
-                                  into=0 if out_ else int(rng.integers(10, 25)), color=0))
+            trs.append(
+                Transition(
+                    "fade",
+                    out=int(rng.integers(10, 25)) if out_ else 0,
+                    hold=int(rng.integers(2, 8)),
+                    into=0 if out_ else int(rng.integers(10, 25)),
+                    color=0,
+                )
+            )
     lengths = shot_lengths_for(trs, rng, 20, 56)
     shots: list[DerivedShot] = []
     prev = None
@@ -411,12 +460,29 @@ def derived(path: str | Path, split: str, n_joins: int = 40, seed: int = 0) -> l
             flashes = tuple((t0 + j, float(rng.uniform(0.5, 0.8))) for j in range(int(rng.integers(1, 4))))
         cross = None
         if rng.random() < 0.2 and n > 20:
-            cross = (int(rng.integers(6, n - 14)), int(rng.integers(4, 11)), float(rng.uniform(10, 50)), float(rng.uniform(0.3, 0.55) * DERIVED_SIZE[0]))
+            cross = (
+                int(rng.integers(6, n - 14)),
+                int(rng.integers(4, 11)),
+                float(rng.uniform(10, 50)),
+                float(rng.uniform(0.3, 0.55) * DERIVED_SIZE[0]),
+            )
         start = int(rng.integers(0, 2 * max(1, src[2] - src[1] - 1)))
         # a similar cut keeps the grade; other shots are dark and flat one time in four
         grade = shots[-1].grade if similar else (float(rng.uniform(0.2, 0.45)) if rng.random() < 0.25 else 1.0)
-        shots.append(DerivedShot(src, n, start, z, (float(rng.random()), float(rng.random())), bool(rng.random() < 0.3),
-                                 pan, flashes, cross, grade))
+        shots.append(
+            DerivedShot(
+                src,
+                n,
+                start,
+                z,
+                (float(rng.random()), float(rng.random())),
+                bool(rng.random() < 0.3),
+                pan,
+                flashes,
+                cross,
+                grade,
+            )
+        )
         prev = src
     frames, truth = compose(shots, trs)
     write_video(path, frames)

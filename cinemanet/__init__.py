@@ -1,8 +1,8 @@
 """CinemaNet: read film and video in the language of cinema.
 
-    >>> from cinemanet import CinemaNet
-    >>> result = CinemaNet().tag("still.jpg")
-    >>> result.groups["shot.framing"].label, result.description
+>>> from cinemanet import CinemaNet
+>>> result = CinemaNet().tag("still.jpg")
+>>> result.groups["shot.framing"].label, result.description
 """
 
 from ._version import __version__

@@ -66,7 +66,9 @@ class CinemaNet:
         t0 = time.perf_counter()
         scores = self.concepts.scores(ev)
         self.timer.add("concepts", time.perf_counter() - t0)
-        return self.result_from_scores(scores, ev.width, ev.height, path=path, embedding=ev.embedding if embeddings else None)
+        return self.result_from_scores(
+            scores, ev.width, ev.height, path=path, embedding=ev.embedding if embeddings else None
+        )
 
     def result_from_scores(self, scores, width: int, height: int, *, path=None, embedding=None) -> TagResult:
         """Labels, tags and description from per-group scores (also used for shot averages)."""
@@ -165,4 +167,3 @@ def _tag_pool(inputs: list[Input], model: str, embeddings: bool, jobs: int, time
         for res, secs, calls in pool.map(_work, [(i, embeddings) for i in inputs], chunksize=2):
             timer.merge(secs, calls)
             yield res
-

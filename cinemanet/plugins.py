@@ -77,15 +77,24 @@ class Registry(Mapping[str, T], Generic[T]):
     ``unwrap``: registered record -> the object its decorator returned (entry points may name either).
     """
 
-    def __init__(self, kind: str, *, package: str | None = None, noun: str | None = None,
-                 order: Callable[[str, T], Any] | None = None, describe: Callable[[T], str] | None = None,
-                 unwrap: Callable[[T], Any] | None = None):
+    def __init__(
+        self,
+        kind: str,
+        *,
+        package: str | None = None,
+        noun: str | None = None,
+        order: Callable[[str, T], Any] | None = None,
+        describe: Callable[[T], str] | None = None,
+        unwrap: Callable[[T], Any] | None = None,
+    ):
         self.kind = kind
         self.noun = noun or kind.rstrip("s")
         self.group = ENTRY_POINT_PREFIX + kind
         self.package = package
         self._order = order or (lambda name, obj: name)
-        self._describe = describe or (lambda obj: (getattr(obj, "summary", "") or (getattr(obj, "__doc__", "") or "").strip().split("\n")[0]))
+        self._describe = describe or (
+            lambda obj: getattr(obj, "summary", "") or (getattr(obj, "__doc__", "") or "").strip().split("\n")[0]
+        )
         self._unwrap = unwrap or (lambda obj: obj)  # registered record -> the object a decorator returned
         self._items: dict[str, T] = {}
         self._origin: dict[str, str] = {}
@@ -101,8 +110,10 @@ class Registry(Mapping[str, T], Generic[T]):
             raise PluginError(f"{self.noun} {_where(obj)} needs a name")
         old = self._items.get(name)
         if old is not None and old is not obj and _where(old) != _where(obj):  # a reload is not a duplicate
-            raise PluginError(f"{self.noun} {name!r} registered twice: by {_where(old)} "
-                              f"({self._origin[name]}) and by {_where(obj)} ({self._current_origin})")
+            raise PluginError(
+                f"{self.noun} {name!r} registered twice: by {_where(old)} "
+                f"({self._origin[name]}) and by {_where(obj)} ({self._current_origin})"
+            )
         self._items[name] = obj
         origin = self._current_origin
         if origin == "builtin" and not _where(obj).startswith("cinemanet."):
@@ -157,12 +168,16 @@ class Registry(Mapping[str, T], Generic[T]):
                 if _is_missing_dependency(e, ep.module):
                     self._unavailable[f"{ep.name} ({dist})"] = str(e).splitlines()[0]
                 else:
-                    self._errors.append(f"{self.noun} plug-in {ep.name!r} from {dist} ({ep.value}) failed to import: "
-                                        f"{type(e).__name__}: {e}")
+                    self._errors.append(
+                        f"{self.noun} plug-in {ep.name!r} from {dist} ({ep.value}) failed to import: "
+                        f"{type(e).__name__}: {e}"
+                    )
                 continue
             except Exception as e:  # noqa: BLE001 - a third-party bug: named by load(), which raises
-                self._errors.append(f"{self.noun} plug-in {ep.name!r} from {dist} ({ep.value}) failed to import: "
-                                    f"{type(e).__name__}: {e}")
+                self._errors.append(
+                    f"{self.noun} plug-in {ep.name!r} from {dist} ({ep.value}) failed to import: "
+                    f"{type(e).__name__}: {e}"
+                )
                 continue
             finally:
                 self._current_origin = "builtin"
@@ -223,10 +238,16 @@ class Registry(Mapping[str, T], Generic[T]):
     def info(self) -> list[PluginInfo]:
         """Everything installed of this kind, including unavailable and broken plug-ins."""
         self.load(strict=False)
-        out = [PluginInfo(self.kind, n, self._origin[n], _where(self._items[n]), "ok", self._describe(self._items[n]))
-               for n in sorted(self._items, key=lambda n: self._order(n, self._items[n]))]
-        out += [PluginInfo(self.kind, k.rsplit(".", 1)[-1], "builtin" if k.startswith("cinemanet.") else k, k,
-                           f"unavailable: {v}") for k, v in self._unavailable.items()]
+        out = [
+            PluginInfo(self.kind, n, self._origin[n], _where(self._items[n]), "ok", self._describe(self._items[n]))
+            for n in sorted(self._items, key=lambda n: self._order(n, self._items[n]))
+        ]
+        out += [
+            PluginInfo(
+                self.kind, k.rsplit(".", 1)[-1], "builtin" if k.startswith("cinemanet.") else k, k, f"unavailable: {v}"
+            )
+            for k, v in self._unavailable.items()
+        ]
         out += [PluginInfo(self.kind, "?", "?", "", f"error: {e}") for e in self._errors]
         return out
 

@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass
 
 from .contracts import TAG_SCHEMA
+
 SCORE_DIGITS = 4
 
 
@@ -26,7 +27,11 @@ class GroupPrediction:
     scores: dict[str, float]
 
     def to_dict(self) -> dict:
-        return {"label": self.label, "confidence": _r(self.confidence), "scores": {k: _r(v) for k, v in self.scores.items()}}
+        return {
+            "label": self.label,
+            "confidence": _r(self.confidence),
+            "scores": {k: _r(v) for k, v in self.scores.items()},
+        }
 
 
 @dataclass

@@ -12,7 +12,8 @@ SHARED = Path(os.environ.get("CINEMANET_SHARED", ROOT.parent / "shared"))
 EXAMPLES = ROOT / "examples" / "images"
 
 needs_shared_data = pytest.mark.skipif(
-    not (SHARED / "data").is_dir(), reason=f"needs the labelled training data in {SHARED / 'data'} (not in a fresh clone)"
+    not (SHARED / "data").is_dir(),
+    reason=f"needs the labelled training data in {SHARED / 'data'} (not in a fresh clone)",
 )
 
 

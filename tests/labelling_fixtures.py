@@ -42,9 +42,20 @@ def fake_scorer(paths):
     return out
 
 
-def make_project(root: Path, name: str = "proj", size: int = 10, gold: float = 0.2, strategy: str = "random", n_per_label: int = 6):
+def make_project(
+    root: Path, name: str = "proj", size: int = 10, gold: float = 0.2, strategy: str = "random", n_per_label: int = 6
+):
     ds_store, ds = make_dataset(root, n_per_label=n_per_label)
     store = LabelStore(root / "labelling.sqlite")
-    p = build_project(store, name, ["shot.framing"], pool_from_dataset(ds), size=size, strategy=strategy, gold_share=gold, seed=0,
-                      scorer=fake_scorer)
+    p = build_project(
+        store,
+        name,
+        ["shot.framing"],
+        pool_from_dataset(ds),
+        size=size,
+        strategy=strategy,
+        gold_share=gold,
+        seed=0,
+        scorer=fake_scorer,
+    )
     return store, p, ds_store

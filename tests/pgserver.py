@@ -52,8 +52,10 @@ class Server:
 
         db = url.split("?")[0].rsplit("/", 1)[1]
         with psycopg.connect(self.url("postgres"), autocommit=True) as c:
-            c.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-                      (db,))
+            c.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                (db,),
+            )
 
     def stop(self) -> None:
         if not self._stop and self.created:  # a server we did not start: drop what the tests made
@@ -97,15 +99,26 @@ def start(durable: bool = False) -> Server:
 
     try:
         sh(initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync")
-        sh(pg_ctl, "-D", str(data), "-l", str(d / "log"), "-w", "-o",
-           f"-c listen_addresses='' -k {d} -p {port} -c max_connections=60"
-           + ("" if durable else " -c fsync=off -c synchronous_commit=off"), "start")
+        sh(
+            pg_ctl,
+            "-D",
+            str(data),
+            "-l",
+            str(d / "log"),
+            "-w",
+            "-o",
+            f"-c listen_addresses='' -k {d} -p {port} -c max_connections=60"
+            + ("" if durable else " -c fsync=off -c synchronous_commit=off"),
+            "start",
+        )
     except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
         shutil.rmtree(d, ignore_errors=True)
         raise RuntimeError(f"cannot start a throwaway PostgreSQL: {e}") from None
 
     def stop() -> None:
-        subprocess.run([*run_as, pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"], capture_output=True, timeout=60)
+        subprocess.run(
+            [*run_as, pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"], capture_output=True, timeout=60
+        )
         shutil.rmtree(d, ignore_errors=True)
 
     return Server(f"postgresql://postgres@/postgres?host={d}&port={port}", stop)

@@ -38,10 +38,14 @@ def _chromium() -> str | None:
 
 CHROMIUM = _chromium()
 pytestmark = [
-    pytest.mark.skipif(CHROMIUM is None, reason="no Chromium found (apt-get install chromium, or set CINEMANET_CHROMIUM)"),
+    pytest.mark.skipif(
+        CHROMIUM is None, reason="no Chromium found (apt-get install chromium, or set CINEMANET_CHROMIUM)"
+    ),
     pytest.mark.filterwarnings("ignore::DeprecationWarning"),
 ]
-playwright_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright Python package (pip install playwright; no browser download)")
+playwright_api = pytest.importorskip(
+    "playwright.sync_api", reason="needs the playwright Python package (pip install playwright; no browser download)"
+)
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--mute-audio"]
 
@@ -91,7 +95,9 @@ def _write_clip(path: Path, codec: str, seed: int = 11) -> None:
     with av.open(str(path), "w") as c:
         s = c.add_stream(codec, rate=24)
         s.width, s.height, s.pix_fmt = 320, 180, "yuv420p"
-        s.options = {"crf": "20", "preset": "veryfast", "threads": "1"} if codec == "libx264" else {"b": "800k", "threads": "1"}
+        s.options = (
+            {"crf": "20", "preset": "veryfast", "threads": "1"} if codec == "libx264" else {"b": "800k", "threads": "1"}
+        )
         for rgb in frames:
             for pkt in s.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")):
                 c.mux(pkt)
@@ -117,8 +123,12 @@ def served(browser, tmp_path_factory, net):
         c.import_sidecar(write_sidecar(doc, sidecar_path(video)))
     port = _free_port()
     log = open(d / "serve.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "cinemanet", "serve", "--catalog", str(cat), "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cinemanet", "serve", "--catalog", str(cat), "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
@@ -129,7 +139,9 @@ def served(browser, tmp_path_factory, net):
                 break
             except (OSError, ValueError):
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"cinemanet serve did not start: {(d / 'serve.log').read_text(errors='replace')[-2000:]}")
+                    pytest.fail(
+                        f"cinemanet serve did not start: {(d / 'serve.log').read_text(errors='replace')[-2000:]}"
+                    )
                 time.sleep(0.3)
         yield base, doc
     finally:
@@ -174,22 +186,29 @@ def test_search_then_play_a_shot_from_its_start(browser, served):
         assert float(page.get_attribute("#player", "data-start")) == pytest.approx(start)
 
         # the video plays from the shot start: past it, not paused, and advancing
-        page.wait_for_function(f"(() => {{ const v = document.getElementById('player');"
-                               f" return v.readyState >= 2 && !v.paused && v.currentTime >= {start} - 0.05; }})()",
-                               timeout=20000)
+        page.wait_for_function(
+            f"(() => {{ const v = document.getElementById('player');"
+            f" return v.readyState >= 2 && !v.paused && v.currentTime >= {start} - 0.05; }})()",
+            timeout=20000,
+        )
         t1 = page.evaluate("document.getElementById('player').currentTime")
         assert start - 0.05 <= t1 < end + 0.5, (t1, start, end)  # from the shot, not from 0
         page.wait_for_timeout(700)
-        state = page.evaluate("(() => { const v = document.getElementById('player');"
-                              " return {t: v.currentTime, paused: v.paused, error: v.error && v.error.code}; })()")
+        state = page.evaluate(
+            "(() => { const v = document.getElementById('player');"
+            " return {t: v.currentTime, paused: v.paused, error: v.error && v.error.code}; })()"
+        )
         assert state["error"] is None and not state["paused"]
         assert state["t"] > t1, "the video is not advancing"
         assert state["t"] >= start - 0.05
 
         # the score bars and keyframes are on the page; the keyframe images decode
         assert page.locator("meter").count() > 14
-        page.wait_for_function("(() => { const i = document.querySelector('.keyframes img');"
-                               " return i && i.complete && i.naturalWidth > 0; })()", timeout=20000)
+        page.wait_for_function(
+            "(() => { const i = document.querySelector('.keyframes img');"
+            " return i && i.complete && i.naturalWidth > 0; })()",
+            timeout=20000,
+        )
     finally:
         page.close()
 
@@ -237,17 +256,22 @@ def test_shot_page_loops_the_shot(browser, served):
         page.locator("#results .card", has_text=target["description"]).first.locator(".desc a").click()
         page.wait_for_selector("#player")
         assert page.is_checked("#loop")
-        page.wait_for_function("(() => { const v = document.getElementById('player');"
-                               " return v.readyState >= 2 && !v.paused; })()", timeout=20000)
-        page.evaluate("(() => { const v = document.getElementById('player'); let last = v.currentTime;"
-                      " v.dataset.wraps = '0'; v.addEventListener('timeupdate', () => {"
-                      " if (v.currentTime < last - 0.1) v.dataset.wraps = String(+v.dataset.wraps + 1);"
-                      " last = v.currentTime; }); })()")
+        page.wait_for_function(
+            "(() => { const v = document.getElementById('player'); return v.readyState >= 2 && !v.paused; })()",
+            timeout=20000,
+        )
+        page.evaluate(
+            "(() => { const v = document.getElementById('player'); let last = v.currentTime;"
+            " v.dataset.wraps = '0'; v.addEventListener('timeupdate', () => {"
+            " if (v.currentTime < last - 0.1) v.dataset.wraps = String(+v.dataset.wraps + 1);"
+            " last = v.currentTime; }); })()"
+        )
         wait = int((end - start) * 1000 * 6 + 20000)  # playback stalls on a loaded machine
         page.wait_for_selector("#player[data-wraps='2']", state="attached", timeout=wait)  # twice round
         page.wait_for_timeout(int((end - start) * 500))
-        state = page.evaluate("(() => { const v = document.getElementById('player');"
-                              " return {t: v.currentTime, paused: v.paused}; })()")
+        state = page.evaluate(
+            "(() => { const v = document.getElementById('player'); return {t: v.currentTime, paused: v.paused}; })()"
+        )
         print(f"\nloop check: shot {start:.2f}-{end:.2f} s, state {state}")
         assert not state["paused"] and start - 0.05 <= state["t"] <= end + 0.3, (state, start, end)
     finally:

@@ -31,8 +31,17 @@ runner = CliRunner()
 def _doc(path: str, n_shots: int, sha: str, seed: int = 0, dim: int = 16) -> dict:
     rng = np.random.default_rng(seed)
     tods = ["night", "day", "twilight"]
-    shots = [make_shot(path, i, i * 24, 24, {"shot.timeofday": (_label("shot.timeofday", tods[i % 3]), 0.8)},
-                       emb=rng.normal(size=dim)) for i in range(n_shots)]
+    shots = [
+        make_shot(
+            path,
+            i,
+            i * 24,
+            24,
+            {"shot.timeofday": (_label("shot.timeofday", tods[i % 3]), 0.8)},
+            emb=rng.normal(size=dim),
+        )
+        for i in range(n_shots)
+    ]
     return make_doc(path, shots, sha)
 
 
@@ -267,8 +276,26 @@ def test_analyze_adds_to_catalog(tmp_path):
     synthetic_hard_cuts(v, n_shots=3, seed=4)
     cat = tmp_path / "cat.sqlite"
     side = tmp_path / "new" / "sidecars"  # --out is created when missing
-    out = subprocess.run([sys.executable, "-m", "cinemanet", "analyze", str(v), "-q", "--format", "jsonl", "--catalog", str(cat),
-                          "--out", str(side)], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cinemanet",
+            "analyze",
+            str(v),
+            "-q",
+            "--format",
+            "jsonl",
+            "--catalog",
+            str(cat),
+            "--out",
+            str(side),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     assert [p.name.startswith("cut.mp4.") for p in side.glob("*.cinemanet.json")] == [True]
     n = len(out.stdout.splitlines())
@@ -307,8 +334,14 @@ def test_non_utf8_file_name_is_reported_and_the_batch_goes_on(tmp_path):
     synthetic_hard_cuts(folder / "z.mp4", n_shots=2, width=160, height=90, seed=2)
     os.rename(folder / "a.mp4", os.path.join(os.fsencode(folder), b"caf\xe9.mp4"))
     cat = tmp_path / "cat.sqlite"
-    out = subprocess.run([sys.executable, "-m", "cinemanet", "analyze", str(folder), "-q", "--catalog", str(cat)],
-                         capture_output=True, text=True, cwd=ROOT, timeout=300, errors="replace")
+    out = subprocess.run(
+        [sys.executable, "-m", "cinemanet", "analyze", str(folder), "-q", "--catalog", str(cat)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+        errors="replace",
+    )
     assert "Traceback" not in out.stderr and out.returncode == 1
     bad = [x for x in out.stderr.splitlines() if "not valid UTF-8" in x]
     assert len(bad) == 1 and "caf" in bad[0]

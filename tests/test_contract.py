@@ -21,8 +21,9 @@ from conftest import EXAMPLES
 
 
 def run_cli(*args, cwd=None, timeout=300):
-    return subprocess.run([sys.executable, "-m", "cinemanet", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "cinemanet", *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=timeout
+    )
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +33,9 @@ def validator():
 
 @pytest.mark.parametrize("name", sorted(SCHEMAS))
 def test_shipped_schemas_are_current(name):
-    assert shipped(name) == json.loads(json.dumps(SCHEMAS[name]())), f"run `python -m cinemanet.schemas` to refresh {name}"
+    assert shipped(name) == json.loads(json.dumps(SCHEMAS[name]())), (
+        f"run `python -m cinemanet.schemas` to refresh {name}"
+    )
     jsonschema.Draft202012Validator.check_schema(shipped(name))
 
 
@@ -157,13 +160,20 @@ def test_cli_survives_non_utf8_and_spaced_names(tmp_path):
     with open(raw_dir + b"/bad \xff name.jpg", "wb") as f:
         f.write(b"not a jpeg")
     for fmt in ("jsonl", "csv", "table"):
-        out = subprocess.run([sys.executable, "-m", "cinemanet", "tag", str(tmp_path), "--format", fmt],
-                             capture_output=True, timeout=300)
+        out = subprocess.run(
+            [sys.executable, "-m", "cinemanet", "tag", str(tmp_path), "--format", fmt], capture_output=True, timeout=300
+        )
         assert out.returncode == 1, out.stderr.decode(errors="replace")
         assert b"Traceback" not in out.stderr
         assert out.stderr.count(b"\n") == 2  # one line for the bad file, one summary line
-    lines = [json.loads(x) for x in subprocess.run([sys.executable, "-m", "cinemanet", "tag", str(tmp_path), "--format", "jsonl"],
-                                                   capture_output=True, timeout=300).stdout.splitlines()]
+    lines = [
+        json.loads(x)
+        for x in subprocess.run(
+            [sys.executable, "-m", "cinemanet", "tag", str(tmp_path), "--format", "jsonl"],
+            capture_output=True,
+            timeout=300,
+        ).stdout.splitlines()
+    ]
     paths = {os.fsencode(d["path"]) for d in lines}
     assert paths == {raw_dir + b"/caf\xe9 still.jpg", raw_dir + b"/bad \xff name.jpg"}
 
@@ -173,13 +183,22 @@ def test_tag_table_fits_the_width_and_never_breaks_a_label(tmp_path, columns):
     import os
 
     env = dict(os.environ, COLUMNS=columns)
-    out = subprocess.run([sys.executable, "-m", "cinemanet", "tag", str(EXAMPLES), "--format", "table"],
-                         capture_output=True, text=True, timeout=300, env=env)
+    out = subprocess.run(
+        [sys.executable, "-m", "cinemanet", "tag", str(EXAMPLES), "--format", "table"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert lines and max(len(x) for x in lines) <= int(columns)
-    jl = subprocess.run([sys.executable, "-m", "cinemanet", "tag", str(EXAMPLES), "--format", "jsonl"],
-                        capture_output=True, text=True, timeout=300)
+    jl = subprocess.run(
+        [sys.executable, "-m", "cinemanet", "tag", str(EXAMPLES), "--format", "jsonl"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     for doc in map(json.loads, jl.stdout.splitlines()):
         framing = doc["groups"]["shot.framing"]
         if not framing["label"] or framing["label"].endswith(".na"):

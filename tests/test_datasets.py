@@ -13,7 +13,15 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from cinemanet.datasets import DatasetStore, LabelResolutionError, assign_splits, data_root, dataset_stats, resolve_label, suggest
+from cinemanet.datasets import (
+    DatasetStore,
+    LabelResolutionError,
+    assign_splits,
+    data_root,
+    dataset_stats,
+    resolve_label,
+    suggest,
+)
 from cinemanet.datasets.records import Record
 
 
@@ -114,8 +122,16 @@ def test_manifest_import_keeps_films_together(store, tmp_path):
     for i in range(40):
         film = f"film{i // 4}"  # ten films of four frames
         p = save(tmp_path / "m" / f"{i}.jpg", picture(200 + i))
-        rows.append({"path": p.name, "group": "shot.framing", "label": ["CU", "medium", "LS", "ELS"][i % 4],
-                     "film": film, "annotator": f"ann{i % 2}", "licence": "CC0"})
+        rows.append(
+            {
+                "path": p.name,
+                "group": "shot.framing",
+                "label": ["CU", "medium", "LS", "ELS"][i % 4],
+                "film": film,
+                "annotator": f"ann{i % 2}",
+                "licence": "CC0",
+            }
+        )
     rows.append({"path": "0.jpg", "group": "type", "label": "OTS", "film": "film0"})  # a second group on one image
     man = tmp_path / "m" / "labels.csv"
     with open(man, "w", newline="") as f:

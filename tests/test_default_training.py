@@ -98,10 +98,12 @@ def test_kill_9_while_fitting_leaves_the_previous_model(tiny, tmp_path):
     target = tmp_path / "model"
     shutil.copytree(model, target)
     before = {p.relative_to(target): p.read_bytes() for p in target.rglob("*") if p.is_file()}
-    code = ("import sys; from pathlib import Path; from cinemanet.training.default_heads import train_default\n"
-            "if __name__ == '__main__':\n"
-            f"    train_default(Path({str(root / 'data')!r}), Path({str(target)!r}), jobs=1, tasks=('texture',),"
-            " log=lambda m: print(m, flush=True))\n")
+    code = (
+        "import sys; from pathlib import Path; from cinemanet.training.default_heads import train_default\n"
+        "if __name__ == '__main__':\n"
+        f"    train_default(Path({str(root / 'data')!r}), Path({str(target)!r}), jobs=1, tasks=('texture',),"
+        " log=lambda m: print(m, flush=True))\n"
+    )
     env = dict(os.environ, CINEMANET_CACHE=str(root / "cache"))
     p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env)
     for line in p.stdout:

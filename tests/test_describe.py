@@ -31,7 +31,10 @@ def test_seed_example():
         },
         ["shot.subject.person"],
     )
-    assert s == "an interior, close-up shot in a bedroom, with shallow depth of field, of a person, softly and warmly lit, at night"
+    assert (
+        s
+        == "an interior, close-up shot in a bedroom, with shallow depth of field, of a person, softly and warmly lit, at night"
+    )
 
 
 def test_na_and_missing_groups_are_left_out():
@@ -73,7 +76,9 @@ def test_all_framing_and_type_pairs():
 def test_nothing_known_of_the_shot_reads_as_a_plain_shot():
     from cinemanet.concepts.describe import describe
 
-    s = describe({"shot.location": "shot.location.interior", "shot.framing": "shot.framing.na", "shot.type": "shot.type.na"})
+    s = describe(
+        {"shot.location": "shot.location.interior", "shot.framing": "shot.framing.na", "shot.type": "shot.type.na"}
+    )
     assert s.startswith("an interior shot") and ", shot" not in s
     s = describe({"shot.location": "shot.location.interior.structure.building.room.bed", "shot.framing": None})
     assert s.startswith("an interior shot in a bed")

@@ -28,8 +28,13 @@ def ray_cluster():
     import ray
 
     try:
-        ray.init(address="local", num_cpus=2, object_store_memory=200 * 1024 * 1024, include_dashboard=False,
-                 log_to_driver=False)
+        ray.init(
+            address="local",
+            num_cpus=2,
+            object_store_memory=200 * 1024 * 1024,
+            include_dashboard=False,
+            log_to_driver=False,
+        )
     except Exception as e:  # noqa: BLE001 - any failure to start is a reason to skip
         pytest.skip(f"cannot start a local Ray: {e}")
     yield ray
@@ -73,8 +78,22 @@ def test_killed_worker_is_retried_and_nothing_duplicated(ray_cluster, clips, tmp
     monkeypatch.setenv("CINEMANET_TEST_RAY_DIE", "clip1")
     monkeypatch.setenv("CINEMANET_TEST_RAY_DIE_DIR", str(marks))
     cat = tmp_path / "cat.sqlite"
-    res = runner.invoke(app, ["analyze", str(clips), "--engine", "ray", "--out", str(out), "--catalog", str(cat),
-                              "--format", "jsonl", "--quiet"])
+    res = runner.invoke(
+        app,
+        [
+            "analyze",
+            str(clips),
+            "--engine",
+            "ray",
+            "--out",
+            str(out),
+            "--catalog",
+            str(cat),
+            "--format",
+            "jsonl",
+            "--quiet",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert len(list(marks.iterdir())) == 1  # the worker did die on clip1 once
     docs = [json.loads(p.read_text()) for p in sorted(out.glob("*.cinemanet.json"))]
@@ -108,8 +127,21 @@ def test_tag_over_a_folder_on_ray_matches_local(ray_cluster, tmp_path):
     (imgs / "broken.jpg").write_bytes(b"not an image")  # reported, and the batch goes on
     out = {}
     for eng in ("local", "ray"):
-        res = runner.invoke(app, ["tag", str(imgs), "--format", "jsonl", "--engine", eng, "--jobs", "2",
-                                  "-o", str(tmp_path / f"{eng}.jsonl")])
+        res = runner.invoke(
+            app,
+            [
+                "tag",
+                str(imgs),
+                "--format",
+                "jsonl",
+                "--engine",
+                eng,
+                "--jobs",
+                "2",
+                "-o",
+                str(tmp_path / f"{eng}.jsonl"),
+            ],
+        )
         assert res.exit_code == 1 and "broken.jpg" in res.output  # one input failed
         out[eng] = (tmp_path / f"{eng}.jsonl").read_text()
     assert out["local"] == out["ray"] and out["ray"].count("\n") == len(list(imgs.iterdir()))
@@ -130,18 +162,55 @@ def test_joins_a_running_cluster_by_address(clips, tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     log = open(tmp_path / "head.log", "w")  # a file, not a pipe: a full pipe would stall the head
-    head = subprocess.Popen([*ray_cli, "start", "--head", "--block", "--port", str(port), "--num-cpus", "2",
-                             "--include-dashboard", "false", "--object-store-memory", str(200 * 1024 * 1024),
-                             "--disable-usage-stats"], stdout=log, stderr=subprocess.STDOUT, text=True)
+    head = subprocess.Popen(
+        [
+            *ray_cli,
+            "start",
+            "--head",
+            "--block",
+            "--port",
+            str(port),
+            "--num-cpus",
+            "2",
+            "--include-dashboard",
+            "false",
+            "--object-store-memory",
+            str(200 * 1024 * 1024),
+            "--disable-usage-stats",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         t0 = time.monotonic()
         while "Ray runtime started" not in (tmp_path / "head.log").read_text() and time.monotonic() - t0 < 120:
             time.sleep(0.5)
         out, cat = tmp_path / "out", tmp_path / "cat.sqlite"
         out.mkdir()
-        r = subprocess.run([sys.executable, "-m", "cinemanet", "analyze", str(clips), "--engine", "ray", "--ray-address",
-                            f"127.0.0.1:{port}", "--out", str(out), "--catalog", str(cat), "--format", "jsonl", "--quiet"],
-                           capture_output=True, text=True, timeout=300)
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "cinemanet",
+                "analyze",
+                str(clips),
+                "--engine",
+                "ray",
+                "--ray-address",
+                f"127.0.0.1:{port}",
+                "--out",
+                str(out),
+                "--catalog",
+                str(cat),
+                "--format",
+                "jsonl",
+                "--quiet",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert r.returncode == 0, r.stderr[-2000:]
         assert len(list(out.glob("*.cinemanet.json"))) == 3
         with open_catalog(str(cat)) as c:

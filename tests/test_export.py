@@ -53,8 +53,15 @@ def write_video(path: Path, n: int = N, fps: Fraction = Fraction(24)) -> Path:
     return path
 
 
-def make_doc(path: str, *, fps: str = "24/1", bounds=((0, 31), (32, 63), (64, 95)), keyframes=None,
-             description: str | None = None, frame_count: int | None = None) -> dict:
+def make_doc(
+    path: str,
+    *,
+    fps: str = "24/1",
+    bounds=((0, 31), (32, 63), (64, 95)),
+    keyframes=None,
+    description: str | None = None,
+    frame_count: int | None = None,
+) -> dict:
     """A sidecar whose shots are ``bounds`` (inclusive frames); every group gets a valid label."""
     tax = get_taxonomy()
     rate = Fraction(fps)
@@ -66,27 +73,52 @@ def make_doc(path: str, *, fps: str = "24/1", bounds=((0, 31), (32, 63), (64, 95
             conf = round(0.3 + 0.25 * i, 4)
             groups[g.key] = {"label": lab.key, "confidence": conf, "scores": {lab.key: conf}}
         ks = keyframes[i] if keyframes else [a + 2, (a + b) // 2, b - 2]
-        shots.append({
-            "schema": "cinemanet.shot/1", "path": path, "shot": i,
-            "start_frame": a, "end_frame": b,
-            "start_time": float(a / rate), "end_time": float((b + 1) / rate),
-            "start_timecode": smpte(a, rate), "end_timecode": smpte(b, rate),
-            "groups": groups,
-            "tags": [v["label"] for v in groups.values() if not v["label"].endswith(".na")],
-            "description": description if description is not None else f"an interior, medium shot number {i + 1}",
-            "keyframes": ks,
-            "dominant_colors": [{"hex": "#%02x%02x%02x" % COLORS[i % 3], "fraction": 0.9}],
-            "motion": 0.1 * i,
-            "transition": {"kind": "cut", "start_frame": a, "end_frame": a},
-        })
+        shots.append(
+            {
+                "schema": "cinemanet.shot/1",
+                "path": path,
+                "shot": i,
+                "start_frame": a,
+                "end_frame": b,
+                "start_time": float(a / rate),
+                "end_time": float((b + 1) / rate),
+                "start_timecode": smpte(a, rate),
+                "end_timecode": smpte(b, rate),
+                "groups": groups,
+                "tags": [v["label"] for v in groups.values() if not v["label"].endswith(".na")],
+                "description": description if description is not None else f"an interior, medium shot number {i + 1}",
+                "keyframes": ks,
+                "dominant_colors": [{"hex": "#%02x%02x%02x" % COLORS[i % 3], "fraction": 0.9}],
+                "motion": 0.1 * i,
+                "transition": {"kind": "cut", "start_frame": a, "end_frame": a},
+            }
+        )
     size = Path(path).stat().st_size if Path(path).exists() else 1
     count = frame_count or bounds[-1][1] + 1
     return {
-        "schema": "cinemanet.video/1", "path": path,
+        "schema": "cinemanet.video/1",
+        "path": path,
         "file": {"size": size, "sha256": "0" * 64, "mtime": 1700000000.0},
-        "model": {"name": "cinemanet-default", "version": "0.1.0", "taxonomy": "1.0.0", "detector": "fast", "cinemanet": "0.1.0"},
-        "video": {"width": W, "height": H, "rotation": 0, "fps": float(rate), "fps_rational": fps, "time_base": "1/12288",
-                  "duration": float(count / rate), "frame_count": count, "codec": "h264", "pix_fmt": "yuv420p", "bit_depth": 8},
+        "model": {
+            "name": "cinemanet-default",
+            "version": "0.1.0",
+            "taxonomy": "1.0.0",
+            "detector": "fast",
+            "cinemanet": "0.1.0",
+        },
+        "video": {
+            "width": W,
+            "height": H,
+            "rotation": 0,
+            "fps": float(rate),
+            "fps_rational": fps,
+            "time_base": "1/12288",
+            "duration": float(count / rate),
+            "frame_count": count,
+            "codec": "h264",
+            "pix_fmt": "yuv420p",
+            "bit_depth": 8,
+        },
         "created": "2026-11-26T17:00:00Z",
         "shots": shots,
     }
@@ -145,9 +177,19 @@ def test_csv_rows_and_columns(doc, video, tmp_path):
     tax = get_taxonomy()
     assert len(rows) == 3
     cols = list(rows[0])
-    assert cols[:10] == ["path", "shot", "start_frame", "end_frame", "frames", "start_time", "end_time",
-                         "duration", "start_timecode", "end_timecode"]
-    assert cols[10:10 + 2 * len(tax.groups)] == [c for g in tax.group_keys for c in (g, f"{g}.confidence")]
+    assert cols[:10] == [
+        "path",
+        "shot",
+        "start_frame",
+        "end_frame",
+        "frames",
+        "start_time",
+        "end_time",
+        "duration",
+        "start_timecode",
+        "end_timecode",
+    ]
+    assert cols[10 : 10 + 2 * len(tax.groups)] == [c for g in tax.group_keys for c in (g, f"{g}.confidence")]
     assert cols[-6:] == ["tags", "description", "keyframes", "motion", "dominant_colors", "transition"]
     r = rows[1]
     shot = doc["shots"][1]
@@ -451,12 +493,15 @@ def test_contact_sheet_caps_many_shots(tmp_path):
         export(dict(doc, shots=[]), "jpg", tmp_path / "empty.jpg")
 
 
-@pytest.mark.parametrize("damage, needle", [
-    (lambda d: d["shots"][0].update(start_frame="12a"), "start_frame is '12a'"),
-    (lambda d: d["shots"][0].update(end_frame=1.5), "end_frame is 1.5"),
-    (lambda d: d.pop("video"), "'video' is missing"),
-    (lambda d: d.__setitem__("shots", {}), "'shots' is missing or not a list"),
-])
+@pytest.mark.parametrize(
+    "damage, needle",
+    [
+        (lambda d: d["shots"][0].update(start_frame="12a"), "start_frame is '12a'"),
+        (lambda d: d["shots"][0].update(end_frame=1.5), "end_frame is 1.5"),
+        (lambda d: d.pop("video"), "'video' is missing"),
+        (lambda d: d.__setitem__("shots", {}), "'shots' is missing or not a list"),
+    ],
+)
 def test_damaged_sidecar_is_one_clear_error(doc, tmp_path, damage, needle):
     """A hand-edited or damaged sidecar: export says what is wrong instead of a traceback."""
     import copy
@@ -469,6 +514,10 @@ def test_damaged_sidecar_is_one_clear_error(doc, tmp_path, damage, needle):
     with pytest.raises(ExportError) as e:
         export(p, "csv", tmp_path)
     assert needle in str(e.value) and "\n" not in str(e.value)
-    out = subprocess.run([sys.executable, "-m", "cinemanet", "export", str(p), "--to", "edl", "--output", str(tmp_path)],
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "cinemanet", "export", str(p), "--to", "edl", "--output", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode != 0 and needle in out.stderr and "Traceback" not in out.stderr

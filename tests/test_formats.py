@@ -24,16 +24,22 @@ def test_default_model_declares_its_format():
     assert _default()["format"] == MODEL_FORMAT
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda d: d.update(format=MODEL_FORMAT + 1), "newer than this cinemanet reads"),
-    (lambda d: d.update(format="one"), "format must be a positive integer"),
-    (lambda d: d.update(colour="blue"), "unknown key(s) colour"),
-    (lambda d: d.pop("name"), "missing 'name'"),
-    (lambda d: d["groups"]["shot.level"].update(threshhold=0.3), "groups.shot.level: unknown key(s) threshhold"),
-    (lambda d: d["groups"]["shot.level"].update(threshold=3), "groups.shot.level.threshold must be a number in [0, 1]"),
-    (lambda d: d["groups"]["shot.level"].pop("predictor"), "groups.shot.level needs a predictor"),
-    (lambda d: d["groups"].pop("shot.level"), "missing ['shot.level']"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda d: d.update(format=MODEL_FORMAT + 1), "newer than this cinemanet reads"),
+        (lambda d: d.update(format="one"), "format must be a positive integer"),
+        (lambda d: d.update(colour="blue"), "unknown key(s) colour"),
+        (lambda d: d.pop("name"), "missing 'name'"),
+        (lambda d: d["groups"]["shot.level"].update(threshhold=0.3), "groups.shot.level: unknown key(s) threshhold"),
+        (
+            lambda d: d["groups"]["shot.level"].update(threshold=3),
+            "groups.shot.level.threshold must be a number in [0, 1]",
+        ),
+        (lambda d: d["groups"]["shot.level"].pop("predictor"), "groups.shot.level needs a predictor"),
+        (lambda d: d["groups"].pop("shot.level"), "missing ['shot.level']"),
+    ],
+)
 def test_bad_model_yaml_names_file_and_problem(tmp_path, change, message):
     d = _default()
     change(d)

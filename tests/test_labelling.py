@@ -11,31 +11,82 @@ import numpy as np
 import pytest
 
 from cinemanet.labelling import Conflict, LabellingError, LabelStore
-from cinemanet.labelling.agreement import (agreement_report, coincidence_matrix, consensus, disagreement_png, fleiss_kappa,
-                                           krippendorff_alpha, majority)
+from cinemanet.labelling.agreement import (
+    agreement_report,
+    coincidence_matrix,
+    consensus,
+    disagreement_png,
+    fleiss_kappa,
+    krippendorff_alpha,
+    majority,
+)
 from cinemanet.labelling.interchange import ImportProblems, export_dataset, import_annotations
-from cinemanet.labelling.select import entropy_uncertainty, k_center_greedy, margin_uncertainty, select, select_uncertainty
+from cinemanet.labelling.select import (
+    entropy_uncertainty,
+    k_center_greedy,
+    margin_uncertainty,
+    select,
+    select_uncertainty,
+)
 
 from labelling_fixtures import make_project
 
 N = None
 # Krippendorff (2011), "Computing Krippendorff's Alpha-Reliability", section C: 4 observers,
 # 12 units, values 1-5, missing data. Published: nominal .743, ordinal .815, interval .849.
-KRIPP = [[1, 2, 3, 3, 2, 1, 4, 1, 2, N, N, N],
-         [1, 2, 3, 3, 2, 2, 4, 1, 2, 5, N, 3],
-         [N, 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, N],
-         [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, N]]
+KRIPP = [
+    [1, 2, 3, 3, 2, 1, 4, 1, 2, N, N, N],
+    [1, 2, 3, 3, 2, 2, 4, 1, 2, 5, N, 3],
+    [N, 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, N],
+    [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, N],
+]
 # Fleiss (1971), table 1: 30 patients, 6 psychiatrists each, 5 diagnoses (R irr's `diagnoses`);
 # kappa = 0.430 (R irr::kappam.fleiss gives 0.4302445).
-DIAGNOSES = [[4, 4, 4, 4, 4, 4], [2, 2, 2, 5, 5, 5], [2, 3, 3, 3, 3, 5], [5, 5, 5, 5, 5, 5], [2, 2, 2, 4, 4, 4],
-             [1, 1, 3, 3, 3, 3], [3, 3, 3, 3, 5, 5], [1, 1, 3, 3, 3, 4], [1, 1, 4, 4, 4, 4], [5, 5, 5, 5, 5, 5],
-             [1, 4, 4, 4, 4, 4], [1, 2, 4, 4, 4, 4], [2, 2, 2, 3, 3, 3], [1, 4, 4, 4, 4, 4], [2, 2, 4, 4, 4, 5],
-             [3, 3, 3, 3, 3, 5], [1, 1, 1, 4, 5, 5], [1, 1, 1, 1, 1, 2], [2, 2, 4, 4, 4, 4], [1, 3, 3, 5, 5, 5],
-             [5, 5, 5, 5, 5, 5], [2, 4, 4, 4, 4, 4], [2, 2, 4, 5, 5, 5], [1, 1, 4, 4, 4, 4], [1, 4, 4, 4, 4, 5],
-             [2, 2, 2, 2, 2, 4], [1, 1, 1, 1, 5, 5], [2, 2, 4, 4, 4, 4], [1, 3, 3, 3, 3, 3], [5, 5, 5, 5, 5, 5]]
+DIAGNOSES = [
+    [4, 4, 4, 4, 4, 4],
+    [2, 2, 2, 5, 5, 5],
+    [2, 3, 3, 3, 3, 5],
+    [5, 5, 5, 5, 5, 5],
+    [2, 2, 2, 4, 4, 4],
+    [1, 1, 3, 3, 3, 3],
+    [3, 3, 3, 3, 5, 5],
+    [1, 1, 3, 3, 3, 4],
+    [1, 1, 4, 4, 4, 4],
+    [5, 5, 5, 5, 5, 5],
+    [1, 4, 4, 4, 4, 4],
+    [1, 2, 4, 4, 4, 4],
+    [2, 2, 2, 3, 3, 3],
+    [1, 4, 4, 4, 4, 4],
+    [2, 2, 4, 4, 4, 5],
+    [3, 3, 3, 3, 3, 5],
+    [1, 1, 1, 4, 5, 5],
+    [1, 1, 1, 1, 1, 2],
+    [2, 2, 4, 4, 4, 4],
+    [1, 3, 3, 5, 5, 5],
+    [5, 5, 5, 5, 5, 5],
+    [2, 4, 4, 4, 4, 4],
+    [2, 2, 4, 5, 5, 5],
+    [1, 1, 4, 4, 4, 4],
+    [1, 4, 4, 4, 4, 5],
+    [2, 2, 2, 2, 2, 4],
+    [1, 1, 1, 1, 5, 5],
+    [2, 2, 4, 4, 4, 4],
+    [1, 3, 3, 3, 3, 3],
+    [5, 5, 5, 5, 5, 5],
+]
 # The Fleiss' kappa example of Wikipedia (10 items, 14 raters, counts per category): 0.210
-WIKI = [[0, 0, 0, 0, 14], [0, 2, 6, 4, 2], [0, 0, 3, 5, 6], [0, 3, 9, 2, 0], [2, 2, 8, 1, 1], [7, 7, 0, 0, 0],
-        [3, 2, 6, 3, 0], [2, 5, 3, 2, 2], [6, 5, 2, 1, 0], [0, 2, 2, 3, 7]]
+WIKI = [
+    [0, 0, 0, 0, 14],
+    [0, 2, 6, 4, 2],
+    [0, 0, 3, 5, 6],
+    [0, 3, 9, 2, 0],
+    [2, 2, 8, 1, 1],
+    [7, 7, 0, 0, 0],
+    [3, 2, 6, 3, 0],
+    [2, 5, 3, 2, 2],
+    [6, 5, 2, 1, 0],
+    [0, 2, 2, 3, 7],
+]
 
 
 def test_krippendorff_reliability_data_example():
@@ -134,10 +185,20 @@ def test_agreement_report_and_schema(tmp_path):
     for t in store.tasks(p):
         g = json.loads(items[t["item"]]["gold"] or "null")
         truth[t["id"]] = g["shot.framing"] if g else "shot.framing.medium"
-    _answer_all(store, p, {"ana": lambda t: ("label", truth[t["id"]]),
-                           "ben": lambda t: ("label", truth[t["id"]]) if t["id"] % 2 else ("label", "shot.framing.closeup")})
+    _answer_all(
+        store,
+        p,
+        {
+            "ana": lambda t: ("label", truth[t["id"]]),
+            "ben": lambda t: ("label", truth[t["id"]]) if t["id"] % 2 else ("label", "shot.framing.closeup"),
+        },
+    )
     rep = agreement_report(store, p)
-    schema = json.loads((Path(__file__).resolve().parents[1] / "cinemanet" / "schemas" / "cinemanet.label-agreement-1.schema.json").read_text())
+    schema = json.loads(
+        (
+            Path(__file__).resolve().parents[1] / "cinemanet" / "schemas" / "cinemanet.label-agreement-1.schema.json"
+        ).read_text()
+    )
     jsonschema.validate(rep, schema)
     g = rep["groups"]["shot.framing"]
     assert g["items"] == 10 and g["answers"] == 20
@@ -179,9 +240,16 @@ def _csv(path, rows):
 def test_import_is_all_or_nothing_with_a_message_per_row(tmp_path):
     store, p, _ = make_project(tmp_path, size=4, gold=0.0)
     keys = [r["key"] for r in store.items(p)]
-    bad = _csv(tmp_path / "bad.csv", [(keys[0], "x", "framing", "closeup"), (keys[0], "x", "framing", "medium"),
-                                      ("nope", "x", "framing", "closeup"), (keys[1], "x", "framing", "closup"),
-                                      (keys[1], "x", "angle", "low")])
+    bad = _csv(
+        tmp_path / "bad.csv",
+        [
+            (keys[0], "x", "framing", "closeup"),
+            (keys[0], "x", "framing", "medium"),
+            ("nope", "x", "framing", "closeup"),
+            (keys[1], "x", "framing", "closup"),
+            (keys[1], "x", "angle", "low"),
+        ],
+    )
     with pytest.raises(ImportProblems) as e:
         import_annotations(store, p, bad)
     msgs = e.value.problems
@@ -204,12 +272,30 @@ def test_import_is_all_or_nothing_with_a_message_per_row(tmp_path):
 def test_label_studio_import(tmp_path):
     store, p, _ = make_project(tmp_path, size=3, gold=0.0)
     keys = [r["key"] for r in store.items(p)]
-    ls = [{"id": 1, "data": {"image": f"/data/upload/{keys[0]}.png"},
-           "annotations": [{"completed_by": 7, "result": [{"from_name": "framing", "to_name": "image", "type": "choices",
-                                                            "value": {"choices": ["Close-up"]}}]},
-                           {"completed_by": {"email": "b@x"}, "result": [{"from_name": "shot.framing", "type": "choices",
-                                                                          "value": {"choices": ["medium"]}}]}]},
-          {"id": 2, "data": {"item": keys[1]}, "annotations": [{"completed_by": 7, "was_cancelled": True, "result": []}]}]
+    ls = [
+        {
+            "id": 1,
+            "data": {"image": f"/data/upload/{keys[0]}.png"},
+            "annotations": [
+                {
+                    "completed_by": 7,
+                    "result": [
+                        {
+                            "from_name": "framing",
+                            "to_name": "image",
+                            "type": "choices",
+                            "value": {"choices": ["Close-up"]},
+                        }
+                    ],
+                },
+                {
+                    "completed_by": {"email": "b@x"},
+                    "result": [{"from_name": "shot.framing", "type": "choices", "value": {"choices": ["medium"]}}],
+                },
+            ],
+        },
+        {"id": 2, "data": {"item": keys[1]}, "annotations": [{"completed_by": 7, "was_cancelled": True, "result": []}]},
+    ]
     f = tmp_path / "ls.json"
     f.write_text(json.dumps(ls))
     assert import_annotations(store, p, f) == 2
@@ -222,7 +308,10 @@ def test_import_export_round_trip_into_the_dataset_library(tmp_path):
     keys = [r["key"] for r in store.items(p)]
     rows = []
     for i, k in enumerate(keys):
-        rows += [(k, "ana", "framing", "closeup" if i % 2 else "long"), (k, "ben", "framing", "closeup" if i % 2 else "long")]
+        rows += [
+            (k, "ana", "framing", "closeup" if i % 2 else "long"),
+            (k, "ben", "framing", "closeup" if i % 2 else "long"),
+        ]
     rows[1] = (keys[0], "ben", "framing", "medium")  # one disagreement: no majority, left out
     rows += [(keys[2], "cid", "framing", "not sure")]
     assert import_annotations(store, p, _csv(tmp_path / "a.csv", rows)) == len(rows)
@@ -253,7 +342,24 @@ def test_cli_label_commands(tmp_path, monkeypatch):
     monkeypatch.setenv("CINEMANET_DATA", str(tmp_path))
     make_project(tmp_path, name="unused", size=3)  # makes data set "toy" in this store
     run = CliRunner().invoke
-    r = run(app, ["label", "create", "p", "--group", "framing", "--from-dataset", "toy", "--size", "8", "--strategy", "diversity", "-j", "1"])
+    r = run(
+        app,
+        [
+            "label",
+            "create",
+            "p",
+            "--group",
+            "framing",
+            "--from-dataset",
+            "toy",
+            "--size",
+            "8",
+            "--strategy",
+            "diversity",
+            "-j",
+            "1",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert "8 items (1 gold)" in r.output
     r = run(app, ["label", "annotator", "add", "ana"])
@@ -296,7 +402,9 @@ def test_project_from_a_catalog_uses_shot_scores_embeddings_and_keyframes(tmp_pa
         pool = pool_from_catalog(cat)
         assert len(pool) == len(doc["shots"]) and all(it.embedding is not None and it.scores for it in pool)
         store = LabelStore(tmp_path / "labelling.sqlite")
-        p = build_project(store, "shots", ["shot.framing", "shot.angle"], pool, size=3, strategy="diversity", catalog=cat)
+        p = build_project(
+            store, "shots", ["shot.framing", "shot.angle"], pool, size=3, strategy="diversity", catalog=cat
+        )
         p2 = build_project(store, "shots-u", ["shot.framing"], pool, size=2, strategy="uncertainty", catalog=cat)
     items = store.items(p)
     assert len(items) == 3 and store.counts(p)["tasks"] == 6 and store.counts(p)["gold_items"] == 0

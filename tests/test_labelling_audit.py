@@ -37,7 +37,11 @@ def _skewed(root, skew: bool, n: int = 40):
     (root / "img").mkdir(parents=True)
     for src in ("A", "B"):
         for i in range(n):
-            lab = ("closeup" if (src == "A" and i < 0.8 * n) or (src == "B" and i < 0.2 * n) else "long") if skew else ("closeup" if i % 2 else "long")
+            lab = (
+                ("closeup" if (src == "A" and i < 0.8 * n) or (src == "B" and i < 0.2 * n) else "long")
+                if skew
+                else ("closeup" if i % 2 else "long")
+            )
             f = root / "img" / f"{src}{i}.png"
             Image.fromarray(rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)).resize((64, 36), Image.NEAREST).save(f)
             rows.append(f"img/{f.name},shot.framing,{lab},{src}")
@@ -50,9 +54,19 @@ def test_planted_skew_is_found_and_balanced_data_gives_none(tmp_path):
     ds = _skewed(tmp_path / "a", True)
     rep = run_audit([ds], tmp_path / "out", log=lambda m: None)
     jsonschema = pytest.importorskip("jsonschema")
-    jsonschema.validate(json.loads((tmp_path / "out" / "audit.json").read_text()),
-                        json.loads((Path(__file__).resolve().parents[1] / "cinemanet" / "schemas" / "cinemanet.audit-1.schema.json").read_text()))
-    f = [t for t in rep["findings"] if t["column"] == "source" and t["slice"] == "A" and t["label"] == "shot.framing.closeup"]
+    jsonschema.validate(
+        json.loads((tmp_path / "out" / "audit.json").read_text()),
+        json.loads(
+            (
+                Path(__file__).resolve().parents[1] / "cinemanet" / "schemas" / "cinemanet.audit-1.schema.json"
+            ).read_text()
+        ),
+    )
+    f = [
+        t
+        for t in rep["findings"]
+        if t["column"] == "source" and t["slice"] == "A" and t["label"] == "shot.framing.closeup"
+    ]
     assert f and f[0]["share_slice"] == pytest.approx(0.8) and f[0]["share_rest"] == pytest.approx(0.2)
     assert f[0]["p_holm"] < 0.05 and f[0]["ci_slice"][0] > f[0]["ci_rest"][1]
     assert any("source = A" in s and "closeup" in s for s in rep["summary"])
@@ -73,7 +87,9 @@ def test_cli_audit_with_model(tmp_path, monkeypatch):
     assert r.exit_code == 0, r.output
     rep = json.loads((out / "audit.json").read_text())
     jsonschema = pytest.importorskip("jsonschema")
-    schema = json.loads((Path(__file__).resolve().parents[1] / "cinemanet" / "schemas" / "cinemanet.audit-1.schema.json").read_text())
+    schema = json.loads(
+        (Path(__file__).resolve().parents[1] / "cinemanet" / "schemas" / "cinemanet.audit-1.schema.json").read_text()
+    )
     jsonschema.validate(rep, schema)
     assert rep["schema"] == "cinemanet.audit/1" and rep["images"] == 12
     assert rep["model"]["accuracy"]["shot.framing"]["n"] == 12  # generated pictures: none seen in training

@@ -36,10 +36,14 @@ def _chromium() -> str | None:
 
 CHROMIUM = _chromium()
 pytestmark = [
-    pytest.mark.skipif(CHROMIUM is None, reason="no Chromium found (apt-get install chromium, or set CINEMANET_CHROMIUM)"),
+    pytest.mark.skipif(
+        CHROMIUM is None, reason="no Chromium found (apt-get install chromium, or set CINEMANET_CHROMIUM)"
+    ),
     pytest.mark.filterwarnings("ignore::DeprecationWarning"),
 ]
-playwright_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright Python package (pip install playwright; no browser download)")
+playwright_api = pytest.importorskip(
+    "playwright.sync_api", reason="needs the playwright Python package (pip install playwright; no browser download)"
+)
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
 
 
@@ -57,8 +61,13 @@ def serve(root: Path):
     port = _free_port()
     env = dict(os.environ, CINEMANET_DATA=str(root))
     log = open(root / "serve.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "cinemanet", "serve", "--catalog", str(root / "catalog.sqlite"), "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cinemanet", "serve", "--catalog", str(root / "catalog.sqlite"), "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        env=env,
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while True:
@@ -68,7 +77,9 @@ def serve(root: Path):
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
-                raise RuntimeError(f"cinemanet serve did not start: {(root / 'serve.log').read_text(errors='replace')[-2000:]}") from None
+                raise RuntimeError(
+                    f"cinemanet serve did not start: {(root / 'serve.log').read_text(errors='replace')[-2000:]}"
+                ) from None
             time.sleep(0.3)
 
 
@@ -106,7 +117,11 @@ def browser():
 
 def test_two_annotators_a_reviewer_and_the_export(browser, tmp_path):
     store, p, ds_store = make_project(tmp_path, size=4, gold=0.0)
-    toks = {"ana": store.add_annotator("ana"), "ben": store.add_annotator("ben"), "rev": store.add_annotator("rev", "reviewer")}
+    toks = {
+        "ana": store.add_annotator("ana"),
+        "ben": store.add_annotator("ben"),
+        "rev": store.add_annotator("rev", "reviewer"),
+    }
     store.close()
     proc, base = serve(tmp_path)
     try:
@@ -151,8 +166,13 @@ def test_two_annotators_a_reviewer_and_the_export(browser, tmp_path):
         proc.wait(10)
 
     env = dict(os.environ, CINEMANET_DATA=str(tmp_path))
-    out = subprocess.run([sys.executable, "-m", "cinemanet", "label", "export", "proj", "--dataset", "crowd"],
-                         capture_output=True, text=True, env=env, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, "-m", "cinemanet", "label", "export", "proj", "--dataset", "crowd"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
     assert out.returncode == 0, out.stderr
     assert "crowd" in ds_store.names()
     recs = ds_store.load("crowd").records

@@ -22,8 +22,11 @@ def env(tmp_path):
     Catalog.open(tmp_path / "cat.sqlite").close()
     app = create_app(tmp_path / "cat.sqlite")
     app.state.labelling = store
-    toks = {"ana": store.add_annotator("ana"), "ben": store.add_annotator("ben"),
-            "rev": store.add_annotator("rev", "reviewer")}
+    toks = {
+        "ana": store.add_annotator("ana"),
+        "ben": store.add_annotator("ben"),
+        "rev": store.add_annotator("rev", "reviewer"),
+    }
     return app, store, p, toks
 
 
@@ -41,14 +44,20 @@ def login(app, token):
 
 
 def form_fields(html):
-    return {"csrf": re.search(r'name="csrf" value="([^"]+)"', html).group(1),
-            "task": re.search(r'name="task" value="(\d+)"', html).group(1)}
+    return {
+        "csrf": re.search(r'name="csrf" value="([^"]+)"', html).group(1),
+        "task": re.search(r'name="task" value="(\d+)"', html).group(1),
+    }
 
 
 ENDPOINTS = [
-    ("GET", "/label/proj", None), ("GET", "/label/proj/items/1/image", None), ("GET", "/api/v1/label/proj/next", None),
-    ("POST", "/api/v1/label/proj/answers", {"task": 1, "kind": "skip"}), ("GET", "/api/v1/label/proj/mine", None),
-    ("GET", "/review/proj", None), ("GET", "/api/v1/label/proj/review", None),
+    ("GET", "/label/proj", None),
+    ("GET", "/label/proj/items/1/image", None),
+    ("GET", "/api/v1/label/proj/next", None),
+    ("POST", "/api/v1/label/proj/answers", {"task": 1, "kind": "skip"}),
+    ("GET", "/api/v1/label/proj/mine", None),
+    ("GET", "/review/proj", None),
+    ("GET", "/api/v1/label/proj/review", None),
     ("POST", "/api/v1/label/proj/review/1", {"kind": "na"}),
 ]
 
@@ -77,12 +86,20 @@ def test_form_posts_need_csrf(env):
     f = form_fields(page.text)
     r = c.post("/label/proj/answer", data={"task": f["task"], "choice": "skip"}, follow_redirects=False)
     assert r.status_code == 403 and "CSRF" in r.text
-    r = c.post("/label/proj/answer", data={"task": f["task"], "choice": "skip", "csrf": "forged"}, follow_redirects=False)
+    r = c.post(
+        "/label/proj/answer", data={"task": f["task"], "choice": "skip", "csrf": "forged"}, follow_redirects=False
+    )
     assert r.status_code == 403
-    r = c.post("/label/proj/answer", data={"task": f["task"], "choice": "skip", "csrf": f["csrf"]},
-               headers={"Origin": "https://evil.example"}, follow_redirects=False)
+    r = c.post(
+        "/label/proj/answer",
+        data={"task": f["task"], "choice": "skip", "csrf": f["csrf"]},
+        headers={"Origin": "https://evil.example"},
+        follow_redirects=False,
+    )
     assert r.status_code == 403
-    r = c.post("/label/proj/answer", data={"task": f["task"], "choice": "skip", "csrf": f["csrf"]}, follow_redirects=False)
+    r = c.post(
+        "/label/proj/answer", data={"task": f["task"], "choice": "skip", "csrf": f["csrf"]}, follow_redirects=False
+    )
     assert r.status_code == 303
 
 
@@ -120,14 +137,32 @@ def test_api_answer_then_reveal_and_mine_only(env):
     c = TestClient(app)
     t = c.get("/api/v1/label/proj/next", headers=bearer(toks["ana"])).json()["task"]
     assert "gold" not in t and "model" not in t
-    r = c.post("/api/v1/label/proj/answers", json={"task": t["id"], "kind": "label", "label": "shot.framing.long"}, headers=bearer(toks["ana"]))
+    r = c.post(
+        "/api/v1/label/proj/answers",
+        json={"task": t["id"], "kind": "label", "label": "shot.framing.long"},
+        headers=bearer(toks["ana"]),
+    )
     assert r.status_code == 200 and r.json()["reveal"]["label"]
-    c.post("/api/v1/label/proj/answers", json={"task": t["id"], "kind": "label", "label": "shot.framing.closeup"}, headers=bearer(toks["ben"]))
+    c.post(
+        "/api/v1/label/proj/answers",
+        json={"task": t["id"], "kind": "label", "label": "shot.framing.closeup"},
+        headers=bearer(toks["ben"]),
+    )
     mine = c.get("/api/v1/label/proj/mine", headers=bearer(toks["ben"])).json()
     assert [a["label"] for a in mine["answers"]] == ["shot.framing.closeup"]  # never ana's answer
-    assert c.post("/api/v1/label/proj/answers", json={"task": t["id"], "kind": "label", "label": "shot.framing.medium"},
-                  headers=bearer(toks["ana"])).status_code == 409
-    bad = c.post("/api/v1/label/proj/answers", json={"task": t["id"], "kind": "label", "label": "shot.angle.low"}, headers=bearer(toks["rev"]))
+    assert (
+        c.post(
+            "/api/v1/label/proj/answers",
+            json={"task": t["id"], "kind": "label", "label": "shot.framing.medium"},
+            headers=bearer(toks["ana"]),
+        ).status_code
+        == 409
+    )
+    bad = c.post(
+        "/api/v1/label/proj/answers",
+        json={"task": t["id"], "kind": "label", "label": "shot.angle.low"},
+        headers=bearer(toks["rev"]),
+    )
     assert bad.status_code == 400
 
 
@@ -148,8 +183,15 @@ def test_concurrent_answers_for_one_item_are_both_kept(env):
     codes = []
 
     def go(who, lab):
-        codes.append(TestClient(app).post("/api/v1/label/proj/answers", json={"task": t["id"], "kind": "label", "label": lab},
-                                          headers=bearer(toks[who])).status_code)
+        codes.append(
+            TestClient(app)
+            .post(
+                "/api/v1/label/proj/answers",
+                json={"task": t["id"], "kind": "label", "label": lab},
+                headers=bearer(toks[who]),
+            )
+            .status_code
+        )
 
     th = [threading.Thread(target=go, args=a) for a in (("ana", "shot.framing.long"), ("ben", "shot.framing.medium"))]
     for x in th:
@@ -169,7 +211,9 @@ def test_rate_limit_per_token(env):
     c = TestClient(app)
     codes = [c.get("/api/v1/label/proj/next", headers=bearer(toks["ana"])).status_code for _ in range(8)]
     assert codes[:5] == [200] * 5 and codes[5:] == [429] * 3
-    assert c.get("/api/v1/label/proj/next", headers=bearer(toks["ben"])).status_code == 200  # another token is unaffected
+    assert (
+        c.get("/api/v1/label/proj/next", headers=bearer(toks["ben"])).status_code == 200
+    )  # another token is unaffected
 
 
 def test_review_flow_escapes_user_text_and_is_final(env):
@@ -178,9 +222,16 @@ def test_review_flow_escapes_user_text_and_is_final(env):
     tok_evil = store.add_annotator(evil)
     c = TestClient(app)
     t = c.get("/api/v1/label/proj/next", headers=bearer(toks["ana"])).json()["task"]
-    c.post("/api/v1/label/proj/answers", json={"task": t["id"], "kind": "label", "label": "shot.framing.long", "suggestion": evil},
-           headers=bearer(toks["ana"]))
-    c.post("/api/v1/label/proj/answers", json={"task": t["id"], "kind": "label", "label": "shot.framing.medium"}, headers=bearer(tok_evil))
+    c.post(
+        "/api/v1/label/proj/answers",
+        json={"task": t["id"], "kind": "label", "label": "shot.framing.long", "suggestion": evil},
+        headers=bearer(toks["ana"]),
+    )
+    c.post(
+        "/api/v1/label/proj/answers",
+        json={"task": t["id"], "kind": "label", "label": "shot.framing.medium"},
+        headers=bearer(tok_evil),
+    )
     q = c.get("/api/v1/label/proj/review", headers=bearer(toks["rev"])).json()["queue"]
     assert any(x["task"] == t["id"] and x["why"] == "disagreement" for x in q)
     rc = login(app, toks["rev"])
@@ -193,7 +244,10 @@ def test_review_flow_escapes_user_text_and_is_final(env):
     assert consensus(store, p)[t["id"]]["decided_by"] == "review"
     r = rc.post("/review/proj/decide", data={"task": t["id"], "choice": "label:shot.framing.medium", "csrf": f["csrf"]})
     assert r.status_code == 409  # final
-    assert c.post(f"/api/v1/label/proj/review/{t['id']}", json={"kind": "na"}, headers=bearer(toks["rev"])).status_code == 409
+    assert (
+        c.post(f"/api/v1/label/proj/review/{t['id']}", json={"kind": "na"}, headers=bearer(toks["rev"])).status_code
+        == 409
+    )
     # suggestions are listed escaped nowhere but stored verbatim
     assert store.suggestions(p)[0]["text"] == evil
 
@@ -207,8 +261,10 @@ def test_unknown_project_and_item(env):
     assert r.status_code == 200 and r.headers["content-type"].startswith("image/")
 
 
-@pytest.mark.parametrize("url,data", [("/label/proj/answer", {"task": "1", "choice": "skip"}),
-                                      ("/review/proj/decide", {"task": "1", "choice": "na"})])
+@pytest.mark.parametrize(
+    "url,data",
+    [("/label/proj/answer", {"task": "1", "choice": "skip"}), ("/review/proj/decide", {"task": "1", "choice": "na"})],
+)
 def test_form_posts_need_a_token_even_with_a_good_csrf(env, url, data):
     app, _, _, toks = env
     c = TestClient(app)
@@ -237,9 +293,20 @@ def test_api_answers_match_their_openapi_schemas(env):
     nxt = c.get("/api/v1/label/proj/next", headers=bearer(toks["ana"]))
     check("get", f"{base}/next", nxt)
     t = nxt.json()["task"]["id"]
-    check("post", f"{base}/answers", c.post("/api/v1/label/proj/answers", json={"task": t, "kind": "label", "label": "shot.framing.long"},
-                                            headers=bearer(toks["ana"])))
+    check(
+        "post",
+        f"{base}/answers",
+        c.post(
+            "/api/v1/label/proj/answers",
+            json={"task": t, "kind": "label", "label": "shot.framing.long"},
+            headers=bearer(toks["ana"]),
+        ),
+    )
     c.post("/api/v1/label/proj/answers", json={"task": t, "kind": "na"}, headers=bearer(toks["ben"]))
     check("get", f"{base}/mine", c.get("/api/v1/label/proj/mine", headers=bearer(toks["ana"])))
     check("get", f"{base}/review", c.get("/api/v1/label/proj/review", headers=bearer(toks["rev"])))
-    check("post", f"{base}/review/{{task}}", c.post(f"/api/v1/label/proj/review/{t}", json={"kind": "na"}, headers=bearer(toks["rev"])))
+    check(
+        "post",
+        f"{base}/review/{{task}}",
+        c.post(f"/api/v1/label/proj/review/{t}", json={"kind": "na"}, headers=bearer(toks["rev"])),
+    )

@@ -26,7 +26,14 @@ def _photo(w=640, h=360) -> Image.Image:
 
 @pytest.mark.parametrize(
     "name,kwargs",
-    [("a.jpg", {}), ("a.png", {}), ("a.webp", {"quality": 90}), ("a.tif", {}), ("a.tiff", {"compression": "tiff_lzw"}), ("a.bmp", {})],
+    [
+        ("a.jpg", {}),
+        ("a.png", {}),
+        ("a.webp", {"quality": 90}),
+        ("a.tif", {}),
+        ("a.tiff", {"compression": "tiff_lzw"}),
+        ("a.bmp", {}),
+    ],
 )
 def test_formats(tmp_path, name, kwargs):
     p = tmp_path / name
@@ -49,7 +56,7 @@ def test_large_jpeg_decodes_at_working_size(tmp_path):
 def test_grayscale_16bit_cmyk_alpha(tmp_path):
     g = _photo().convert("L")
     g.save(tmp_path / "g.png")
-    a16 = (np.asarray(g).astype(np.uint16) * 257)
+    a16 = np.asarray(g).astype(np.uint16) * 257
     Image.fromarray(a16).save(tmp_path / "g16.png")
     assert Image.open(tmp_path / "g16.png").mode.startswith("I")
     _photo().convert("CMYK").save(tmp_path / "c.jpg")
@@ -138,7 +145,13 @@ def _bad_inputs(tmp: Path) -> dict[str, Path]:
 
 @pytest.mark.parametrize(
     "kind,needle",
-    [("zero", "empty"), ("truncated", "truncated"), ("text", "not a recognised image"), ("bomb", "too large"), ("missing", "no such file")],
+    [
+        ("zero", "empty"),
+        ("truncated", "truncated"),
+        ("text", "not a recognised image"),
+        ("bomb", "too large"),
+        ("missing", "no such file"),
+    ],
 )
 def test_bad_input_gives_one_line_reason(tmp_path, kind, needle):
     path = _bad_inputs(tmp_path)[kind]
@@ -176,8 +189,12 @@ def test_unreadable_file_real_permissions(tmp_path):
         "import sys; from cinemanet.media import load_image, ImageReadError\n"
         "try:\n    load_image(sys.argv[1])\nexcept ImageReadError as e:\n    print(e)\n"
     )
-    out = subprocess.run(_without_root_read_override() + [sys.executable, "-c", code, str(p)],
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        _without_root_read_override() + [sys.executable, "-c", code, str(p)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.stdout.strip() == "permission denied", out.stderr[-500:]
 
 
@@ -233,6 +250,10 @@ def test_tag_on_a_video_names_analyze(tmp_path):
     assert "use `cinemanet analyze`" in f.error
     [d] = discover([tmp_path], IMAGE_EXTENSIONS, elsewhere=hint)
     assert "folder contains no images" in d.error and "cinemanet analyze" in d.error
-    out = subprocess.run([sys.executable, "-m", "cinemanet", "tag", str(tmp_path / "clip.mp4"), "-f", "jsonl"],
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "cinemanet", "tag", str(tmp_path / "clip.mp4"), "-f", "jsonl"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 1 and "use `cinemanet analyze` for videos" in out.stderr

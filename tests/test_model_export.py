@@ -22,8 +22,10 @@ def exported(tmp_path_factory):
 
 def test_onnx_export_matches_the_python_model(exported):
     assert exported.path.exists() and exported.parity is not None
-    print(f"ONNX parity: max abs diff {exported.parity['max_abs_diff']:.2e} (probabilities), "
-          f"{exported.parity['embedding_max_abs_diff']:.2e} (embedding), {exported.parity['images']} images")
+    print(
+        f"ONNX parity: max abs diff {exported.parity['max_abs_diff']:.2e} (probabilities), "
+        f"{exported.parity['embedding_max_abs_diff']:.2e} (embedding), {exported.parity['images']} images"
+    )
     assert exported.parity["images"] >= 2
     assert exported.parity["max_abs_diff"] < 1e-4
     assert exported.parity["embedding_max_abs_diff"] < 1e-3
@@ -41,7 +43,9 @@ def test_onnx_file_carries_label_metadata(exported):
         if "labels" in o:
             assert all(tax.label(k).group == o["group"] for k in o["labels"] if k not in o.get("not_v1_labels", []))
     # groups answered by rules or detectors are listed with a reason, not silently dropped
-    assert set(meta["not_included"]) | {o["group"] for o in meta["outputs"].values() if "group" in o} == set(tax.group_keys)
+    assert set(meta["not_included"]) | {o["group"] for o in meta["outputs"].values() if "group" in o} == set(
+        tax.group_keys
+    )
 
 
 def test_reloaded_onnx_predicts_like_python(exported):

@@ -59,6 +59,7 @@ def test_duplicate_detector_through_the_decorator():
     from cinemanet.video.detectors import ShotDetector, register_detector
 
     with pytest.raises(PluginError, match="fast.*registered twice.*FastDetector"):
+
         @register_detector
         class Impostor(ShotDetector):
             name = "fast"
@@ -92,7 +93,10 @@ def test_broken_builtin_module_is_named(tmp_path, monkeypatch):
 def third_party(tmp_path_factory):
     """A third-party package with a detector, built and pip-installed into a target folder."""
     tmp = tmp_path_factory.mktemp("plugin")
-    src = _package(tmp, "cnplug_every", '''
+    src = _package(
+        tmp,
+        "cnplug_every",
+        '''
         """Every N frames is a cut: a plug-in only a test would ship."""
         from cinemanet.video.detectors import Boundary, ShotDetector, register_detector
 
@@ -109,8 +113,10 @@ def third_party(tmp_path_factory):
                 if index and index % self.n == 0:
                     return [Boundary(index, "cut", index, index)]
                 return []
-    ''')
-    (src / "pyproject.toml").write_text(textwrap.dedent('''
+    ''',
+    )
+    (src / "pyproject.toml").write_text(
+        textwrap.dedent("""
         [build-system]
         requires = ["setuptools>=64"]
         build-backend = "setuptools.build_meta"
@@ -121,10 +127,26 @@ def third_party(tmp_path_factory):
 
         [project.entry-points."cinemanet.detectors"]
         every-n = "cnplug_every.plugin:EveryN"
-    '''))
+    """)
+    )
     target = tmp / "site"
-    r = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-                        "--no-index", "--target", str(target), str(src)], capture_output=True, text=True)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--target",
+            str(target),
+            str(src),
+        ],
+        capture_output=True,
+        text=True,
+    )
     if r.returncode != 0:
         pytest.skip(f"could not build the test plug-in with pip: {r.stderr.strip().splitlines()[-1:]}")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(target), str(ROOT)]))
@@ -132,8 +154,9 @@ def third_party(tmp_path_factory):
 
 
 def _cli(env, *args, timeout=600):
-    return subprocess.run([sys.executable, "-m", "cinemanet", *map(str, args)], capture_output=True, text=True,
-                          env=env, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "cinemanet", *map(str, args)], capture_output=True, text=True, env=env, timeout=timeout
+    )
 
 
 def test_third_party_plugin_is_listed(third_party):
@@ -163,7 +186,8 @@ def test_third_party_detector_end_to_end(third_party, tmp_path):
 
 def test_broken_third_party_plugin_is_a_clear_error(tmp_path):
     src = _package(tmp_path, "cnplug_broken", "raise RuntimeError('this plug-in is broken')\n")
-    (src / "pyproject.toml").write_text(textwrap.dedent('''
+    (src / "pyproject.toml").write_text(
+        textwrap.dedent("""
         [build-system]
         requires = ["setuptools>=64"]
         build-backend = "setuptools.build_meta"
@@ -172,10 +196,26 @@ def test_broken_third_party_plugin_is_a_clear_error(tmp_path):
         version = "0.2.0"
         [project.entry-points."cinemanet.exporters"]
         broken = "cnplug_broken.plugin"
-    '''))
+    """)
+    )
     target = tmp_path / "site"
-    r = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-                        "--no-index", "--target", str(target), str(src)], capture_output=True, text=True)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--target",
+            str(target),
+            str(src),
+        ],
+        capture_output=True,
+        text=True,
+    )
     if r.returncode != 0:
         pytest.skip("could not build the test plug-in with pip")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(target), str(ROOT)]))

@@ -130,8 +130,16 @@ def test_every_group_depends_on_the_image(net, sample_rgb):
     green[:] = (0, 177, 64)
     yy, xx = np.mgrid[0:360, 0:640]
     grid = np.repeat(((((yy % 30) < 3) | ((xx % 30) < 3)) * 255).astype(np.uint8)[..., None], 3, 2)
-    imgs = [sample_rgb, city(), rotate(city(seed=3), 10), cv2.GaussianBlur(sample_rgb, (0, 0), 5),
-            np.full((200, 300, 3), 200, np.uint8), sample_rgb[:, ::-1] // 3, green, grid]
+    imgs = [
+        sample_rgb,
+        city(),
+        rotate(city(seed=3), 10),
+        cv2.GaussianBlur(sample_rgb, (0, 0), 5),
+        np.full((200, 300, 3), 200, np.uint8),
+        sample_rgb[:, ::-1] // 3,
+        green,
+        grid,
+    ]
     results = [net.tag(i) for i in imgs]
     for g in results[0].groups:
         vecs = np.array([[r.groups[g].scores[k] for k in sorted(r.groups[g].scores)] for r in results])

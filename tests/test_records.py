@@ -71,9 +71,9 @@ def test_bad_record_names_the_field(analysed):
 
 def test_shipped_schemas_come_from_the_records():
     assert shipped(SHOT_SCHEMA_FILE)["oneOf"][0] == contract_schema(Shot)
-    assert {k: shipped(VIDEO_SCHEMA_FILE)[k] for k in ("type", "required", "properties")} == \
-        {k: contract_schema(Video)[k] for k in ("type", "required", "properties")}
-
+    assert {k: shipped(VIDEO_SCHEMA_FILE)[k] for k in ("type", "required", "properties")} == {
+        k: contract_schema(Video)[k] for k in ("type", "required", "properties")
+    }
 
 
 @pytest.mark.parametrize("umask", [0o022, 0o077])

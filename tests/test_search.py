@@ -26,8 +26,16 @@ DIM = 32
 
 
 # ----------------------------------------------------------------------------- sidecar documents
-def make_shot(path: str, n: int, start: int, frames: int, picks: dict[str, tuple[str, float]], tags=(),
-              brightness: float = 0.5, emb=None) -> dict:
+def make_shot(
+    path: str,
+    n: int,
+    start: int,
+    frames: int,
+    picks: dict[str, tuple[str, float]],
+    tags=(),
+    brightness: float = 0.5,
+    emb=None,
+) -> dict:
     """A cinemanet.shot/2 object: ``picks`` maps group -> (chosen label, its score); every other
     label of the group shares what is left."""
     tax = get_taxonomy()
@@ -35,18 +43,37 @@ def make_shot(path: str, n: int, start: int, frames: int, picks: dict[str, tuple
     for g in tax.groups:
         label, score = picks.get(g.key, (g.keys[0], 0.6))
         rest = (1.0 - score) / max(1, len(g.keys) - 1)
-        groups[g.key] = {"label": label, "confidence": score,
-                         "scores": {k: (score if k == label else round(rest, 4)) for k in g.keys}}
+        groups[g.key] = {
+            "label": label,
+            "confidence": score,
+            "scores": {k: (score if k == label else round(rest, 4)) for k in g.keys},
+        }
     tags = sorted(set(tags) | {lab for lab, _ in picks.values()})
     lv = int(round(brightness * 255))
     shot = {
-        "schema": SHOT_SCHEMA, "path": path, "shot": n, "start_frame": start, "end_frame": start + frames - 1,
-        "start_time": start / 24.0, "end_time": (start + frames) / 24.0,
-        "start_timecode": "00:00:00:00", "end_timecode": "00:00:01:00",
-        "groups": groups, "tags": tags, "description": f"shot {n}", "keyframes": [start],
-        "keyframe_times": [start / 24.0], "dominant_colors": [{"hex": f"#{lv:02x}{lv:02x}{lv:02x}", "fraction": 1.0}],
-        "motion": 0.01, "transition": {"kind": "start" if n == 0 else "cut", "start_frame": start, "end_frame": start,
-                                   "start_time": start / 24.0, "end_time": (start + 1) / 24.0},
+        "schema": SHOT_SCHEMA,
+        "path": path,
+        "shot": n,
+        "start_frame": start,
+        "end_frame": start + frames - 1,
+        "start_time": start / 24.0,
+        "end_time": (start + frames) / 24.0,
+        "start_timecode": "00:00:00:00",
+        "end_timecode": "00:00:01:00",
+        "groups": groups,
+        "tags": tags,
+        "description": f"shot {n}",
+        "keyframes": [start],
+        "keyframe_times": [start / 24.0],
+        "dominant_colors": [{"hex": f"#{lv:02x}{lv:02x}{lv:02x}", "fraction": 1.0}],
+        "motion": 0.01,
+        "transition": {
+            "kind": "start" if n == 0 else "cut",
+            "start_frame": start,
+            "end_frame": start,
+            "start_time": start / 24.0,
+            "end_time": (start + 1) / 24.0,
+        },
     }
     if emb is not None:
         shot["embedding"] = [float(x) for x in emb]
@@ -55,14 +82,36 @@ def make_shot(path: str, n: int, start: int, frames: int, picks: dict[str, tuple
 
 def make_doc(path: str, shots: list[dict], sha: str) -> dict:
     frames = max(s["end_frame"] for s in shots) + 1
-    return {"schema": VIDEO_SCHEMA, "path": path,
-            "file": {"size": 1000, "sha256": sha, "mtime": 0.0},
-            "model": {"name": "test", "version": "0", "taxonomy": "1", "detector": "fast", "detector_options": {},
-                      "cinemanet": "0"},
-            "video": {"width": 320, "height": 180, "rotation": 0, "fps": 24.0, "fps_rational": "24/1", "time_base": "1/24",
-                      "duration": frames / 24.0, "codec": "h264", "pix_fmt": "yuv420p", "bit_depth": 8, "start_time": 0.0,
-                      "timecode": None, "frame_count": frames},
-            "created": "2026-01-01T00:00:00Z", "shots": shots}
+    return {
+        "schema": VIDEO_SCHEMA,
+        "path": path,
+        "file": {"size": 1000, "sha256": sha, "mtime": 0.0},
+        "model": {
+            "name": "test",
+            "version": "0",
+            "taxonomy": "1",
+            "detector": "fast",
+            "detector_options": {},
+            "cinemanet": "0",
+        },
+        "video": {
+            "width": 320,
+            "height": 180,
+            "rotation": 0,
+            "fps": 24.0,
+            "fps_rational": "24/1",
+            "time_base": "1/24",
+            "duration": frames / 24.0,
+            "codec": "h264",
+            "pix_fmt": "yuv420p",
+            "bit_depth": 8,
+            "start_time": 0.0,
+            "timecode": None,
+            "frame_count": frames,
+        },
+        "created": "2026-01-01T00:00:00Z",
+        "shots": shots,
+    }
 
 
 # Twelve shots with known framing / time of day / person / brightness / duration
@@ -96,8 +145,11 @@ def small(tmp_path_factory):
     for v in range(2):
         path = str(tmp / f"video{v}.mp4")
         shots, start = [], 0
-        for n, (fr, fs, tod, person, frames, br) in enumerate(SPEC[v * 6:(v + 1) * 6]):
-            picks = {"shot.framing": (_label("shot.framing", fr), fs), "shot.timeofday": (_label("shot.timeofday", tod), 0.8)}
+        for n, (fr, fs, tod, person, frames, br) in enumerate(SPEC[v * 6 : (v + 1) * 6]):
+            picks = {
+                "shot.framing": (_label("shot.framing", fr), fs),
+                "shot.timeofday": (_label("shot.timeofday", tod), 0.8),
+            }
             tags = ["shot.subject.person"] if person else []
             shots.append(make_shot(path, n, start, frames, picks, tags, br, rng.normal(size=DIM)))
             start += frames
@@ -158,12 +210,15 @@ def test_parse_sort_and_limit():
         parse("sort:duration sort:brightness")
 
 
-@pytest.mark.parametrize("text,expect", [
-    ("nigth", "night"),
-    ("framing:closup", "framing:closeup"),
-    ("sort:durat", "sort:duration"),
-    ("framin:closeup", "framing:"),
-])
+@pytest.mark.parametrize(
+    "text,expect",
+    [
+        ("nigth", "night"),
+        ("framing:closup", "framing:closeup"),
+        ("sort:durat", "sort:duration"),
+        ("framin:closeup", "framing:"),
+    ],
+)
 def test_did_you_mean(text, expect):
     with pytest.raises(QueryError) as e:
         parse(text)
@@ -171,8 +226,24 @@ def test_did_you_mean(text, expect):
     assert "did you mean" in str(e.value)
 
 
-@pytest.mark.parametrize("text", ["(night", "night)", "night OR", "NOT", "framing:closeup>2", "framing:", ">3",
-                                  "duration>abc", "framing", "sort:nonsense", "limit:0", "a" * 3000, "x\x00y"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "(night",
+        "night)",
+        "night OR",
+        "NOT",
+        "framing:closeup>2",
+        "framing:",
+        ">3",
+        "duration>abc",
+        "framing",
+        "sort:nonsense",
+        "limit:0",
+        "a" * 3000,
+        "x\x00y",
+    ],
+)
 def test_bad_queries_are_one_line_errors(text):
     with pytest.raises(QueryError) as e:
         parse(text)
@@ -180,14 +251,20 @@ def test_bad_queries_are_one_line_errors(text):
 
 
 def test_normalised_text_parses_back():
-    for t in ["night exterior wide -person sort:duration", "(night OR day) framing:closeup>0.8 limit:3",
-              '"black and white" duration<2', ""]:
+    for t in [
+        "night exterior wide -person sort:duration",
+        "(night OR day) framing:closeup>0.8 limit:3",
+        '"black and white" duration<2',
+        "",
+    ]:
         q = parse(t)
         assert str(parse(str(q))) == str(q)
 
 
-_ALPHABET = st.sampled_from(list("abcdefghijklmnopqrstuvwxyz ()-:<>=.\"|!&*0123456789") + ["night", "OR", "NOT", "AND",
-                            "framing:", "closeup", "sort:", "duration", "limit:", " ", "é", "\t"])
+_ALPHABET = st.sampled_from(
+    list('abcdefghijklmnopqrstuvwxyz ()-:<>=."|!&*0123456789')
+    + ["night", "OR", "NOT", "AND", "framing:", "closeup", "sort:", "duration", "limit:", " ", "é", "\t"]
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -203,7 +280,9 @@ def test_parser_never_crashes(text):
 
 
 # ------------------------------------------------------------------------- an editor's words
-CU, MED, ECU_, LONG, XLONG = ("shot.framing." + k for k in ("closeup", "medium", "extremecloseup", "long", "extremelong"))
+CU, MED, ECU_, LONG, XLONG = (
+    "shot.framing." + k for k in ("closeup", "medium", "extremecloseup", "long", "extremelong")
+)
 STORES = {"shot.location.exterior.structure.building.store", "shot.location.interior.structure.building.store"}
 
 
@@ -212,19 +291,22 @@ def _keys(n) -> set[str]:
     return {c.key for c in n.children} if isinstance(n, Or) else {n.key}
 
 
-@pytest.mark.parametrize("text, expect", [
-    ("close up of a face", And((Label(CU), Label("shot.subject.person.face")))),
-    ("close up shot", Label(CU)),
-    ("a wide shot at night", And((Label(LONG), Label("shot.timeofday.night")))),
-    ("MCU", Or((Label(MED), Label(CU)))),
-    ("medium close-up", Or((Label(MED), Label(CU)))),
-    ("medium close up shot", Or((Label(MED), Label(CU)))),
-    ("ECU", Label(ECU_)),
-    ("EWS", Label(XLONG)),
-    ("MS", Label(MED)),
-    ("WS", Label(LONG)),
-    ("OTS", Label("shot.type.overtheshoulder")),
-])
+@pytest.mark.parametrize(
+    "text, expect",
+    [
+        ("close up of a face", And((Label(CU), Label("shot.subject.person.face")))),
+        ("close up shot", Label(CU)),
+        ("a wide shot at night", And((Label(LONG), Label("shot.timeofday.night")))),
+        ("MCU", Or((Label(MED), Label(CU)))),
+        ("medium close-up", Or((Label(MED), Label(CU)))),
+        ("medium close up shot", Or((Label(MED), Label(CU)))),
+        ("ECU", Label(ECU_)),
+        ("EWS", Label(XLONG)),
+        ("MS", Label(MED)),
+        ("WS", Label(LONG)),
+        ("OTS", Label("shot.type.overtheshoulder")),
+    ],
+)
 def test_editor_phrases(text, expect):
     q = parse(text)
     assert q.expr == expect
@@ -331,7 +413,7 @@ def test_like_ranks_itself_first(small):
     assert {h.shot_id for h in r.hits} == night and ids[2] not in night
     assert [h.score for h in r.hits] == sorted((h.score for h in r.hits), reverse=True)
     with pytest.raises(QueryError, match="not in the catalog"):
-        eng.search(like=10 ** 9)
+        eng.search(like=10**9)
     with pytest.raises(QueryError, match="values"):
         eng.search(like=np.ones(DIM + 1))
 
@@ -340,10 +422,14 @@ def test_refresh_sees_new_and_removed_media(tmp_path):
     cat = Catalog.open(tmp_path / "c.sqlite")
     rng = np.random.default_rng(1)
     picks = {"shot.timeofday": (_label("shot.timeofday", "night"), 0.9)}
-    cat.import_sidecar(make_doc("/x/a.mp4", [make_shot("/x/a.mp4", 0, 0, 24, picks, emb=rng.normal(size=DIM))], "a" * 64))
+    cat.import_sidecar(
+        make_doc("/x/a.mp4", [make_shot("/x/a.mp4", 0, 0, 24, picks, emb=rng.normal(size=DIM))], "a" * 64)
+    )
     eng = SearchEngine(cat)
     assert eng.search("night").total == 1
-    cat.import_sidecar(make_doc("/x/b.mp4", [make_shot("/x/b.mp4", 0, 0, 24, picks, emb=rng.normal(size=DIM))], "b" * 64))
+    cat.import_sidecar(
+        make_doc("/x/b.mp4", [make_shot("/x/b.mp4", 0, 0, 24, picks, emb=rng.normal(size=DIM))], "b" * 64)
+    )
     assert eng.search("night").total == 1  # stable until refreshed
     eng.refresh()
     assert eng.search("night").total == 2
@@ -376,7 +462,7 @@ def test_ann_recall_against_exact(tmp_path, monkeypatch):
     rng = np.random.default_rng(0)
     recalls = []
     for sid in rng.integers(1, 12001, 20):
-        monkeypatch.setattr(engine_mod, "EXACT_MAX", 10 ** 9)
+        monkeypatch.setattr(engine_mod, "EXACT_MAX", 10**9)
         exact = [h.shot_id for h in eng.search(like=int(sid), limit=20).hits]
         monkeypatch.setattr(engine_mod, "EXACT_MAX", 100)
         approx = eng.search(like=int(sid), limit=20)

@@ -51,8 +51,13 @@ KNOWN = {
 @pytest.mark.parametrize("name", list(KNOWN))
 def test_fast_known_answer_per_transition_kind(tmp_path, name):
     tr, kind = KNOWN[name]
-    path, truth = _two_shots(tmp_path, tr, name.replace(" ", "_").replace(",", ""), length=48 + tr.length,
-                             speed=0.3 if tr.length > 24 else 1.0)
+    path, truth = _two_shots(
+        tmp_path,
+        tr,
+        name.replace(" ", "_").replace(",", ""),
+        length=48 + tr.length,
+        speed=0.3 if tr.length > 24 else 1.0,
+    )
     out = videos.detect(path, create_detector("fast"))
     assert len(out) == 1, (out, truth)
     b, t = out[0], truth[0]
@@ -97,7 +102,11 @@ def test_cut_between_two_framings_of_one_dark_scene(tmp_path):
 
 def test_options_parse_to_typed_values():
     assert parse_options("fast", ["cut_threshold=12", "fades=no", "min_gap=8", "min_shot_len=12"]) == {
-        "cut_threshold": 12.0, "fades": False, "min_gap": 8, "min_shot_len": 12}
+        "cut_threshold": 12.0,
+        "fades": False,
+        "min_gap": 8,
+        "min_shot_len": 12,
+    }
     det = create_detector("fast", **parse_options("fast", ["cut_threshold=12"]))
     assert det.cut_threshold == 12.0
 
@@ -138,15 +147,22 @@ def test_help_lists_every_option_with_its_range():
 
     expected = " ".join(p + "." for p in options_help().split("\n\n"))
     assert expected in DETECTOR_OPTIONS_HELP  # the --help text is kept current
-    r = subprocess.run([sys.executable, "-m", "cinemanet", "analyze", "--help"], capture_output=True, text=True,
-                       env={**os.environ, "COLUMNS": "400"})
+    r = subprocess.run(
+        [sys.executable, "-m", "cinemanet", "analyze", "--help"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "400"},
+    )
     assert r.returncode == 0 and "--detector-option" in r.stdout and "cut_threshold=9" in " ".join(r.stdout.split())
 
 
 def test_cli_rejects_a_bad_option_as_a_usage_error(tmp_path):
     path, _ = _two_shots(tmp_path, videos.Transition("cut"), "cli", 20)
-    r = subprocess.run([sys.executable, "-m", "cinemanet", "analyze", str(path), "-D", "cut_threshold=500"],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "cinemanet", "analyze", str(path), "-D", "cut_threshold=500"],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 2
     line = [ln for ln in r.stderr.splitlines() if "cut_threshold" in ln]
     assert line and "0.5..100" in line[0]
@@ -172,8 +188,13 @@ def test_options_are_recorded_and_a_change_means_reanalysis(tmp_path):
     a = VideoAnalyzer(detector="fast", detector_options={"cut_threshold": 12.0})
     info = a.model_info()
     assert info["detector_options"]["cut_threshold"] == 12.0 and info["detector_options"]["min_gap"] == 6
-    doc = {"schema": SIDECAR_SCHEMA, "file": {"size": path.stat().st_size, "sha256": file_sha256(path)}, "model": info,
-           "video": {}, "shots": []}
+    doc = {
+        "schema": SIDECAR_SCHEMA,
+        "file": {"size": path.stat().st_size, "sha256": file_sha256(path)},
+        "model": info,
+        "video": {},
+        "shots": [],
+    }
     write_sidecar(doc, sidecar_path(path))
     assert up_to_date(path, None, info)[0] is not None
     other = VideoAnalyzer(detector="fast", detector_options={"cut_threshold": 10.0}).model_info()
@@ -219,14 +240,34 @@ def transitions_doc(tmp_path_factory, net):
     dissolve, a fade through red and a fade through black, with a stats file."""
     d = tmp_path_factory.mktemp("tr")
     shots = [videos.SyntheticShot(500 + i, 44) for i in range(5)]
-    trs = [videos.Transition("cut"), videos.Transition("dissolve", length=20),
-           videos.Transition("fade", out=10, hold=4, into=10, color=(200, 40, 40)),
-           videos.Transition("fade", out=10, hold=4, into=10, color=0)]
+    trs = [
+        videos.Transition("cut"),
+        videos.Transition("dissolve", length=20),
+        videos.Transition("fade", out=10, hold=4, into=10, color=(200, 40, 40)),
+        videos.Transition("fade", out=10, hold=4, into=10, color=0),
+    ]
     frames, truth = videos.compose(shots, trs)
     path = d / "tr.mp4"
     videos.write_video(path, frames)
-    r = subprocess.run([sys.executable, "-m", "cinemanet", "analyze", str(path), "--format", "jsonl", "-q",
-                        "-D", "min_shot_len=3", "--stats", str(d / "tr.csv")], capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cinemanet",
+            "analyze",
+            str(path),
+            "--format",
+            "jsonl",
+            "-q",
+            "-D",
+            "min_shot_len=3",
+            "--stats",
+            str(d / "tr.csv"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
     from cinemanet.video.sidecar import read_sidecar, sidecar_path
 
@@ -276,8 +317,11 @@ def test_edl_has_dissolve_events_and_round_trips_through_otio(transitions_doc, t
             spans.append((rec, int(it.in_offset.value + it.out_offset.value)))
         else:
             rec += int(it.source_range.duration.value)
-    want = [(s["transition"]["start_frame"], s["transition"]["end_frame"] - s["transition"]["start_frame"] + 1)
-            for s in doc["shots"] if s["transition"]["kind"] in ("fade", "dissolve")]
+    want = [
+        (s["transition"]["start_frame"], s["transition"]["end_frame"] - s["transition"]["start_frame"] + 1)
+        for s in doc["shots"]
+        if s["transition"]["kind"] in ("fade", "dissolve")
+    ]
     assert spans == want
 
 
@@ -385,7 +429,10 @@ def test_inspected_truth_of_the_four_clips():
 def test_stats_takes_one_video(tmp_path):
     for k in range(2):
         _two_shots(tmp_path, videos.Transition("cut"), f"v{k}", 12)
-    r = subprocess.run([sys.executable, "-m", "cinemanet", "analyze", str(tmp_path), "--stats", str(tmp_path / "s.csv")],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "cinemanet", "analyze", str(tmp_path), "--stats", str(tmp_path / "s.csv")],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 2 and "--stats" in r.stderr and "one video" in r.stderr
     assert not (tmp_path / "s.csv").exists()

@@ -75,7 +75,9 @@ def test_validation_catches_mistakes():
 
 
 def test_cli_formats():
-    run = lambda *a: subprocess.run([sys.executable, "-m", "cinemanet", "taxonomy", *a], capture_output=True, text=True, timeout=60)
+    run = lambda *a: subprocess.run(
+        [sys.executable, "-m", "cinemanet", "taxonomy", *a], capture_output=True, text=True, timeout=60
+    )
     doc = json.loads(run("--format", "json").stdout)
     assert len(doc["groups"]) == 14 and sum(len(g["labels"]) for g in doc["groups"]) == 231
     md = run("--group", "shot.framing", "--format", "markdown").stdout
@@ -89,6 +91,10 @@ def test_short_group_names_as_search_accepts_them():
         assert tax.find_group(name).key == "shot.framing"
     with pytest.raises(KeyError, match="unknown concept group"):
         tax.find_group("frming")
-    out = subprocess.run([sys.executable, "-m", "cinemanet", "taxonomy", "--group", "framing", "--format", "markdown"],
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "cinemanet", "taxonomy", "--group", "framing", "--format", "markdown"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0 and "`shot.framing.closeup`" in out.stdout

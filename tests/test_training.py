@@ -220,7 +220,20 @@ def test_end_to_end_train_evaluate_export_reload_predict(env):
     assert fr["heldout"]["accuracy"] >= 0.8 and loc["heldout"]["accuracy"] >= 0.8
     assert (env / "m" / "heads" / "export" / "shot.framing.npz").exists()  # backbone-only companion
 
-    r = run(app, ["evaluate", "--dataset", "toyframing,toyscenes", "--model", str(env / "m"), "--out", str(env / "ev"), "-j", "1"])
+    r = run(
+        app,
+        [
+            "evaluate",
+            "--dataset",
+            "toyframing,toyscenes",
+            "--model",
+            str(env / "m"),
+            "--out",
+            str(env / "ev"),
+            "-j",
+            "1",
+        ],
+    )
     assert r.exit_code == 0, r.output
     ev = json.loads((env / "ev" / "evaluation.json").read_text())
     g = ev["groups"]["shot.framing"]
@@ -230,7 +243,22 @@ def test_end_to_end_train_evaluate_export_reload_predict(env):
     assert list((env / "ev").glob("confusion-*.png"))
 
     # asked to score everything, evaluation leaves out the images the heads were trained on
-    r = run(app, ["evaluate", "--dataset", "toyframing", "--split", "all", "--model", str(env / "m"), "--out", str(env / "ev2"), "-j", "1"])
+    r = run(
+        app,
+        [
+            "evaluate",
+            "--dataset",
+            "toyframing",
+            "--split",
+            "all",
+            "--model",
+            str(env / "m"),
+            "--out",
+            str(env / "ev2"),
+            "-j",
+            "1",
+        ],
+    )
     assert r.exit_code == 0, r.output
     g2 = json.loads((env / "ev2" / "evaluation.json").read_text())["groups"]["shot.framing"]
     assert g2["left_out_seen_in_training"] == fr["n_train"] and g2["n_test"] == g["n_test"]
@@ -274,9 +302,15 @@ def test_default_model_answers_generated_concepts_with_its_heads():
     assert net.spec.groups["color.saturation"].predictor == "color.saturation/head"
     assert net.spec.groups["shot.lighting"].predictor == "shot.lighting/key-head"
     rgb = _photo(seed=11)
-    cases = [("saturation", "color.saturation.desaturated"), ("saturation", "color.saturation.saturated"),
-             ("key", "shot.lighting.key.high"), ("key", "shot.lighting.key.low")]
+    cases = [
+        ("saturation", "color.saturation.desaturated"),
+        ("saturation", "color.saturation.saturated"),
+        ("key", "shot.lighting.key.high"),
+        ("key", "shot.lighting.key.low"),
+    ]
     for concept, label in cases:
         img = augment.apply(_recipe(concept, label, seed=7), rgb, "f" * 64)
-        scores = net.concepts.scores(net.evidence(img))[label.rsplit(".", 1)[0] if concept == "saturation" else "shot.lighting"]
+        scores = net.concepts.scores(net.evidence(img))[
+            label.rsplit(".", 1)[0] if concept == "saturation" else "shot.lighting"
+        ]
         assert max(scores, key=scores.get) == label, (label, scores)

@@ -175,8 +175,16 @@ def _bad_videos(tmp: Path, good: Path) -> dict[str, Path]:
     if j >= 0:
         raw[j + 4 : j + 8] = b"QQQQ"
     (tmp / "unknown.avi").write_bytes(bytes(raw))
-    return {k: tmp / n for k, n in [("half", "half.mp4"), ("zero", "zero.mp4"), ("still", "still.mp4"),
-                                     ("audio", "audio.mp4"), ("unknown", "unknown.avi")]}
+    return {
+        k: tmp / n
+        for k, n in [
+            ("half", "half.mp4"),
+            ("zero", "zero.mp4"),
+            ("still", "still.mp4"),
+            ("audio", "audio.mp4"),
+            ("unknown", "unknown.avi"),
+        ]
+    }
 
 
 @pytest.mark.parametrize(
@@ -226,8 +234,10 @@ def test_very_short_clips(tmp_path, analyzer, n):
     assert doc["shots"][0]["end_frame"] == n - 1
 
 
-@pytest.mark.parametrize("codec,pix_fmt,ext", [("prores_ks", "yuv422p10le", "mov"), ("libx264", "yuv422p", "mkv"),
-                                                ("ffv1", "yuv420p10le", "mkv")])
+@pytest.mark.parametrize(
+    "codec,pix_fmt,ext",
+    [("prores_ks", "yuv422p10le", "mov"), ("libx264", "yuv422p", "mkv"), ("ffv1", "yuv420p10le", "mkv")],
+)
 def test_high_bit_depth_and_422(tmp_path, analyzer, codec, pix_fmt, ext):
     path = tmp_path / f"deep.{ext}"
     with av.open(str(path), "w") as c:
@@ -246,8 +256,9 @@ def test_high_bit_depth_and_422(tmp_path, analyzer, codec, pix_fmt, ext):
 
 
 def _run_cli(*args, preexec=None, timeout=600):
-    return subprocess.run([sys.executable, "-m", "cinemanet", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "cinemanet", *map(str, args)], capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_cli_batch_reports_errors_and_goes_on(tmp_path, cuts_video):
@@ -281,8 +292,12 @@ def test_read_only_output_folder(tmp_path, cuts_video):
             pytest.skip("running as root without setpriv: a read-only folder is writable")
         caps = "-dac_override,-dac_read_search"
         prefix = ["setpriv", f"--bounding-set={caps}", f"--inh-caps={caps}"]
-    out = subprocess.run(prefix + [sys.executable, "-m", "cinemanet", "analyze", str(v), "--out", str(ro), "--format", "jsonl"],
-                         capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        prefix + [sys.executable, "-m", "cinemanet", "analyze", str(v), "--out", str(ro), "--format", "jsonl"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert out.returncode == 1
     assert "read-only" in out.stderr and "Traceback" not in out.stderr
     assert list(ro.iterdir()) == []
@@ -294,8 +309,13 @@ def test_kill_during_batch_loses_nothing_finished(tmp_path, cuts_video):
     for i in range(8):
         shutil.copy(cuts_video[0], folder / f"v{i}.mp4")
     env = dict(os.environ)
-    p = subprocess.Popen([sys.executable, "-m", "cinemanet", "analyze", str(folder), "--format", "jsonl", "-q"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
+    p = subprocess.Popen(
+        [sys.executable, "-m", "cinemanet", "analyze", str(folder), "--format", "jsonl", "-q"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        start_new_session=True,
+    )
     deadline = time.time() + 300
     while time.time() < deadline and len(list(folder.glob("*.cinemanet.json"))) < 2:
         time.sleep(0.05)
@@ -360,7 +380,9 @@ def test_camera_cards_with_repeated_names_keep_one_sidecar_each(tmp_path, analyz
     assert [x.status for x in again] == ["skipped", "skipped"]
     cat = Catalog.open(tmp_path / "cat.sqlite")
     list(cat.index_paths([out]))
-    assert sorted(m.path for m in cat.media_list()) == sorted(str(tmp_path / c / "C0001.MP4") for c in ("card1", "card2"))
+    assert sorted(m.path for m in cat.media_list()) == sorted(
+        str(tmp_path / c / "C0001.MP4") for c in ("card1", "card2")
+    )
     cat.close()
 
 
@@ -374,8 +396,11 @@ def test_workers_end_with_analyze(tmp_path, cuts_video, sig, jobs):
     folder.mkdir()
     for i in range(6):
         shutil.copy(cuts_video[0], folder / f"v{i}.mp4")
-    p = subprocess.Popen([sys.executable, "-m", "cinemanet", "analyze", str(folder), "-q", "--format", "jsonl", "-j", jobs],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    p = subprocess.Popen(
+        [sys.executable, "-m", "cinemanet", "analyze", str(folder), "-q", "--format", "jsonl", "-j", jobs],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     parent = psutil.Process(p.pid)
     deadline = time.time() + 300
     kids: list = []

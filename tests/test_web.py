@@ -63,7 +63,9 @@ def _add_bad_media(c: Catalog, d: Path, doc: dict) -> None:
     os.symlink(outside / "secret.txt", d / "links" / "link.mp4")
     changed = d / "changed.mp4"
     changed.write_bytes(b"\0" * 1000)
-    for i, (name, path) in enumerate((("link", d / "links" / "link.mp4"), ("changed", changed), ("gone", d / "gone.mp4"))):
+    for i, (name, path) in enumerate(
+        (("link", d / "links" / "link.mp4"), ("changed", changed), ("gone", d / "gone.mp4"))
+    ):
         bad = json.loads(json.dumps(doc))
         bad["path"] = str(path)
         bad["file"]["sha256"] = f"{i + 1:064x}"
@@ -334,8 +336,13 @@ def test_missing_catalog_is_a_clear_error(tmp_path):
 
 
 def test_cli_serve_is_registered():
-    r = subprocess.run([sys.executable, "-m", "cinemanet", "serve", "--help"], capture_output=True, text=True, timeout=120,
-                       env={**os.environ, "COLUMNS": "200"})
+    r = subprocess.run(
+        [sys.executable, "-m", "cinemanet", "serve", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "200"},
+    )
     assert r.returncode == 0, r.stderr
     for opt in ("--catalog", "--host", "--port", "--token"):
         assert opt in r.stdout
@@ -345,8 +352,17 @@ def test_cli_serve_is_registered():
 HUGE = "99999999999999999999999"
 
 
-@pytest.mark.parametrize("url", [f"/media/{HUGE}", f"/keyframes/{HUGE}/0.jpg", f"/api/v1/shots/{HUGE}",
-                                 f"/api/v1/media/{HUGE}", f"/api/v1/search?like={HUGE}", "/media/-1"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"/media/{HUGE}",
+        f"/keyframes/{HUGE}/0.jpg",
+        f"/api/v1/shots/{HUGE}",
+        f"/api/v1/media/{HUGE}",
+        f"/api/v1/search?like={HUGE}",
+        "/media/-1",
+    ],
+)
 def test_out_of_range_ids_are_json_404(client, url):
     r = client.get(url)
     assert r.status_code == (400 if "like=" in url else 404), (url, r.status_code, r.text[:200])
@@ -361,7 +377,14 @@ def test_out_of_range_shot_page_is_a_404_page(client):
 def test_head_on_media_and_pages(client, built):
     mid = _media_id(client, built[1])
     sid = _shots_of(client, built[1])[0]["id"]
-    for url in ("/", f"/shots/{sid}", "/taxonomy", "/taxonomy/shot.framing", f"/media/{mid}", f"/keyframes/{sid}/0.jpg"):
+    for url in (
+        "/",
+        f"/shots/{sid}",
+        "/taxonomy",
+        "/taxonomy/shot.framing",
+        f"/media/{mid}",
+        f"/keyframes/{sid}/0.jpg",
+    ):
         g, h = client.get(url), client.head(url)
         assert h.status_code == g.status_code == 200, (url, h.status_code)
         assert h.headers["content-type"] == g.headers["content-type"] and h.content == b""

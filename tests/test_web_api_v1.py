@@ -25,8 +25,15 @@ def _resolve(spec: dict, schema: dict) -> dict:
 def test_every_v1_route_has_a_response_schema(client):
     spec = client.get("/openapi.json").json()
     v1 = {p: item for p, item in spec["paths"].items() if p.startswith(V1)}
-    assert {f"{V1}/search", f"{V1}/shots/{{shot_id}}", f"{V1}/media/{{media_id}}", f"{V1}/taxonomy",
-            f"{V1}/taxonomy/{{group}}/examples", f"{V1}/stats", f"{V1}/refresh"} <= set(v1)
+    assert {
+        f"{V1}/search",
+        f"{V1}/shots/{{shot_id}}",
+        f"{V1}/media/{{media_id}}",
+        f"{V1}/taxonomy",
+        f"{V1}/taxonomy/{{group}}/examples",
+        f"{V1}/stats",
+        f"{V1}/refresh",
+    } <= set(v1)
     for path, item in v1.items():
         for method, op in item.items():
             ok = op["responses"]["200"]["content"]["application/json"]["schema"]
@@ -43,8 +50,10 @@ def test_v1_answers_match_their_schemas(client):
         r = client.get(url, params=params)
         assert r.status_code == 200, r.text
         schema = spec["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
-        jsonschema.validate(r.json(), {"$ref": schema["$ref"], "components": spec["components"]} if "$ref" in schema
-                            else _resolve(spec, schema))
+        jsonschema.validate(
+            r.json(),
+            {"$ref": schema["$ref"], "components": spec["components"]} if "$ref" in schema else _resolve(spec, schema),
+        )
         assert "Deprecation" not in r.headers
         return r.json()
 

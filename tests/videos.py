@@ -36,7 +36,9 @@ class Truth:
 # --------------------------------------------------------------------------- writing
 
 
-def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: int = 24, crf: int = 20, preset: str = "veryfast") -> int:
+def write_video(
+    path: str | Path, frames: Iterable[np.ndarray], fps: int = 24, crf: int = 20, preset: str = "veryfast"
+) -> int:
     """Encode RGB frames as H.264 (libx264, yuv420p) with PyAV. Returns the frame count."""
     import av
 
@@ -89,7 +91,9 @@ class SyntheticShot:
     """A moving synthetic shot: a random texture seen through a camera that pans, zooms and
     turns a little, with an object crossing the frame and a little grain."""
 
-    def __init__(self, seed: int, length: int, width: int = 320, height: int = 180, speed: float = 1.0, zoom: float | None = None):
+    def __init__(
+        self, seed: int, length: int, width: int = 320, height: int = 180, speed: float = 1.0, zoom: float | None = None
+    ):
         rng = np.random.default_rng(seed)
         self.length, self.width, self.height = length, width, height
         self.tex = _texture(rng, 2 * height, 2 * width)
@@ -223,14 +227,34 @@ def random_transitions(rng: np.random.Generator, n: int, gradual: bool) -> list[
         if r in (0, 1, 2, 3):
             out.append(Transition("dissolve", length=int(rng.integers(12, 37))))
         elif r in (4, 5):
-            out.append(Transition("fade", out=int(rng.integers(8, 25)), hold=int(rng.integers(0, 9)), into=int(rng.integers(8, 25)), color=0))
+            out.append(
+                Transition(
+                    "fade",
+                    out=int(rng.integers(8, 25)),
+                    hold=int(rng.integers(0, 9)),
+                    into=int(rng.integers(8, 25)),
+                    color=0,
+                )
+            )
         elif r == 6:
-            out.append(Transition("fade", out=int(rng.integers(8, 25)), hold=int(rng.integers(0, 5)), into=int(rng.integers(8, 25)), color=255))
+            out.append(
+                Transition(
+                    "fade",
+                    out=int(rng.integers(8, 25)),
+                    hold=int(rng.integers(0, 5)),
+                    into=int(rng.integers(8, 25)),
+                    color=255,
+                )
+            )
         elif r == 7:  # fade out to black, then cut in / cut to black, then fade in
             if rng.random() < 0.5:
-                out.append(Transition("fade", out=int(rng.integers(10, 25)), hold=int(rng.integers(2, 8)), into=0, color=0))
+                out.append(
+                    Transition("fade", out=int(rng.integers(10, 25)), hold=int(rng.integers(2, 8)), into=0, color=0)
+                )
             else:
-                out.append(Transition("fade", out=0, hold=int(rng.integers(2, 8)), into=int(rng.integers(10, 25)), color=0))
+                out.append(
+                    Transition("fade", out=0, hold=int(rng.integers(2, 8)), into=int(rng.integers(10, 25)), color=0)
+                )
         else:
             out.append(Transition("cut"))
     order = rng.permutation(len(out))
@@ -255,7 +279,9 @@ def shot_lengths_for(transitions: Sequence[Transition], rng: np.random.Generator
     return lengths
 
 
-def synthetic_hard_cuts(path: str | Path, n_shots: int = 10, width: int = 320, height: int = 180, seed: int = 0, lo: int = 14, hi: int = 40) -> list[Truth]:
+def synthetic_hard_cuts(
+    path: str | Path, n_shots: int = 10, width: int = 320, height: int = 180, seed: int = 0, lo: int = 14, hi: int = 40
+) -> list[Truth]:
     """Synthetic moving shots joined by hard cuts."""
     rng = np.random.default_rng(seed)
     trs = random_transitions(rng, n_shots - 1, gradual=False)
@@ -266,7 +292,9 @@ def synthetic_hard_cuts(path: str | Path, n_shots: int = 10, width: int = 320, h
     return truth
 
 
-def synthetic_gradual(path: str | Path, n_shots: int = 11, width: int = 320, height: int = 180, seed: int = 1, lo: int = 16, hi: int = 36) -> list[Truth]:
+def synthetic_gradual(
+    path: str | Path, n_shots: int = 11, width: int = 320, height: int = 180, seed: int = 1, lo: int = 16, hi: int = 36
+) -> list[Truth]:
     """Synthetic moving shots joined by fades (black, white), dissolves of 12-36 frames and a
     few hard cuts."""
     rng = np.random.default_rng(seed)
@@ -285,7 +313,14 @@ def pan_zoom(path: str | Path, frames: int = 144, width: int = 320, height: int 
     return []
 
 
-def flash(path: str | Path, frames: int = 96, width: int = 320, height: int = 180, seed: int = 8, at: Sequence[int] = (30, 60, 61)) -> list[Truth]:
+def flash(
+    path: str | Path,
+    frames: int = 96,
+    width: int = 320,
+    height: int = 180,
+    seed: int = 8,
+    at: Sequence[int] = (30, 60, 61),
+) -> list[Truth]:
     """One continuous shot with white flashes (a camera flash, a lightning strike) on the
     frames ``at``: a single-frame flash and, by default, a two-frame one. No boundary."""
     shot = SyntheticShot(seed, frames, width, height)
@@ -340,7 +375,9 @@ def f1(detected: Sequence, truth: Sequence, tolerance: int = 1, margin: int = 2)
     r = tp / (tp + fn) if tp + fn else 1.0
     f = 2 * p * r / (p + r) if p + r else 0.0
     cut_matches = [(di, ti) for di, ti in m if truth[ti].kind == "cut"]
-    exact = sum(detected[di].frame == truth[ti].frame for di, ti in cut_matches) / len(cut_matches) if cut_matches else None
+    exact = (
+        sum(detected[di].frame == truth[ti].frame for di, ti in cut_matches) / len(cut_matches) if cut_matches else None
+    )
     return {"tp": tp, "fp": fp, "fn": fn, "precision": p, "recall": r, "f1": f, "exact": exact}
 
 
@@ -368,6 +405,13 @@ def f1_by_kind(detected: Sequence, truth: Sequence, tolerance: int = 1, margin: 
         fp = sum(1 for d in range(len(detected)) if d not in md and (detected[d].kind == "cut") == is_cut)
         p = tp / (tp + fp) if tp + fp else 1.0
         r = tp / (tp + fn) if tp + fn else 1.0
-        out[cls] = {"tp": tp, "fp": fp, "fn": fn, "precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0}
+        out[cls] = {
+            "tp": tp,
+            "fp": fp,
+            "fn": fn,
+            "precision": p,
+            "recall": r,
+            "f1": 2 * p * r / (p + r) if p + r else 0.0,
+        }
     out["all"] = f1(detected, truth, tolerance, margin)
     return out

@@ -45,8 +45,10 @@ def backend_for(target: str | os.PathLike | None) -> str:
             return name
     from .store import CatalogError
 
-    raise CatalogError(f"{scheme}:// catalogs are not supported; use a file path or one of: "
-                       + ", ".join(f"{s}://" for n in CATALOGS for s in getattr(CATALOGS[n], "schemes", ())))
+    raise CatalogError(
+        f"{scheme}:// catalogs are not supported; use a file path or one of: "
+        + ", ".join(f"{s}://" for n in CATALOGS for s in getattr(CATALOGS[n], "schemes", ()))
+    )
 
 
 def open_catalog(target: str | os.PathLike | None = None, *, backend: str | None = None, **kw: Any):

@@ -180,7 +180,9 @@ class PostgresCatalog(Catalog):
         return self._url
 
     @classmethod
-    def open(cls, path: str | os.PathLike | None = None, *, readonly: bool = False, create: bool = True) -> "PostgresCatalog":
+    def open(
+        cls, path: str | os.PathLike | None = None, *, readonly: bool = False, create: bool = True
+    ) -> "PostgresCatalog":
         url = str(path or os.environ.get("CINEMANET_CATALOG") or "")
         if not re.match(r"^postgres(ql)?://", url):
             raise CatalogError(f"{url or '(none)'}: not a postgresql:// URL")
@@ -190,13 +192,21 @@ class PostgresCatalog(Catalog):
             con = cat.con
             v = cat._version(con)
             if v > schema.SCHEMA_VERSION:
-                raise CatalogError(f"{cat.path}: catalog schema version {v} is newer than this CinemaNet supports "
-                                   f"({schema.SCHEMA_VERSION}); upgrade CinemaNet")
+                raise CatalogError(
+                    f"{cat.path}: catalog schema version {v} is newer than this CinemaNet supports "
+                    f"({schema.SCHEMA_VERSION}); upgrade CinemaNet"
+                )
             if readonly:
                 if v != schema.SCHEMA_VERSION:
-                    raise CatalogError(f"{cat.path}: " + (f"catalog schema version {v}, expected {schema.SCHEMA_VERSION} "
-                                       "(open it once without read-only to migrate)" if v else
-                                       "no catalog here (index something first: cinemanet index SIDECAR_OR_FOLDER)"))
+                    raise CatalogError(
+                        f"{cat.path}: "
+                        + (
+                            f"catalog schema version {v}, expected {schema.SCHEMA_VERSION} "
+                            "(open it once without read-only to migrate)"
+                            if v
+                            else "no catalog here (index something first: cinemanet index SIDECAR_OR_FOLDER)"
+                        )
+                    )
             else:
                 if v == 0 and not create:
                     raise CatalogError(f"{cat.path}: no catalog here (index something first: cinemanet index ...)")
@@ -214,8 +224,13 @@ class PostgresCatalog(Catalog):
     # --- connections ---------------------------------------------------------------------------
     def _connect(self) -> _Con:
         psycopg = _psycopg()
-        raw = psycopg.connect(self._url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S,
-                              application_name="cinemanet", row_factory=_row_factory)
+        raw = psycopg.connect(
+            self._url,
+            autocommit=True,
+            connect_timeout=CONNECT_TIMEOUT_S,
+            application_name="cinemanet",
+            row_factory=_row_factory,
+        )
         if self.readonly:
             raw.execute("SET default_transaction_read_only = on")
         return _Con(raw)
@@ -273,8 +288,11 @@ class PostgresCatalog(Catalog):
             for i in range(v, schema.SCHEMA_VERSION):
                 for stmt in MIGRATIONS[i]:
                     con.raw.execute(stmt)
-            con.execute("INSERT INTO meta(key, value) VALUES ('schema_version', ?) ON CONFLICT (key) "
-                        "DO UPDATE SET value = excluded.value", (str(schema.SCHEMA_VERSION),))
+            con.execute(
+                "INSERT INTO meta(key, value) VALUES ('schema_version', ?) ON CONFLICT (key) "
+                "DO UPDATE SET value = excluded.value",
+                (str(schema.SCHEMA_VERSION),),
+            )
         return True
 
     def _init_meta(self, con) -> None:
@@ -289,12 +307,18 @@ class PostgresCatalog(Catalog):
             have = {r[0] for r in con.execute("SELECT key FROM labels")}  # again, under the lock
             missing = [m for m in missing if m[0] not in have]
             n = con.execute("SELECT count(*) FROM labels").fetchone()[0]
-            con.executemany("INSERT INTO labels(id, key, grp) VALUES (?,?,?) ON CONFLICT DO NOTHING",
-                            [(n + i, k, g) for i, (k, g) in enumerate(missing)])
-            con.execute("INSERT INTO meta(key, value) VALUES ('created', ?) ON CONFLICT DO NOTHING",
-                        (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),))
-            con.execute("INSERT INTO meta(key, value) VALUES ('epoch', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                        (uuid.uuid4().hex,))
+            con.executemany(
+                "INSERT INTO labels(id, key, grp) VALUES (?,?,?) ON CONFLICT DO NOTHING",
+                [(n + i, k, g) for i, (k, g) in enumerate(missing)],
+            )
+            con.execute(
+                "INSERT INTO meta(key, value) VALUES ('created', ?) ON CONFLICT DO NOTHING",
+                (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),),
+            )
+            con.execute(
+                "INSERT INTO meta(key, value) VALUES ('epoch', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (uuid.uuid4().hex,),
+            )
         self._space = None
 
     # --- importing -----------------------------------------------------------------------------
@@ -309,8 +333,9 @@ class PostgresCatalog(Catalog):
     @staticmethod
     def _insert_media(con, media: dict) -> int:
         cols = ", ".join(media)
-        return con.execute(f"INSERT INTO media({cols}) VALUES ({', '.join('?' * len(media))}) RETURNING id",
-                           tuple(media.values())).fetchone()[0]
+        return con.execute(
+            f"INSERT INTO media({cols}) VALUES ({', '.join('?' * len(media))}) RETURNING id", tuple(media.values())
+        ).fetchone()[0]
 
     def _insert_shots(self, con, media_id: int, rows: list[dict]) -> None:
         if not rows:
@@ -332,8 +357,11 @@ class PostgresCatalog(Catalog):
         raw = self.con.raw
         with raw.transaction(), raw.cursor(name=f"cn_index_{uuid.uuid4().hex[:8]}", row_factory=tuple_row) as cur:
             cur.itersize = batch
-            cur.execute("SELECT id, media_id, duration, brightness, motion, confidence, start_time, scores, tags, picks, "
-                        "embedding, emb_scale FROM shots WHERE id > %s ORDER BY id", (after_id,))
+            cur.execute(
+                "SELECT id, media_id, duration, brightness, motion, confidence, start_time, scores, tags, picks, "
+                "embedding, emb_scale FROM shots WHERE id > %s ORDER BY id",
+                (after_id,),
+            )
             while rows := cur.fetchmany(batch):
                 yield rows
 
@@ -359,8 +387,10 @@ class PostgresCatalog(Catalog):
                         for r in rows:
                             cp.write_row(r)
             for table in ("media", "shots"):  # explicit ids were inserted: move the id sequences past them
-                con.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                            f"greatest((SELECT coalesce(max(id), 0) FROM {table}), 1))")
+                con.execute(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                    f"greatest((SELECT coalesce(max(id), 0) FROM {table}), 1))"
+                )
             con.execute("UPDATE meta SET value=? WHERE key='epoch'", (uuid.uuid4().hex,))
         self._space = None
 
@@ -395,9 +425,15 @@ class PostgresCatalog(Catalog):
 
     def storage_info(self) -> dict:
         v = self.con.raw.info.server_version
-        return {"schema_version": self._version(self.con), "backend": "postgresql", "journal_mode": "wal",
-                "server": f"{v // 10000}.{v % 10000}", "pgvector": "available (similarity still from the ANN index)"
-                if self.pgvector else "not installed (similarity from the ANN index)"}
+        return {
+            "schema_version": self._version(self.con),
+            "backend": "postgresql",
+            "journal_mode": "wal",
+            "server": f"{v // 10000}.{v % 10000}",
+            "pgvector": "available (similarity still from the ANN index)"
+            if self.pgvector
+            else "not installed (similarity from the ANN index)",
+        }
 
     def integrity(self) -> list[str]:
         out = []

@@ -92,7 +92,9 @@ def migrate(con: sqlite3.Connection) -> bool:
     except sqlite3.DatabaseError as e:
         raise SchemaError(f"not a CinemaNet catalog ({e})") from None
     if v > SCHEMA_VERSION:
-        raise SchemaError(f"catalog schema version {v} is newer than this CinemaNet supports ({SCHEMA_VERSION}); upgrade CinemaNet")
+        raise SchemaError(
+            f"catalog schema version {v} is newer than this CinemaNet supports ({SCHEMA_VERSION}); upgrade CinemaNet"
+        )
     if v == SCHEMA_VERSION:
         return False
     if v == 0 and con.execute("SELECT count(*) FROM sqlite_master WHERE type='table'").fetchone()[0]:

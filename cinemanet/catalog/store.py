@@ -41,10 +41,44 @@ SIDECAR_SUFFIXES = SUFFIXES  # the sidecar module owns them
 #: the columns ``catalog copy`` moves, per table (in dependency order); tombstones and meta are not data
 COPY_TABLES = {
     "labels": ("id", "key", "grp"),
-    "media": ("id", "path", "sha256", "size", "mtime", "duration", "fps", "width", "height", "rotation", "video",
-              "model", "sidecar", "created", "imported", "shot_count"),
-    "shots": ("id", "media_id", "shot", "start_frame", "end_frame", "start_time", "end_time", "duration", "brightness",
-              "motion", "confidence", "description", "picks", "tags", "scores", "embedding", "emb_scale", "extra"),
+    "media": (
+        "id",
+        "path",
+        "sha256",
+        "size",
+        "mtime",
+        "duration",
+        "fps",
+        "width",
+        "height",
+        "rotation",
+        "video",
+        "model",
+        "sidecar",
+        "created",
+        "imported",
+        "shot_count",
+    ),
+    "shots": (
+        "id",
+        "media_id",
+        "shot",
+        "start_frame",
+        "end_frame",
+        "start_time",
+        "end_time",
+        "duration",
+        "brightness",
+        "motion",
+        "confidence",
+        "description",
+        "picks",
+        "tags",
+        "scores",
+        "embedding",
+        "emb_scale",
+        "extra",
+    ),
 }
 
 
@@ -138,8 +172,10 @@ class Catalog:
                 schema.migrate(con)
                 cat._init_meta(con)
             elif schema.version(con) != schema.SCHEMA_VERSION:
-                raise CatalogError(f"{p}: catalog schema version {schema.version(con)}, expected "
-                                   f"{schema.SCHEMA_VERSION} (open it once without read-only to migrate)")
+                raise CatalogError(
+                    f"{p}: catalog schema version {schema.version(con)}, expected "
+                    f"{schema.SCHEMA_VERSION} (open it once without read-only to migrate)"
+                )
         except schema.SchemaError as e:
             cat.close()
             raise CatalogError(f"{p}: {e}") from None
@@ -151,9 +187,13 @@ class Catalog:
     def _connect(self) -> sqlite3.Connection:
         if self.readonly:
             uri = f"{self.path.absolute().as_uri()}?mode=ro"
-            con = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
+            con = sqlite3.connect(
+                uri, uri=True, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
+            )
         else:
-            con = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
+            con = sqlite3.connect(
+                str(self.path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
+            )
             # a shot row is ~2 KB: with SQLite's default 4 KB pages each would fill a page alone.
             # Only takes effect on a new, empty file (must come before WAL mode).
             con.execute(f"PRAGMA page_size={PAGE_SIZE}")
@@ -203,9 +243,14 @@ class Catalog:
             return
         with self._write(con):
             n = con.execute("SELECT count(*) FROM labels").fetchone()[0]
-            con.executemany("INSERT OR IGNORE INTO labels(id, key, grp) VALUES (?,?,?)",
-                            [(n + i, k, g) for i, (k, g) in enumerate(missing)])
-            con.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('created', ?)", (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),))
+            con.executemany(
+                "INSERT OR IGNORE INTO labels(id, key, grp) VALUES (?,?,?)",
+                [(n + i, k, g) for i, (k, g) in enumerate(missing)],
+            )
+            con.execute(
+                "INSERT OR IGNORE INTO meta(key, value) VALUES ('created', ?)",
+                (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),),
+            )
             con.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('epoch', ?)", (uuid.uuid4().hex,))
         self._space = None
 
@@ -244,8 +289,14 @@ class Catalog:
         return r[0] if r else ""
 
     # --- importing -----------------------------------------------------------------------------
-    def import_sidecar(self, doc: "dict | Video | str | os.PathLike", sidecar_path: str | os.PathLike | None = None, *,
-                       skip_unchanged: bool = False, notes: list[str] | None = None) -> int:
+    def import_sidecar(
+        self,
+        doc: "dict | Video | str | os.PathLike",
+        sidecar_path: str | os.PathLike | None = None,
+        *,
+        skip_unchanged: bool = False,
+        notes: list[str] | None = None,
+    ) -> int:
         """Add one analysed video (a ``cinemanet.video/1`` document or :class:`Video`, or a sidecar's path) in
         one transaction and return its number of shots. Rows of the same content hash, or of
         an older analysis of the same path, are replaced. With ``skip_unchanged``, a video
@@ -285,8 +336,10 @@ class Catalog:
             raise CatalogError("the sidecar has no 'video' summary or no 'shots' list")
         path = resolve_media_path(doc, sidecar_path)
         if _not_utf8(path):
-            raise CatalogError(f"its file name is not valid UTF-8 ({os.fsencode(os.path.basename(path))!r}), "
-                               "and the catalog stores UTF-8 paths only: rename the file to add it")
+            raise CatalogError(
+                f"its file name is not valid UTF-8 ({os.fsencode(os.path.basename(path))!r}), "
+                "and the catalog stores UTF-8 paths only: rename the file to add it"
+            )
         space = self.space
         try:
             rows = [shot_row(s, space) for s in shots]
@@ -321,7 +374,9 @@ class Catalog:
     @staticmethod
     def _insert_media(con: sqlite3.Connection, media: dict) -> int:
         cols = ", ".join(media)
-        return con.execute(f"INSERT INTO media({cols}) VALUES ({', '.join('?' * len(media))})", tuple(media.values())).lastrowid
+        return con.execute(
+            f"INSERT INTO media({cols}) VALUES ({', '.join('?' * len(media))})", tuple(media.values())
+        ).lastrowid
 
     def _insert_shots(self, con: sqlite3.Connection, media_id: int, rows: list[dict]) -> None:
         if not rows:
@@ -400,7 +455,9 @@ class Catalog:
         """The id of shot ``number`` of the media whose path is or ends with ``video``."""
         r = self.con.execute(
             "SELECT s.id FROM shots s JOIN media m ON m.id = s.media_id WHERE s.shot=? AND (m.path=? OR m.path LIKE ?) "
-            "ORDER BY m.path = ? DESC LIMIT 1", (number, video, "%/" + Path(video).name, video)).fetchone()
+            "ORDER BY m.path = ? DESC LIMIT 1",
+            (number, video, "%/" + Path(video).name, video),
+        ).fetchone()
         return r[0] if r else None
 
     def shot_ids(self, media_id: int) -> list[int]:
@@ -428,7 +485,9 @@ class Catalog:
         return int(self.con.execute("SELECT coalesce(max(seq), 0) FROM tombstones").fetchone()[0])
 
     def tombstones(self, after: int) -> np.ndarray:
-        return np.array([r[0] for r in self.con.execute("SELECT shot_id FROM tombstones WHERE seq > ?", (after,))], np.int64)
+        return np.array(
+            [r[0] for r in self.con.execute("SELECT shot_id FROM tombstones WHERE seq > ?", (after,))], np.int64
+        )
 
     @property
     def index_folder(self) -> Path:
@@ -491,14 +550,18 @@ class Catalog:
         picks, embedding, emb_scale."""
         cur = self.con.execute(
             "SELECT id, media_id, duration, brightness, motion, confidence, start_time, scores, tags, picks, "
-            "embedding, emb_scale FROM shots WHERE id > ? ORDER BY id", (after_id,))
+            "embedding, emb_scale FROM shots WHERE id > ? ORDER BY id",
+            (after_id,),
+        )
         while rows := cur.fetchmany(batch):
             yield rows
 
     def storage_info(self) -> dict:
         """What ``cinemanet catalog status`` reports about the file: schema version, journal mode."""
-        return {"schema_version": schema.version(self.con),
-                "journal_mode": self.con.execute("PRAGMA journal_mode").fetchone()[0]}
+        return {
+            "schema_version": schema.version(self.con),
+            "journal_mode": self.con.execute("PRAGMA journal_mode").fetchone()[0],
+        }
 
     def integrity(self) -> list[str]:
         """Problems found (empty when consistent): SQLite's own check plus shot counts."""
@@ -508,25 +571,41 @@ class Catalog:
         ):
             if r["n"] != r["shot_count"]:
                 out.append(f"{r['path']}: {r['n']} shots stored, {r['shot_count']} expected")
-        orphans = self.con.execute("SELECT count(*) FROM shots WHERE media_id NOT IN (SELECT id FROM media)").fetchone()[0]
+        orphans = self.con.execute(
+            "SELECT count(*) FROM shots WHERE media_id NOT IN (SELECT id FROM media)"
+        ).fetchone()[0]
         if orphans:
             out.append(f"{orphans} shots without their media")
         return out
 
 
-def replace_media(con, media: dict, rows: list[dict], skip_unchanged: bool, insert_media, insert_shots) -> tuple[int, int, bool, str | None]:
+def replace_media(
+    con, media: dict, rows: list[dict], skip_unchanged: bool, insert_media, insert_shots
+) -> tuple[int, int, bool, str | None]:
     """One video's rows in an open write transaction of any backend: the media of the same
     content or path are replaced (or, with ``skip_unchanged``, an identical import is kept).
     Returns (shots, media id, skipped, note)."""
     path = media["path"]
-    old = con.execute("SELECT id, path, created, shot_count FROM media WHERE sha256=? OR path=?",
-                      (media["sha256"], path)).fetchall()
-    if (skip_unchanged and len(old) == 1 and old[0]["path"] == path
-            and old[0]["created"] == media["created"] and old[0]["shot_count"] == len(rows)):
+    old = con.execute(
+        "SELECT id, path, created, shot_count FROM media WHERE sha256=? OR path=?", (media["sha256"], path)
+    ).fetchall()
+    if (
+        skip_unchanged
+        and len(old) == 1
+        and old[0]["path"] == path
+        and old[0]["created"] == media["created"]
+        and old[0]["shot_count"] == len(rows)
+    ):
         return len(rows), old[0]["id"], True, None
     # one entry per content: a copy elsewhere replaces it (and says so while the other file exists)
-    note = next((f"same content as {o['path']}, which the catalog now lists under this path instead"
-                 for o in old if o["path"] != path and os.path.exists(o["path"])), None)
+    note = next(
+        (
+            f"same content as {o['path']}, which the catalog now lists under this path instead"
+            for o in old
+            if o["path"] != path and os.path.exists(o["path"])
+        ),
+        None,
+    )
     for o in old:
         con.execute("DELETE FROM shots WHERE media_id=?", (o["id"],))
         con.execute("DELETE FROM media WHERE id=?", (o["id"],))
@@ -579,8 +658,11 @@ def discover_sidecars(paths: Iterable[str | os.PathLike]) -> Iterator[Path | Imp
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            found = sorted(q for q in p.rglob("*") if q.name.endswith(SIDECAR_SUFFIXES) and q.is_file()
-                           and not q.name.startswith("."))
+            found = sorted(
+                q
+                for q in p.rglob("*")
+                if q.name.endswith(SIDECAR_SUFFIXES) and q.is_file() and not q.name.startswith(".")
+            )
             if not found:
                 yield ImportResult(str(p), error="no sidecars (*.cinemanet.json) in this folder")
             yield from found
@@ -588,6 +670,8 @@ def discover_sidecars(paths: Iterable[str | os.PathLike]) -> Iterator[Path | Imp
             yield p if p.is_file() else ImportResult(str(p), error="no such file")
         elif p.is_file():
             sc = existing_sidecar(p)
-            yield sc if sc else ImportResult(str(p), error="no sidecar next to this video (run cinemanet analyze first)")
+            yield (
+                sc if sc else ImportResult(str(p), error="no sidecar next to this video (run cinemanet analyze first)")
+            )
         else:
             yield ImportResult(str(p), error="no such file or folder")

@@ -4,6 +4,11 @@ from .base import ConceptPredictor, register_predictor, registered_predictors
 from .model import ConceptModel, GroupResult, ModelSpec, model_spec
 
 __all__ = [
-    "ConceptModel", "ConceptPredictor", "GroupResult", "ModelSpec", "model_spec",
-    "register_predictor", "registered_predictors",
+    "ConceptModel",
+    "ConceptPredictor",
+    "GroupResult",
+    "ModelSpec",
+    "model_spec",
+    "register_predictor",
+    "registered_predictors",
 ]

@@ -20,8 +20,9 @@ from ..taxonomy import Group, get_taxonomy
 Scores = dict[str, float]
 
 #: name -> predictor class: every public module of ``concepts.predictors``, and ``cinemanet.predictors`` entry points
-PREDICTORS: Registry[type["ConceptPredictor"]] = Registry("predictors", package="cinemanet.concepts.predictors",
-                                                          noun="concept predictor")
+PREDICTORS: Registry[type["ConceptPredictor"]] = Registry(
+    "predictors", package="cinemanet.concepts.predictors", noun="concept predictor"
+)
 
 
 class ConceptPredictor:

@@ -17,14 +17,24 @@ FRAMING = {
     "long": "long",
     "extremelong": "extreme long",
 }
-TYPE_NOUN = {"overtheshoulder": "over-the-shoulder shot", "twoshot": "two-shot", "portrait": "portrait", "master": "master shot"}
+TYPE_NOUN = {
+    "overtheshoulder": "over-the-shoulder shot",
+    "twoshot": "two-shot",
+    "portrait": "portrait",
+    "master": "master shot",
+}
 ANGLE = {"high": "from a high angle", "low": "from a low angle", "eyelevel": "at eye level", "aerial": "from the air"}
 FOCUS = {"shallow": "with shallow depth of field", "deep": "with deep focus", "out": "out of focus"}
 LIGHT_ADVERB = {"soft": "softly", "hard": "harshly", "neutral": "evenly"}
 LIGHT_PHRASE = {"key.high": "in high key", "key.low": "in low key", "silhouette": "in silhouette"}
 TONE_ADVERB = {"warm": "warmly", "cool": "coolly"}
 TIME = {"day": "by day", "night": "at night", "twilight": "at twilight"}
-KEY = {"green": "against a green screen", "blue": "against a blue screen", "luma": "against a luma-key backdrop", "matte": "as a matte"}
+KEY = {
+    "green": "against a green screen",
+    "blue": "against a blue screen",
+    "luma": "against a luma-key backdrop",
+    "matte": "as a matte",
+}
 SATURATION = {"saturated": "in saturated colour", "pastel": "in pastel colour", "desaturated": "in desaturated colour"}
 
 

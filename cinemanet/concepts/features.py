@@ -69,9 +69,23 @@ def layout_features(ev: Evidence) -> np.ndarray:
 
 
 GEOMETRY_NAMES = (
-    "faces", "face_h", "face_w", "face_cy", "face2_ratio",
-    "pose", "vis_face", "vis_shoulders", "vis_hands", "vis_hips", "vis_knees", "vis_ankles", "vis_feet",
-    "body_h", "mask_area", "mask_bottom", "mask_top",
+    "faces",
+    "face_h",
+    "face_w",
+    "face_cy",
+    "face2_ratio",
+    "pose",
+    "vis_face",
+    "vis_shoulders",
+    "vis_hands",
+    "vis_hips",
+    "vis_knees",
+    "vis_ankles",
+    "vis_feet",
+    "body_h",
+    "mask_area",
+    "mask_bottom",
+    "mask_top",
 )
 
 
@@ -91,7 +105,10 @@ def geometry_features(ev: Evidence) -> np.ndarray:
     p = ev.pose
     if p is not None:
         lm = p.landmarks
-        vis = [p.visibility(g) for g in (POSE_FACE, POSE_SHOULDERS, POSE_HANDS, POSE_HIPS, POSE_KNEES, POSE_ANKLES, POSE_FEET)]
+        vis = [
+            p.visibility(g)
+            for g in (POSE_FACE, POSE_SHOULDERS, POSE_HANDS, POSE_HIPS, POSE_KNEES, POSE_ANKLES, POSE_FEET)
+        ]
         seen = lm[:, 3] > 0.5
         ys = np.clip(lm[seen, 1], 0, 1) if seen.any() else np.zeros(1)
         out += [1.0, *vis, float(ys.max() - ys.min())]

@@ -83,7 +83,9 @@ def _check_spec(path: Path, data) -> None:
     if not isinstance(fmt, int) or isinstance(fmt, bool) or fmt < 1:
         raise ModelSpecError(f"{path}: format must be a positive integer, not {fmt!r}")
     if fmt > MODEL_FORMAT:
-        raise ModelSpecError(f"{path}: model format {fmt} is newer than this cinemanet reads ({MODEL_FORMAT}); upgrade cinemanet")
+        raise ModelSpecError(
+            f"{path}: model format {fmt} is newer than this cinemanet reads ({MODEL_FORMAT}); upgrade cinemanet"
+        )
     extra = sorted(set(data) - _TOP_KEYS)
     if extra:
         raise ModelSpecError(f"{path}: unknown key(s) {', '.join(extra)}; keys are {', '.join(sorted(_TOP_KEYS))}")
@@ -100,7 +102,9 @@ def _check_spec(path: Path, data) -> None:
             raise ModelSpecError(f"{path}: groups.{g} needs a predictor")
         bad = sorted(set(v) - allowed)
         if bad:
-            raise ModelSpecError(f"{path}: groups.{g}: unknown key(s) {', '.join(bad)}; keys are {', '.join(sorted(allowed))}")
+            raise ModelSpecError(
+                f"{path}: groups.{g}: unknown key(s) {', '.join(bad)}; keys are {', '.join(sorted(allowed))}"
+            )
         t = v.get("threshold", DEFAULT_THRESHOLD)
         if not isinstance(t, (int, float)) or isinstance(t, bool) or not 0 <= t <= 1:
             raise ModelSpecError(f"{path}: groups.{g}.threshold must be a number in [0, 1], not {t!r}")
@@ -126,7 +130,9 @@ class GroupResult:
     scores: Scores
 
 
-def choose(group: Group, scores: Mapping[str, float], threshold: float | Mapping[str, float]) -> tuple[str | None, float]:
+def choose(
+    group: Group, scores: Mapping[str, float], threshold: float | Mapping[str, float]
+) -> tuple[str | None, float]:
     """The group's label: for single-label groups the best label if it reaches its threshold;
     for multi-label groups the most specific label that does (ties by score). Otherwise the
     group's ``na`` label, or None where the group has none. ``threshold`` is one number or a

@@ -24,9 +24,19 @@ def _records(ds: Dataset, split: str | None, group: str | None) -> list[Record]:
 
 
 def _meta(r: Record) -> dict:
-    return {"sha256": r.sha256, "labels": r.labels, "split": r.split, "source": r.source, "film": r.film,
-            "annotator": r.annotator, "licence": r.licence, "width": r.width, "height": r.height,
-            "conflicts": r.conflicts, "extra": r.extra}
+    return {
+        "sha256": r.sha256,
+        "labels": r.labels,
+        "split": r.split,
+        "source": r.source,
+        "film": r.film,
+        "annotator": r.annotator,
+        "licence": r.licence,
+        "width": r.width,
+        "height": r.height,
+        "conflicts": r.conflicts,
+        "extra": r.extra,
+    }
 
 
 def _place(src: Path, dst: Path) -> None:
@@ -51,17 +61,32 @@ def export_folder(ds: Dataset, out: Path, split: str | None = None, group: str |
                 continue
             rel = Path(r.split or "all") / g / lab[len(g) + 1 :] / f"{r.sha256[:16]}{src.suffix}"
             _place(src, out / rel)
-            rows.append({"path": rel.as_posix(), "group": g, "label": lab, "split": r.split, "sha256": r.sha256,
-                         "source": r.source, "film": r.film, "annotator": r.annotator, "licence": r.licence})
+            rows.append(
+                {
+                    "path": rel.as_posix(),
+                    "group": g,
+                    "label": lab,
+                    "split": r.split,
+                    "sha256": r.sha256,
+                    "source": r.source,
+                    "film": r.film,
+                    "annotator": r.annotator,
+                    "licence": r.licence,
+                }
+            )
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "labels.csv", "w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=["path", "group", "label", "split", "sha256", "source", "film", "annotator", "licence"])
+        w = csv.DictWriter(
+            f, fieldnames=["path", "group", "label", "split", "sha256", "source", "film", "annotator", "licence"]
+        )
         w.writeheader()
         w.writerows(rows)
     return out
 
 
-def export_webdataset(ds: Dataset, out: Path, split: str | None = None, group: str | None = None, shard_size: int = 1000) -> list[Path]:
+def export_webdataset(
+    ds: Dataset, out: Path, split: str | None = None, group: str | None = None, shard_size: int = 1000
+) -> list[Path]:
     """WebDataset shards ``out/<name>-<split>-000000.tar``: per sample ``<key>.<ext>`` (the image)
     and ``<key>.json`` (labels and provenance). Keys are the first 16 hex digits of the SHA-256."""
     out = Path(out)
@@ -91,7 +116,9 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
-def export_parquet(ds: Dataset, out: Path, split: str | None = None, group: str | None = None, images: bool = True) -> Path:
+def export_parquet(
+    ds: Dataset, out: Path, split: str | None = None, group: str | None = None, images: bool = True
+) -> Path:
     """One Parquet file ``out/<name>.parquet``: a row per image, a column per labelled group
     (label key or null), provenance columns, and the image bytes (unless ``images`` is False)."""
     try:
@@ -101,7 +128,9 @@ def export_parquet(ds: Dataset, out: Path, split: str | None = None, group: str 
         raise RuntimeError("Parquet export needs pyarrow: pip install pyarrow") from None
     recs = _records(ds, split, group)
     groups = [group] if group else ds.groups
-    cols: dict[str, list] = {k: [] for k in ("sha256", "split", "source", "film", "annotator", "licence", "width", "height")}
+    cols: dict[str, list] = {
+        k: [] for k in ("sha256", "split", "source", "film", "annotator", "licence", "width", "height")
+    }
     for g in groups:
         cols[g] = []
     cols["conflicts"], cols["extra"] = [], []
@@ -119,7 +148,9 @@ def export_parquet(ds: Dataset, out: Path, split: str | None = None, group: str 
             cols["image"].append(p.read_bytes())
             cols["image_format"].append(p.suffix.lstrip("."))
     table = pa.table(cols)
-    table = table.replace_schema_metadata({"cinemanet.dataset": json.dumps({"name": ds.name, "split": ds.meta.get("split")})})
+    table = table.replace_schema_metadata(
+        {"cinemanet.dataset": json.dumps({"name": ds.name, "split": ds.meta.get("split")})}
+    )
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{ds.name}{'-' + split if split else ''}.parquet"

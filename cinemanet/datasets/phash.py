@@ -31,7 +31,9 @@ def _popcount(x: np.ndarray) -> np.ndarray:
     return np.unpackbits(np.ascontiguousarray(x).view(np.uint8).reshape(-1, 8), axis=1).sum(1)
 
 
-def near_duplicate_clusters(hashes: list[int], keys: list[str] | None = None, distance: int = DUP_DISTANCE) -> np.ndarray:
+def near_duplicate_clusters(
+    hashes: list[int], keys: list[str] | None = None, distance: int = DUP_DISTANCE
+) -> np.ndarray:
     """Cluster id per image: images joined when their hashes are within ``distance`` bits, or
     when their ``keys`` (content hashes) are equal. Connected components, so the relation is
     transitive. O(n^2) vectorised comparisons: a few seconds for 20,000 images."""

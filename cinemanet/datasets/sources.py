@@ -44,7 +44,9 @@ def _images(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
 
 
-def scan_folder(root: Path, group: str | None = None, label_map: dict[str, str] | None = None) -> tuple[list[Entry], list[str]]:
+def scan_folder(
+    root: Path, group: str | None = None, label_map: dict[str, str] | None = None
+) -> tuple[list[Entry], list[str]]:
     """Entries of a folder tree: ``root/<label>/...`` or ``root/<group>/<label>/...``.
 
     A top-level folder whose name is a group (``framing``, ``shot.type``) holds label folders of

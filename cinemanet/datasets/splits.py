@@ -65,6 +65,7 @@ def assign_splits(
     have = {s: Counter() for s in names}
     out = [""] * len(records)
     for u, c in zip(units, counts):
+
         def need(s: str, c=c) -> float:
             # how far below its target share split s is, over this unit's labels (relative)
             return sum(n * (share[s] * total[k] - have[s][k]) / (share[s] * total[k]) for k, n in c.items())

@@ -49,15 +49,26 @@ def dataset_stats(ds: Dataset) -> dict:
 
 def stats_markdown(st: dict, top: int = 10) -> str:
     """The stats as a Markdown report."""
-    out = [f"# Data set `{st['name']}`", "", f"{st['images']} images; splits: "
-           + ", ".join(f"{k} {v}" for k, v in st["splits"].items()), ""]
-    out.append(f"Merged duplicates: {st['merged_exact_duplicates']} identical files, {st['merged_near_duplicates']} near-duplicates. "
-               f"Images with conflicting labels (excluded from those groups): {st['images_with_conflicts']}.")
+    out = [
+        f"# Data set `{st['name']}`",
+        "",
+        f"{st['images']} images; splits: " + ", ".join(f"{k} {v}" for k, v in st["splits"].items()),
+        "",
+    ]
+    out.append(
+        f"Merged duplicates: {st['merged_exact_duplicates']} identical files, {st['merged_near_duplicates']} near-duplicates. "
+        f"Images with conflicting labels (excluded from those groups): {st['images_with_conflicts']}."
+    )
     splits = list(st["splits"])
     for g, gs in st["groups"].items():
         imb = f"{gs['imbalance']:.1f}" if gs["imbalance"] else "-"
-        out += ["", f"## `{g}`: {gs['images']} labelled, imbalance {imb}x, {gs['conflicts']} conflicts", "",
-                "| label | " + " | ".join(splits) + " | total |", "|---|" + "---:|" * (len(splits) + 1)]
+        out += [
+            "",
+            f"## `{g}`: {gs['images']} labelled, imbalance {imb}x, {gs['conflicts']} conflicts",
+            "",
+            "| label | " + " | ".join(splits) + " | total |",
+            "|---|" + "---:|" * (len(splits) + 1),
+        ]
         for k, c in gs["labels"].items():
             out.append(f"| `{k}` | " + " | ".join(str(c.get(s, 0)) for s in splits) + f" | {c['total']} |")
     for col, counts in st["by"].items():

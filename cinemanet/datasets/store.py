@@ -66,8 +66,9 @@ def _read_meta(path: Path) -> dict:
     if not isinstance(fmt, int) or isinstance(fmt, bool) or fmt < 1:
         raise ManifestError(f"{path}: format must be a positive integer, not {fmt!r}")
     if fmt > MANIFEST_FORMAT:
-        raise ManifestError(f"{path}: data-set format {fmt} is newer than this cinemanet reads "
-                            f"({MANIFEST_FORMAT}); upgrade cinemanet")
+        raise ManifestError(
+            f"{path}: data-set format {fmt} is newer than this cinemanet reads ({MANIFEST_FORMAT}); upgrade cinemanet"
+        )
     return meta
 
 
@@ -149,7 +150,11 @@ class DatasetStore:
             known = ", ".join(self.names()) or "none yet"
             raise KeyError(f"no data set {name!r} in {self.root} (known: {known})")
         meta = _read_meta(folder / "dataset.json")
-        records = [Record.from_dict(json.loads(line)) for line in (folder / "manifest.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+        records = [
+            Record.from_dict(json.loads(line))
+            for line in (folder / "manifest.jsonl").read_text(encoding="utf-8").splitlines()
+            if line.strip()
+        ]
         return Dataset(name, self.root, records, meta)
 
     def _object(self, src: Path, sha: str) -> str:
@@ -186,18 +191,30 @@ class DatasetStore:
         entries, warnings = scan(src, group, label_map)
         defaults = {"source": source or src.stem, "licence": licence, "annotator": annotator}
         report = ImportReport(source=str(src.absolute()), files=len(entries), warnings=warnings)
-        ds = self.load(name) if self.exists(name) else Dataset(name, self.root, [], {"schema": DATASET_SCHEMA, "name": name, "imports": []})
+        ds = (
+            self.load(name)
+            if self.exists(name)
+            else Dataset(name, self.root, [], {"schema": DATASET_SCHEMA, "name": name, "imports": []})
+        )
         self._merge(ds, entries, defaults, report, keep_near_duplicates)
-        split = {"test_fraction": test_fraction, "val_fraction": val_fraction, "seed": seed,
-                 "method": "stratified by label; near-duplicates and films kept on one side"}
+        split = {
+            "test_fraction": test_fraction,
+            "val_fraction": val_fraction,
+            "seed": seed,
+            "method": "stratified by label; near-duplicates and films kept on one side",
+        }
         for r, s in zip(ds.records, assign_splits(ds.records, test_fraction, val_fraction, seed)):
             r.split = s
         ds.meta["split"] = split
-        ds.meta["imports"].append({"at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **defaults, **report.to_dict()})
+        ds.meta["imports"].append(
+            {"at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **defaults, **report.to_dict()}
+        )
         ds.save()
         return ds, report
 
-    def _merge(self, ds: Dataset, entries: Iterable[Entry], defaults: dict, report: ImportReport, keep_near: bool) -> None:
+    def _merge(
+        self, ds: Dataset, entries: Iterable[Entry], defaults: dict, report: ImportReport, keep_near: bool
+    ) -> None:
         by_sha = {r.sha256: r for r in ds.records}
         pending_conflicts: list[tuple[str, str, str]] = []  # (sha, group, label) from one file given two labels
         for e in entries:
@@ -235,7 +252,9 @@ class DatasetStore:
             pending_conflicts += [(sha, g, lab) for g, lab in e.meta.get("_conflicts", [])]
         for sha, g, lab in pending_conflicts:
             r = by_sha[sha]
-            r.conflicts[g] = sorted(set(r.conflicts.get(g, [])) | {lab} | ({r.labels.pop(g)} if g in r.labels else set()))
+            r.conflicts[g] = sorted(
+                set(r.conflicts.get(g, [])) | {lab} | ({r.labels.pop(g)} if g in r.labels else set())
+            )
         records = sorted(by_sha.values(), key=lambda r: r.sha256)
         self._near_duplicates(records, report, keep_near)
         ds.records = [r for r in records if not r.__dict__.get("_merged")]
@@ -262,7 +281,9 @@ class DatasetStore:
                 continue
             groups = {g for m in members for g in list(m.labels) + list(m.conflicts)}
             for g in groups:
-                labs = {m.labels[g] for m in members if g in m.labels} | {x for m in members for x in m.conflicts.get(g, [])}
+                labs = {m.labels[g] for m in members if g in m.labels} | {
+                    x for m in members for x in m.conflicts.get(g, [])
+                }
                 if len(labs) > 1:
                     for m in members:
                         m.labels.pop(g, None)

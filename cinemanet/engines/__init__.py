@@ -35,8 +35,9 @@ class Engine:
         run) and yield one result per input, in input order, each as soon as it is final."""
         raise NotImplementedError
 
-    def tag(self, inputs: "list[Input]", model: str, *, embeddings: bool = False,
-            jobs: int | None = None) -> "Iterator[TagResult | TagError]":
+    def tag(
+        self, inputs: "list[Input]", model: str, *, embeddings: bool = False, jobs: int | None = None
+    ) -> "Iterator[TagResult | TagError]":
         """Tag still images (``cinemanet tag`` over folders): one result per input, in input order.
         By default this machine's worker processes (:func:`cinemanet.api.tag_files`)."""
         from ..api import tag_files

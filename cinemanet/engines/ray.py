@@ -68,8 +68,9 @@ class _Worker:
         from ..api import CinemaNet
         from ..video.analyze import VideoAnalyzer
 
-        self.analyzer = VideoAnalyzer(CinemaNet(threads=1), detector=detector, embeddings=embeddings,
-                                      detector_options=detector_options)
+        self.analyzer = VideoAnalyzer(
+            CinemaNet(threads=1), detector=detector, embeddings=embeddings, detector_options=detector_options
+        )
         # by name, not by handle: plain constructor arguments survive an actor's restart
         self.progress = ray.get_actor(progress)
 
@@ -145,11 +146,18 @@ class RayEngine(Engine):
             try:
                 ray.init(address=self.address, log_to_driver=False)
             except (ConnectionError, RuntimeError, ValueError) as e:
-                raise EngineError(f"cannot join the Ray cluster at {self.address}: "
-                                  f"{(str(e).strip().splitlines() or [type(e).__name__])[0]}") from None
+                raise EngineError(
+                    f"cannot join the Ray cluster at {self.address}: "
+                    f"{(str(e).strip().splitlines() or [type(e).__name__])[0]}"
+                ) from None
         else:  # "local": a new instance, never one a stale /tmp/ray/ray_current_cluster points to
-            ray.init(address="local", num_cpus=os.cpu_count() or 1, object_store_memory=OBJECT_STORE_BYTES,
-                     include_dashboard=False, log_to_driver=False)
+            ray.init(
+                address="local",
+                num_cpus=os.cpu_count() or 1,
+                object_store_memory=OBJECT_STORE_BYTES,
+                include_dashboard=False,
+                log_to_driver=False,
+            )
         return True
 
     def tag(self, inputs, model, *, embeddings=False, jobs=None) -> Iterator:
@@ -184,8 +192,12 @@ class RayEngine(Engine):
             progress = ray.remote(num_cpus=0)(_Progress).options(name=progress_name).remote()
             worker_cls = ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=MAX_TASK_RETRIES)(_Worker)
             env = {k: os.environ[k] for k in (_DIE_ENV,) if k in os.environ}
-            actors = [worker_cls.options(runtime_env={"env_vars": env} if env else None)
-                      .remote(opts.detector, opts.embeddings, progress_name, opts.detector_options) for _ in range(n)]
+            actors = [
+                worker_cls.options(runtime_env={"env_vars": env} if env else None).remote(
+                    opts.detector, opts.embeddings, progress_name, opts.detector_options
+                )
+                for _ in range(n)
+            ]
             marker_dir = os.environ.get(_DIE_ENV + "_DIR")
             refs = {}
             for k, inp in enumerate(todo):  # round robin: each actor's queue is worked in order

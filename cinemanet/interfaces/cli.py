@@ -49,8 +49,6 @@ class TaxFormat(str, Enum):
     markdown = "markdown"
 
 
-
-
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"cinemanet {__version__}")
@@ -65,11 +63,14 @@ def _help(ctx: typer.Context, value: bool) -> None:
 
 @app.callback()
 def main_options(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
     # the group's own --help, declared as a plain bool: Typer's built-in one (value None when not
     # given) makes Typer import pydantic to coerce it, ~0.15 s on every `cinemanet CMD --help`
-    help_: bool = typer.Option(False, "--help", callback=_help, is_eager=True, expose_value=False,
-                               help="Show this message and exit."),
+    help_: bool = typer.Option(
+        False, "--help", callback=_help, is_eager=True, expose_value=False, help="Show this message and exit."
+    ),
 ) -> None:
     """CinemaNet command line."""
 
@@ -79,16 +80,24 @@ def main_options(
 def tag(
     paths: list[Path] = typer.Argument(..., help="Image files or folders (searched recursively).", show_default=False),
     format: Optional[TagFormat] = typer.Option(
-        None, "--format", "-f", help="jsonl: one cinemanet.tag/1 object per input; table: a readable summary "
-        "(default on a terminal); csv: one row per image.", case_sensitive=False),
+        None,
+        "--format",
+        "-f",
+        help="jsonl: one cinemanet.tag/1 object per input; table: a readable summary "
+        "(default on a terminal); csv: one row per image.",
+        case_sensitive=False,
+    ),
     embeddings: bool = typer.Option(False, "--embeddings", help="Add the 1280-d image embedding to JSON output."),
     jobs: int = typer.Option(0, "--jobs", "-j", min=0, help="Worker processes (0: one per CPU core)."),
     model: str = typer.Option("default", "--model", help="Packaged model name or path to a model.yaml."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write results to this file instead of stdout."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     engine: str = typer.Option("local", "--engine", help="How the batch runs: local (worker processes) or ray."),
-    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="With --engine ray: the cluster to join "
-                                              "(default $RAY_ADDRESS, else a local Ray for this run)."),
+    ray_address: Optional[str] = typer.Option(
+        None,
+        "--ray-address",
+        help="With --engine ray: the cluster to join (default $RAY_ADDRESS, else a local Ray for this run).",
+    ),
 ) -> None:
     """Tag still images with all 14 CinemaNet concept groups.
 
@@ -160,8 +169,12 @@ class _Progress:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         self.p = Progress(
-            TextColumn("tagging"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-            console=Console(stderr=True), transient=True,
+            TextColumn("tagging"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=True,
         )
         self.p.start()
         self.task = self.p.add_task("tag", total=total)
@@ -248,7 +261,9 @@ class _Writer:
         for r in self.rows:
             name = os.path.basename(r.path or "")
             if not r.ok:
-                out.append(f"{name}\n" + textwrap.fill(f"error: {r.error}", width, initial_indent="  ", subsequent_indent="  "))
+                out.append(
+                    f"{name}\n" + textwrap.fill(f"error: {r.error}", width, initial_indent="  ", subsequent_indent="  ")
+                )
                 continue
             picks = " · ".join(self._picks(r))
             head = f"{name}  {picks}" if len(name) + 2 + len(picks) <= width else f"{name}\n  {picks}"
@@ -280,31 +295,60 @@ class ShotFormat(str, Enum):
     table = "table"
 
 
-@app.command(cls=with_registry_choices(detector="cinemanet.video.detectors.base:DETECTORS",
-                                       engine="cinemanet.engines:ENGINES"))
+@app.command(
+    cls=with_registry_choices(detector="cinemanet.video.detectors.base:DETECTORS", engine="cinemanet.engines:ENGINES")
+)
 def analyze(
     paths: list[Path] = typer.Argument(..., help="Video files or folders (searched recursively).", show_default=False),
-    out: Optional[Path] = typer.Option(None, "--out", help="Write sidecars into this folder instead of next to each video."),
+    out: Optional[Path] = typer.Option(
+        None, "--out", help="Write sidecars into this folder instead of next to each video."
+    ),
     compress: bool = typer.Option(False, "--compress", help="Write zstd-compressed sidecars (.cinemanet.json.zst)."),
     detector: str = typer.Option("fast", "--detector", help="Shot detector."),
-    detector_option: list[str] = typer.Option([], "--detector-option", "-D", metavar="KEY=VALUE",
-                                              help="Set a detector option (repeatable); recorded in the sidecar, a change "
-                                              "re-analyses. " + DETECTOR_OPTIONS_HELP, show_default=False),
-    stats: Optional[Path] = typer.Option(None, "--stats", metavar="FILE.csv", help="Write the detector's per-frame scores "
-                                         "(frame, time, every score it uses) to this CSV file; one video only."),
+    detector_option: list[str] = typer.Option(
+        [],
+        "--detector-option",
+        "-D",
+        metavar="KEY=VALUE",
+        help="Set a detector option (repeatable); recorded in the sidecar, a change "
+        "re-analyses. " + DETECTOR_OPTIONS_HELP,
+        show_default=False,
+    ),
+    stats: Optional[Path] = typer.Option(
+        None,
+        "--stats",
+        metavar="FILE.csv",
+        help="Write the detector's per-frame scores "
+        "(frame, time, every score it uses) to this CSV file; one video only.",
+    ),
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Videos analysed in parallel processes."),
     engine: str = typer.Option("local", "--engine", help="How the batch runs."),
-    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="With --engine ray: the cluster to join "
-                                              "(e.g. 10.0.0.5:6379; default $RAY_ADDRESS, else a local Ray for this run)."),
+    ray_address: Optional[str] = typer.Option(
+        None,
+        "--ray-address",
+        help="With --engine ray: the cluster to join "
+        "(e.g. 10.0.0.5:6379; default $RAY_ADDRESS, else a local Ray for this run).",
+    ),
     format: Optional[ShotFormat] = typer.Option(
-        None, "--format", "-f", help="jsonl: one cinemanet.shot/2 object per shot on stdout; table: one line per "
+        None,
+        "--format",
+        "-f",
+        help="jsonl: one cinemanet.shot/2 object per shot on stdout; table: one line per "
         "video (default on a terminal). Piped without --format: a summary line per video on stderr, nothing on "
-        "stdout (the sidecars hold the shots).", case_sensitive=False),
-    embeddings: bool = typer.Option(False, "--embeddings", help="Include shot embeddings in the JSONL output (sidecars always have them)."),
+        "stdout (the sidecars hold the shots).",
+        case_sensitive=False,
+    ),
+    embeddings: bool = typer.Option(
+        False, "--embeddings", help="Include shot embeddings in the JSONL output (sidecars always have them)."
+    ),
     force: bool = typer.Option(False, "--force", help="Re-analyse even when an up-to-date sidecar exists."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
-    catalog: Optional[str] = typer.Option(None, "--catalog", help="Also add each analysed video to this catalog, a file "
-                                          "or a postgresql:// URL (one transaction per video; see `cinemanet search`)."),
+    catalog: Optional[str] = typer.Option(
+        None,
+        "--catalog",
+        help="Also add each analysed video to this catalog, a file "
+        "or a postgresql:// URL (one transaction per video; see `cinemanet search`).",
+    ),
 ) -> None:
     """Find every shot of each video and describe it in cinematic terms.
 
@@ -369,9 +413,19 @@ def analyze(
         if ray_address and engine != "ray":
             _err("--ray-address needs --engine ray")
             raise typer.Exit(2)
-        for res in analyze_paths(inputs, out_dir=out, compress=compress, detector=detector, jobs=jobs, engine=engine,
-                                 engine_options={"address": ray_address} if ray_address else None,
-                                 force=force, progress=bars.update, detector_options=options, stats=stats):
+        for res in analyze_paths(
+            inputs,
+            out_dir=out,
+            compress=compress,
+            detector=detector,
+            jobs=jobs,
+            engine=engine,
+            engine_options={"address": ray_address} if ray_address else None,
+            force=force,
+            progress=bars.update,
+            detector_options=options,
+            stats=stats,
+        ):
             bars.finish(res.path)
             if res.status != "error" and cat is not None:
                 notes: list[str] = []
@@ -467,8 +521,14 @@ class _VideoProgress:
                 self.total[v] = max(1, probe(v).frame_count)
             except VideoReadError:
                 self.total[v] = 1
-        self.p = Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
-                          TextColumn("{task.fields[fps]}"), TimeRemainingColumn(), console=Console(stderr=True))
+        self.p = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TextColumn("{task.fields[fps]}"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+        )
         self.p.start()
         self.all = self.p.add_task("all videos", total=sum(self.total.values()), fps="")
         self.tasks, self.done, self.t0 = {}, {}, time.perf_counter()
@@ -496,10 +556,13 @@ class _VideoProgress:
 # ------------------------------------------------------------------------------------ export
 @app.command("export", cls=with_registry_choices(to="cinemanet.video.export:EXPORTERS"))
 def export_cmd(
-    sidecars: list[Path] = typer.Argument(..., help="Sidecars (<video>.cinemanet.json[.zst]) or the videos they belong to.",
-                                          show_default=False),
+    sidecars: list[Path] = typer.Argument(
+        ..., help="Sidecars (<video>.cinemanet.json[.zst]) or the videos they belong to.", show_default=False
+    ),
     to: str = typer.Option(..., "--to", "-t", help="Export format."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="File or folder to write (default: next to the sidecar)."),
+    output: Optional[Path] = typer.Option(
+        None, "--output", "-o", help="File or folder to write (default: next to the sidecar)."
+    ),
 ) -> None:
     """Export analysed shots to editing tools and spreadsheets.
 
@@ -543,7 +606,9 @@ def export_cmd(
 @app.command()
 def taxonomy(
     group: Optional[str] = typer.Option(None, "--group", "-g", help="Show one group (shot.framing, or framing)."),
-    format: TaxFormat = typer.Option(TaxFormat.table, "--format", "-f", help="table, json or markdown.", case_sensitive=False),
+    format: TaxFormat = typer.Option(
+        TaxFormat.table, "--format", "-f", help="table, json or markdown.", case_sensitive=False
+    ),
 ) -> None:
     """Show the CinemaNet taxonomy: groups, labels, descriptions and aliases."""
     from ..taxonomy import get_taxonomy
@@ -561,10 +626,21 @@ def taxonomy(
             "version": tax.version,
             "groups": [
                 {
-                    "key": g.key, "title": g.title, "question": g.question, "description": g.description,
-                    "multi_label": g.multi_label, "ordered": g.ordered, **({"order": list(g.order)} if g.ordered else {}),
+                    "key": g.key,
+                    "title": g.title,
+                    "question": g.question,
+                    "description": g.description,
+                    "multi_label": g.multi_label,
+                    "ordered": g.ordered,
+                    **({"order": list(g.order)} if g.ordered else {}),
                     "labels": [
-                        {"key": l.key, "title": l.title, "description": l.description, "aliases": list(l.aliases), "parent": l.parent}
+                        {
+                            "key": l.key,
+                            "title": l.title,
+                            "description": l.description,
+                            "aliases": list(l.aliases),
+                            "parent": l.parent,
+                        }
                         for l in g.labels
                     ],
                 }
@@ -643,7 +719,11 @@ def model_train_default(
     data: Path = typer.Option(..., "--data", help="The shared training data folder (../shared/data)."),
     out: Path = typer.Option(None, "--out", help="Where to write heads (default: the packaged default model)."),
     jobs: int = typer.Option(0, "--jobs", "-j", min=0, help="Feature worker processes (0: one per core)."),
-    generated: bool = typer.Option(True, "--generated/--no-generated", help="Also the heads of label-generated concepts (saturation, key), learnt from the colour stills transformed by the generators."),
+    generated: bool = typer.Option(
+        True,
+        "--generated/--no-generated",
+        help="Also the heads of label-generated concepts (saturation, key), learnt from the colour stills transformed by the generators.",
+    ),
 ) -> None:
     """Train the default model's heads (framing, over-the-shoulder, location; label-generated
     concepts) from labelled stills."""
@@ -663,7 +743,9 @@ def model_train_default(
 @model_app.command("evaluate-default")
 def model_evaluate_default(
     data: Path = typer.Option(..., "--data", help="The shared training data folder (../shared/data)."),
-    loso: bool = typer.Option(False, "--loso", help="Also refit leave-one-source-out for every task with two or more sources (minutes)."),
+    loso: bool = typer.Option(
+        False, "--loso", help="Also refit leave-one-source-out for every task with two or more sources (minutes)."
+    ),
     jobs: int = typer.Option(0, "--jobs", "-j", min=0, help="Feature worker processes (0: one per core)."),
 ) -> None:
     """Judge the packaged default heads on the kept-apart split of the shared data (and, with
@@ -679,15 +761,19 @@ def model_evaluate_default(
     card = _json.loads((model / "metrics.json").read_text())["tasks"]
     for name, m in evaluate_heads(data, model, log=log, prep=prep).items():
         e = m["emitted"]
-        typer.echo(f"{name}: kept-apart accuracy {m['accuracy']:.3f} (n={m['n']}), macro-F1 {m['macro_f1']:.3f}, "
-                   f"ECE {m['ece']:.3f}, emitted precision {e['precision']:.3f} at coverage {e['coverage']:.3f}")
+        typer.echo(
+            f"{name}: kept-apart accuracy {m['accuracy']:.3f} (n={m['n']}), macro-F1 {m['macro_f1']:.3f}, "
+            f"ECE {m['ece']:.3f}, emitted precision {e['precision']:.3f} at coverage {e['coverage']:.3f}"
+        )
     if loso:
         tr = Trainer(prep, 0, log)
         for name in LOSO_TASKS:
             t = prep.tasks[name]
             res, _, _ = tr.loso(t, [r for r in t.rows if not prep.images[r[0]].test], card[name]["cv"]["wd"])
-            typer.echo(f"{name} leave one source out: " + ", ".join(
-                f"{s} {v['accuracy']:.3f} (n={v['n']})" for s, v in res.items() if "accuracy" in v))
+            typer.echo(
+                f"{name} leave one source out: "
+                + ", ".join(f"{s} {v['accuracy']:.3f} (n={v['n']})" for s, v in res.items() if "accuracy" in v)
+            )
 
 
 # ----------------------------------------------------------------------------------- plugins
@@ -698,8 +784,9 @@ class PluginFormat(str, Enum):
 
 @app.command("plugins")
 def plugins_cmd(
-    kind: Optional[str] = typer.Option(None, "--kind", "-k", help="Only this kind: analyzers, predictors, detectors, "
-                                       "exporters, catalogs or engines."),
+    kind: Optional[str] = typer.Option(
+        None, "--kind", "-k", help="Only this kind: analyzers, predictors, detectors, exporters, catalogs or engines."
+    ),
     format: PluginFormat = typer.Option(PluginFormat.table, "--format", "-f", case_sensitive=False),
 ) -> None:
     """List the installed plug-ins: kind, name, origin (builtin or the package), status.

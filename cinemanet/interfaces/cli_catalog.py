@@ -19,8 +19,10 @@ from .console import count, print_table
 
 catalog_app = typer.Typer(help="Inspect and maintain the catalog of analysed footage.", no_args_is_help=True)
 
-CATALOG_HELP = ("Catalog: a file (SQLite) or a postgresql://user@host/db URL (default: $CINEMANET_CATALOG, else "
-                "catalog.sqlite in the user data folder).")
+CATALOG_HELP = (
+    "Catalog: a file (SQLite) or a postgresql://user@host/db URL (default: $CINEMANET_CATALOG, else "
+    "catalog.sqlite in the user data folder)."
+)
 
 
 class SearchFormat(str, Enum):
@@ -29,8 +31,6 @@ class SearchFormat(str, Enum):
     edl = "edl"
     otio = "otio"
     csv = "csv"
-
-
 
 
 def _open(target: Optional[str], *, create: bool = True, readonly: bool = False):
@@ -57,8 +57,11 @@ def _refresh_index(cat, quiet: bool) -> None:
 
 # ------------------------------------------------------------------------------------- index
 def index_cmd(
-    paths: list[Path] = typer.Argument(..., help="Sidecars (*.cinemanet.json[.zst]), videos with a sidecar, or folders "
-                                       "(searched recursively).", show_default=False),
+    paths: list[Path] = typer.Argument(
+        ...,
+        help="Sidecars (*.cinemanet.json[.zst]), videos with a sidecar, or folders (searched recursively).",
+        show_default=False,
+    ),
     catalog: Optional[str] = typer.Option(None, "--catalog", "-c", help=CATALOG_HELP),
     force: bool = typer.Option(False, "--force", help="Re-import sidecars already in the catalog unchanged."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress on stderr."),
@@ -99,8 +102,10 @@ def index_cmd(
             if tty:
                 sys.stderr.write("\n")
             rate = f", {shots / secs:,.0f} shots/s" if shots and secs > 0 else ""
-            _err(f"{cat.path}: {count(done, 'video')} imported ({count(shots, 'shot')}), {skipped} unchanged, {failed} failed "
-                 f"in {secs:.1f} s{rate}")
+            _err(
+                f"{cat.path}: {count(done, 'video')} imported ({count(shots, 'shot')}), {skipped} unchanged, {failed} failed "
+                f"in {secs:.1f} s{rate}"
+            )
         if done:
             _refresh_index(cat, quiet)
     finally:
@@ -151,14 +156,18 @@ def status_cmd(
     if info["backend"] == "sqlite":
         typer.echo(f"schema:   version {info['schema_version']} ({info['journal_mode']} journal)")
     else:
-        typer.echo(f"schema:   version {info['schema_version']} ({info['backend']} {storage.get('server', '')}; "
-                   f"pgvector {storage.get('pgvector', '?')})")
+        typer.echo(
+            f"schema:   version {info['schema_version']} ({info['backend']} {storage.get('server', '')}; "
+            f"pgvector {storage.get('pgvector', '?')})"
+        )
     typer.echo(f"contents: {count(n_media, 'video')}, {count(n_shots, 'shot')}, {info['bytes'] / 1e6:.1f} MB")
     for p in problems:
         typer.echo(f"{p['state']:8}  {p['path']}")
     if problems:
-        typer.echo(f"{len(problems)} file(s) missing or changed: run `cinemanet catalog prune` "
-                   "(with --search-root DIR to find moved files)")
+        typer.echo(
+            f"{len(problems)} file(s) missing or changed: run `cinemanet catalog prune` "
+            "(with --search-root DIR to find moved files)"
+        )
     for i in info["integrity"]:
         typer.echo(f"problem:  {i}")
 
@@ -166,8 +175,9 @@ def status_cmd(
 @catalog_app.command("prune")
 def prune_cmd(
     catalog: Optional[str] = typer.Option(None, "--catalog", "-c", help=CATALOG_HELP),
-    search_root: list[Path] = typer.Option([], "--search-root", "-r", help="Folder to look for moved videos in "
-                                           "(recursively; repeatable)."),
+    search_root: list[Path] = typer.Option(
+        [], "--search-root", "-r", help="Folder to look for moved videos in (recursively; repeatable)."
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Say what would change, change nothing."),
 ) -> None:
     """Relink moved videos and remove vanished ones from the catalog.
@@ -224,22 +234,36 @@ def copy_cmd(
     except CatalogError as e:
         _err(str(e))
         raise typer.Exit(1)
-    _err(f"copied {r.media} video(s), {r.shots} shot(s) in {time.perf_counter() - t0:.1f} s (verified, digest {r.digest[:12]})")
+    _err(
+        f"copied {r.media} video(s), {r.shots} shot(s) in {time.perf_counter() - t0:.1f} s (verified, digest {r.digest[:12]})"
+    )
 
 
 # ------------------------------------------------------------------------------------ search
 def search_cmd(
-    query: list[str] = typer.Argument(None, help="The query, e.g. night exterior wide -person sort:duration "
-                                      "(see docs/SEARCH.md). Empty: every shot.", show_default=False),
+    query: list[str] = typer.Argument(
+        None,
+        help="The query, e.g. night exterior wide -person sort:duration (see docs/SEARCH.md). Empty: every shot.",
+        show_default=False,
+    ),
     like: Optional[str] = typer.Option(None, "--like", help="Rank by similarity to this image file or shot id."),
     limit: int = typer.Option(20, "--limit", "-n", min=1, max=100000, help="Results to show."),
     offset: int = typer.Option(0, "--offset", min=0, help="Skip this many results (paging)."),
-    sort: Optional[str] = typer.Option(None, "--sort", help="confidence, duration, brightness, motion or time "
-                                       "(optionally :asc or :desc); overrides sort: in the query."),
+    sort: Optional[str] = typer.Option(
+        None,
+        "--sort",
+        help="confidence, duration, brightness, motion or time "
+        "(optionally :asc or :desc); overrides sort: in the query.",
+    ),
     format: Optional[SearchFormat] = typer.Option(
-        None, "--format", "-f", help="table (default on a terminal), jsonl (the shot contract plus id and score), "
+        None,
+        "--format",
+        "-f",
+        help="table (default on a terminal), jsonl (the shot contract plus id and score), "
         "edl (CMX3600 of the results in order), otio (an OpenTimelineIO timeline) or csv "
-        "(one row per shot, with id and score).", case_sensitive=False),
+        "(one row per shot, with id and score).",
+        case_sensitive=False,
+    ),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
     catalog: Optional[str] = typer.Option(None, "--catalog", "-c", help=CATALOG_HELP),
 ) -> None:
@@ -320,8 +344,15 @@ def _table(shots, scores, res, out) -> None:
     for c in ("id", "video", "shot", "start", "dur", "score", "description"):
         t.add_column(c, overflow="fold")
     for s in shots:
-        t.add_row(str(s["id"]), os.path.basename(s["path"]), str(s["shot"] + 1), s.get("start_timecode") or f"{s['start_time']:.2f}",
-                  f"{s['end_time'] - s['start_time']:.1f}s", f"{scores[s['id']]:.3f}", s["description"])
+        t.add_row(
+            str(s["id"]),
+            os.path.basename(s["path"]),
+            str(s["shot"] + 1),
+            s.get("start_timecode") or f"{s['start_time']:.2f}",
+            f"{s['end_time'] - s['start_time']:.1f}s",
+            f"{scores[s['id']]:.3f}",
+            s["description"],
+        )
     print_table(t, out)
 
 

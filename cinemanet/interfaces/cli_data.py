@@ -79,20 +79,31 @@ def _concepts(values: list[str]) -> list[str]:
 dataset_app = typer.Typer(help="Labelled data sets: import, inspect, export.", no_args_is_help=True)
 
 
-
 @dataset_app.command("import")
 def dataset_import(
-    src: Path = typer.Argument(..., help="A folder-per-label tree (root/<label>/ or root/<group>/<label>/) or a .csv/.jsonl manifest."),
+    src: Path = typer.Argument(
+        ..., help="A folder-per-label tree (root/<label>/ or root/<group>/<label>/) or a .csv/.jsonl manifest."
+    ),
     name: str = typer.Option(..., "--name", "-n", help="Data set name (created, or extended if it exists)."),
-    group: Optional[str] = typer.Option(None, "--group", "-g", help="Folder names / manifest labels belong to this group."),
-    label_map: Optional[Path] = typer.Option(None, "--map", help="YAML file: folder name -> v1 label key, for names without an alias."),
-    source: Optional[str] = typer.Option(None, "--source", help="Provenance recorded per image (default: the folder or file name)."),
-    licence: Optional[str] = typer.Option(None, "--licence", "--license", help="Licence recorded per image (manifest column wins)."),
+    group: Optional[str] = typer.Option(
+        None, "--group", "-g", help="Folder names / manifest labels belong to this group."
+    ),
+    label_map: Optional[Path] = typer.Option(
+        None, "--map", help="YAML file: folder name -> v1 label key, for names without an alias."
+    ),
+    source: Optional[str] = typer.Option(
+        None, "--source", help="Provenance recorded per image (default: the folder or file name)."
+    ),
+    licence: Optional[str] = typer.Option(
+        None, "--licence", "--license", help="Licence recorded per image (manifest column wins)."
+    ),
     annotator: Optional[str] = typer.Option(None, "--annotator", help="Who labelled them (manifest column wins)."),
     test_fraction: float = typer.Option(0.2, "--test-fraction", min=0.0, max=0.9),
     val_fraction: float = typer.Option(0.0, "--val-fraction", min=0.0, max=0.9),
     seed: int = typer.Option(0, "--seed"),
-    keep_near_duplicates: bool = typer.Option(False, "--keep-near-duplicates", help="Keep every near-duplicate (still split together)."),
+    keep_near_duplicates: bool = typer.Option(
+        False, "--keep-near-duplicates", help="Keep every near-duplicate (still split together)."
+    ),
 ) -> None:
     """Import labelled images into a data set: labels resolved through the taxonomy's aliases,
     files stored by content hash, duplicates merged, conflicting labels flagged, split assigned."""
@@ -109,9 +120,19 @@ def dataset_import(
     store = DatasetStore()
     try:
         mapping = load_label_map(label_map) if label_map else None
-        ds, rep = store.import_source(src, name, group=g, label_map=mapping, source=source, licence=licence,
-                                      annotator=annotator, test_fraction=test_fraction, val_fraction=val_fraction,
-                                      seed=seed, keep_near_duplicates=keep_near_duplicates)
+        ds, rep = store.import_source(
+            src,
+            name,
+            group=g,
+            label_map=mapping,
+            source=source,
+            licence=licence,
+            annotator=annotator,
+            test_fraction=test_fraction,
+            val_fraction=val_fraction,
+            seed=seed,
+            keep_near_duplicates=keep_near_duplicates,
+        )
     except LabelResolutionError as e:
         for _, msg in e.problems[:50]:
             _err(msg)
@@ -127,7 +148,9 @@ def dataset_import(
     for u in rep.unreadable:
         _err(f"unreadable, skipped: {u}")
     for c in rep.conflicts[:20]:
-        _err(f"conflict in {c['group']}: {' vs '.join(c['labels'])} for {c['origin'][0] if c['origin'] else c['image']} (label dropped)")
+        _err(
+            f"conflict in {c['group']}: {' vs '.join(c['labels'])} for {c['origin'][0] if c['origin'] else c['image']} (label dropped)"
+        )
     if len(rep.conflicts) > 20:
         _err(f"... {len(rep.conflicts) - 20} more conflicts (see `cinemanet dataset stats {name}`)")
     typer.echo(
@@ -137,6 +160,7 @@ def dataset_import(
     )
     if rep.unreadable:
         raise typer.Exit(1)
+
 
 @dataset_app.command("stats")
 def dataset_stats_cmd(
@@ -150,10 +174,13 @@ def dataset_stats_cmd(
     st = dataset_stats(ds)
     typer.echo(json.dumps(st, indent=2, sort_keys=True) if format is StatsFormat.json else stats_markdown(st).rstrip())
 
+
 @dataset_app.command("export")
 def dataset_export(
     name: str = typer.Argument(...),
-    to: ExportTo = typer.Option(..., "--to", help="folder (image tree + labels.csv), webdataset (tar shards) or parquet."),
+    to: ExportTo = typer.Option(
+        ..., "--to", help="folder (image tree + labels.csv), webdataset (tar shards) or parquet."
+    ),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
     split: Optional[str] = typer.Option(None, "--split", help="Only this split (train, val, test)."),
     group: Optional[str] = typer.Option(None, "--group", "-g", help="Only images labelled in this group."),
@@ -179,6 +206,7 @@ def dataset_export(
     for p in res:
         typer.echo(str(p))
 
+
 @dataset_app.command("list")
 def dataset_list() -> None:
     """The data sets in the store (``CINEMANET_DATA`` or the user data folder)."""
@@ -193,12 +221,21 @@ def dataset_list() -> None:
         ds = store.load(n)
         typer.echo(f"{n:24s} {len(ds.records):7d} images  groups: {', '.join(ds.groups)}")
 
+
 def train_cmd(
-    dataset: list[str] = typer.Option(..., "--dataset", "-d", help="Data set name (repeat or comma-separate for several)."),
+    dataset: list[str] = typer.Option(
+        ..., "--dataset", "-d", help="Data set name (repeat or comma-separate for several)."
+    ),
     out: Path = typer.Option(..., "--out", "-o", help="Folder for the trained model (model.yaml, heads/, run.json)."),
-    groups: Optional[list[str]] = typer.Option(None, "--groups", "-g", help="Only these groups (default: all labelled)."),
-    augment: Optional[list[str]] = typer.Option(None, "--augment", "-a", help="Label-generating augmentations: tones, saturation, level, focus, key."),
-    deep_focus_from: Optional[list[str]] = typer.Option(None, "--deep-focus-from", help="Data sets whose untouched photos count as deep focus (for --augment focus)."),
+    groups: Optional[list[str]] = typer.Option(
+        None, "--groups", "-g", help="Only these groups (default: all labelled)."
+    ),
+    augment: Optional[list[str]] = typer.Option(
+        None, "--augment", "-a", help="Label-generating augmentations: tones, saturation, level, focus, key."
+    ),
+    deep_focus_from: Optional[list[str]] = typer.Option(
+        None, "--deep-focus-from", help="Data sets whose untouched photos count as deep focus (for --augment focus)."
+    ),
     seed: int = typer.Option(0, "--seed"),
     base_model: str = typer.Option("default", "--base-model", help="Groups not trained keep this model's predictors."),
     jobs: int = typer.Option(0, "--jobs", "-j", min=0, help="Feature worker processes (0: one per core)."),
@@ -209,24 +246,37 @@ def train_cmd(
     from ..training.multitask import TrainConfig, train_model
 
     dss = _load(DatasetStore(), _csv(dataset))
-    cfg = TrainConfig(groups=tuple(_groups(_csv(groups))) or None, augment=tuple(_concepts(_csv(augment))),
-                      deep_focus_datasets=tuple(_csv(deep_focus_from)), seed=seed, eval_seed=seed + 1, base_model=base_model)
+    cfg = TrainConfig(
+        groups=tuple(_groups(_csv(groups))) or None,
+        augment=tuple(_concepts(_csv(augment))),
+        deep_focus_datasets=tuple(_csv(deep_focus_from)),
+        seed=seed,
+        eval_seed=seed + 1,
+        base_model=base_model,
+    )
     try:
         run = train_model(dss, out, cfg, jobs=jobs or None, log=lambda m: typer.echo(m, err=True))
     except ValueError as e:
         _err(str(e))
         raise typer.Exit(2)
-    typer.echo(f"{out / 'model.yaml'}: {len(run['groups'])} heads in {run['seconds']:.0f}s; run record {out / 'run.json'}")
+    typer.echo(
+        f"{out / 'model.yaml'}: {len(run['groups'])} heads in {run['seconds']:.0f}s; run record {out / 'run.json'}"
+    )
+
 
 def evaluate_cmd(
     dataset: list[str] = typer.Option(..., "--dataset", "-d", help="Data set name (repeat or comma-separate)."),
     split: str = typer.Option("test", "--split", help="train, val, test or all."),
     model: str = typer.Option("default", "--model", help="Packaged model name or path to a model.yaml / model folder."),
     groups: Optional[list[str]] = typer.Option(None, "--groups", "-g"),
-    augment: Optional[list[str]] = typer.Option(None, "--augment", "-a", help="Also score generated examples of these concepts."),
+    augment: Optional[list[str]] = typer.Option(
+        None, "--augment", "-a", help="Also score generated examples of these concepts."
+    ),
     deep_focus_from: Optional[list[str]] = typer.Option(None, "--deep-focus-from"),
     seed: int = typer.Option(1, "--seed", help="Seed of the generated examples (train with another)."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Report folder (default: evaluation/<data sets>-<split>)."),
+    out: Optional[Path] = typer.Option(
+        None, "--out", "-o", help="Report folder (default: evaluation/<data sets>-<split>)."
+    ),
     jobs: int = typer.Option(0, "--jobs", "-j", min=0),
 ) -> None:
     """Accuracy, macro-F1, confusion matrices, within-one, calibration and per-slice accuracy
@@ -238,16 +288,29 @@ def evaluate_cmd(
     dss = _load(DatasetStore(), names)
     out = out or Path("evaluation") / f"{'+'.join(names)}-{split}"
     try:
-        rep = evaluate(model, dss, split, _groups(_csv(groups)) or None, _concepts(_csv(augment)), seed,
-                       _csv(deep_focus_from), out, jobs or None, log=lambda m: typer.echo(m, err=True))
+        rep = evaluate(
+            model,
+            dss,
+            split,
+            _groups(_csv(groups)) or None,
+            _concepts(_csv(augment)),
+            seed,
+            _csv(deep_focus_from),
+            out,
+            jobs or None,
+            log=lambda m: typer.echo(m, err=True),
+        )
     except (ValueError, FileNotFoundError) as e:
         _err(str(e))
         raise typer.Exit(2)
     for g, r in rep["groups"].items():
         w1 = f", within one {r['within_one']:.3f}" if "within_one" in r else ""
-        typer.echo(f"{g:18s} n={r['n_test']:5d} accuracy {r['accuracy']:.3f}, macro-F1 {r['macro_f1']:.3f}{w1}, "
-                   f"ECE {r['ece']:.3f} -> {r['ece_after_temperature']:.3f} after temperature")
+        typer.echo(
+            f"{g:18s} n={r['n_test']:5d} accuracy {r['accuracy']:.3f}, macro-F1 {r['macro_f1']:.3f}{w1}, "
+            f"ECE {r['ece']:.3f} -> {r['ece_after_temperature']:.3f} after temperature"
+        )
     typer.echo(f"report: {out / 'evaluation.md'}")
+
 
 def model_export_cmd(
     format: ModelFormat = typer.Option(..., "--format", "-f", case_sensitive=False),
@@ -269,8 +332,10 @@ def model_export_cmd(
     if res.parity is None:
         typer.echo(f"  parity: not checked ({format.value} models cannot run on this machine)")
     else:
-        typer.echo(f"  parity with the Python model on {res.parity['images']} images: max abs difference "
-                   f"{res.parity['max_abs_diff']:.2e} (probabilities), {res.parity['embedding_max_abs_diff']:.2e} (embedding)")
+        typer.echo(
+            f"  parity with the Python model on {res.parity['images']} images: max abs difference "
+            f"{res.parity['max_abs_diff']:.2e} (probabilities), {res.parity['embedding_max_abs_diff']:.2e} (embedding)"
+        )
 
 
 def register(app: typer.Typer, model_app: typer.Typer) -> None:

@@ -61,8 +61,9 @@ def _project(store, name: str):
 
 
 def register(app: typer.Typer, model_app: typer.Typer) -> None:
-    label_app = typer.Typer(help="Crowd labelling projects: select items, annotators, agreement, import/export.",
-                            no_args_is_help=True)
+    label_app = typer.Typer(
+        help="Crowd labelling projects: select items, annotators, agreement, import/export.", no_args_is_help=True
+    )
     app.add_typer(label_app, name="label")
     ann_app = typer.Typer(help="People who label (tokens for the labelling page).", no_args_is_help=True)
     label_app.add_typer(ann_app, name="annotator")
@@ -70,13 +71,21 @@ def register(app: typer.Typer, model_app: typer.Typer) -> None:
     @label_app.command("create")
     def create(
         name: str = typer.Argument(..., help="Project name (letters, digits, '.', '_', '-')."),
-        group: list[str] = typer.Option(..., "--group", "-g", help="Concept group(s) to ask (repeat or comma-separate)."),
-        from_dataset: Optional[str] = typer.Option(None, "--from-dataset", help="Take items from this data set of the library."),
-        from_catalog: Optional[Path] = typer.Option(None, "--from-catalog", help="Take items (shots) from this catalog."),
+        group: list[str] = typer.Option(
+            ..., "--group", "-g", help="Concept group(s) to ask (repeat or comma-separate)."
+        ),
+        from_dataset: Optional[str] = typer.Option(
+            None, "--from-dataset", help="Take items from this data set of the library."
+        ),
+        from_catalog: Optional[Path] = typer.Option(
+            None, "--from-catalog", help="Take items (shots) from this catalog."
+        ),
         size: int = typer.Option(200, "--size", "-n", min=1, help="Items to label (gold items included)."),
         strategy: Strategy = typer.Option(Strategy.uncertainty, "--strategy", "-s", case_sensitive=False),
         measure: Measure = typer.Option(Measure.margin, "--measure", case_sensitive=False, help="Uncertainty measure."),
-        gold: float = typer.Option(0.1, "--gold", min=0.0, max=0.9, help="Share of gold items (known answers, data sets only)."),
+        gold: float = typer.Option(
+            0.1, "--gold", min=0.0, max=0.9, help="Share of gold items (known answers, data sets only)."
+        ),
         redundancy: int = typer.Option(2, "--redundancy", min=2, help="Annotators per item."),
         model: str = typer.Option("default", "--model", help="Model whose scores and embeddings drive the selection."),
         seed: int = typer.Option(0, "--seed"),
@@ -108,9 +117,22 @@ def register(app: typer.Typer, model_app: typer.Typer) -> None:
 
                 catalog = Catalog.open(from_catalog, readonly=True)
                 pool, source = pool_from_catalog(catalog), {"catalog": str(Path(from_catalog).absolute())}
-            p = build_project(store, name, groups, pool, size=size, strategy=strategy.value, gold_share=gold, redundancy=redundancy,
-                              seed=seed, measure=measure.value, scorer=model_scorer(model, jobs or None), catalog=catalog,
-                              source=source | {"model": model}, log=lambda m: typer.echo(m, err=True))
+            p = build_project(
+                store,
+                name,
+                groups,
+                pool,
+                size=size,
+                strategy=strategy.value,
+                gold_share=gold,
+                redundancy=redundancy,
+                seed=seed,
+                measure=measure.value,
+                scorer=model_scorer(model, jobs or None),
+                catalog=catalog,
+                source=source | {"model": model},
+                log=lambda m: typer.echo(m, err=True),
+            )
         except KeyError as e:
             _err(str(e.args[0]))
             raise typer.Exit(2)
@@ -125,28 +147,40 @@ def register(app: typer.Typer, model_app: typer.Typer) -> None:
             if catalog is not None:
                 catalog.close()
         c = store.counts(p)
-        typer.echo(f"{p.name}: {c['items']} items ({c['gold_items']} gold), {c['tasks']} tasks in {', '.join(p.groups)}; "
-                   f"strategy {p.strategy}; each served to {p.redundancy} annotators")
+        typer.echo(
+            f"{p.name}: {c['items']} items ({c['gold_items']} gold), {c['tasks']} tasks in {', '.join(p.groups)}; "
+            f"strategy {p.strategy}; each served to {p.redundancy} annotators"
+        )
 
     @label_app.command("status")
-    def status(name: Optional[str] = typer.Argument(None), format: Fmt = typer.Option(Fmt.markdown, "--format", "-f")) -> None:
+    def status(
+        name: Optional[str] = typer.Argument(None), format: Fmt = typer.Option(Fmt.markdown, "--format", "-f")
+    ) -> None:
         """Progress of one project (or a line per project)."""
         store = _store()
         projects = [_project(store, name)] if name else store.projects()
         if not projects:
             typer.echo(f"no labelling projects in {store.path}")
             return
-        out = {p.name: {"groups": list(p.groups), "strategy": p.strategy, "redundancy": p.redundancy, **store.counts(p)} for p in projects}
+        out = {
+            p.name: {"groups": list(p.groups), "strategy": p.strategy, "redundancy": p.redundancy, **store.counts(p)}
+            for p in projects
+        }
         if format is Fmt.json:
             typer.echo(json.dumps(out, indent=2, sort_keys=True))
             return
         for n, c in out.items():
-            typer.echo(f"{n}: {c['items']} items ({c['gold_items']} gold) x {len(c['groups'])} group(s) = {c['tasks']} tasks; "
-                       f"{c['tasks_complete']} complete, {c['tasks_started']} started; {c['answers']} answers by {c['annotators']} "
-                       f"annotator(s), {c['skips']} skips; {c['reviews']} review decisions; {c['suggestions']} suggestions")
+            typer.echo(
+                f"{n}: {c['items']} items ({c['gold_items']} gold) x {len(c['groups'])} group(s) = {c['tasks']} tasks; "
+                f"{c['tasks_complete']} complete, {c['tasks_started']} started; {c['answers']} answers by {c['annotators']} "
+                f"annotator(s), {c['skips']} skips; {c['reviews']} review decisions; {c['suggestions']} suggestions"
+            )
 
     @ann_app.command("add")
-    def annotator_add(name: str = typer.Argument(...), reviewer: bool = typer.Option(False, "--reviewer", help="May review disagreements.")) -> None:
+    def annotator_add(
+        name: str = typer.Argument(...),
+        reviewer: bool = typer.Option(False, "--reviewer", help="May review disagreements."),
+    ) -> None:
         """Register an annotator and print their token (shown only now; stored hashed)."""
         from ..labelling import LabellingError
 
@@ -183,7 +217,10 @@ def register(app: typer.Typer, model_app: typer.Typer) -> None:
                     _err(f"wrote {p}")
 
     @label_app.command("import")
-    def import_cmd(name: str = typer.Argument(...), file: Path = typer.Argument(..., help="CSV (item,annotator,group,label) or Label Studio JSON export.")) -> None:
+    def import_cmd(
+        name: str = typer.Argument(...),
+        file: Path = typer.Argument(..., help="CSV (item,annotator,group,label) or Label Studio JSON export."),
+    ) -> None:
         """Import answers made elsewhere: all rows or none."""
         from ..labelling import LabellingError
         from ..labelling.interchange import ImportProblems, import_annotations
@@ -225,11 +262,15 @@ def register(app: typer.Typer, model_app: typer.Typer) -> None:
             raise typer.Exit(2)
         for c in rep.conflicts[:10]:
             _err(f"conflict in {c['group']}: {' vs '.join(c['labels'])} (label dropped)")
-        typer.echo(f"{dataset}: {n} labels from project {p.name}; {len(ds.records)} images in {ds.folder} "
-                   f"(train with: cinemanet train --dataset {dataset} --out DIR)")
+        typer.echo(
+            f"{dataset}: {n} labels from project {p.name}; {len(ds.records)} images in {ds.folder} "
+            f"(train with: cinemanet train --dataset {dataset} --out DIR)"
+        )
 
     @label_app.command("suggestions")
-    def suggestions(name: str = typer.Argument(...), format: Fmt = typer.Option(Fmt.markdown, "--format", "-f")) -> None:
+    def suggestions(
+        name: str = typer.Argument(...), format: Fmt = typer.Option(Fmt.markdown, "--format", "-f")
+    ) -> None:
         """Concepts and missing tags annotators suggested, with the item they saw."""
         store = _store()
         rows = store.suggestions(_project(store, name))
@@ -243,12 +284,24 @@ def register(app: typer.Typer, model_app: typer.Typer) -> None:
 
     @app.command("audit")
     def audit_cmd(
-        dataset: list[str] = typer.Option(..., "--dataset", "-d", help="Data set(s) to audit (repeat or comma-separate)."),
-        model: Optional[str] = typer.Option(None, "--model", help="Also audit this model: accuracy, calibration, detector coverage per slice."),
-        by: Optional[list[str]] = typer.Option(None, "--by", help="Slice columns (default: source,film,annotator,licence,dataset and any the data has)."),
+        dataset: list[str] = typer.Option(
+            ..., "--dataset", "-d", help="Data set(s) to audit (repeat or comma-separate)."
+        ),
+        model: Optional[str] = typer.Option(
+            None, "--model", help="Also audit this model: accuracy, calibration, detector coverage per slice."
+        ),
+        by: Optional[list[str]] = typer.Option(
+            None, "--by", help="Slice columns (default: source,film,annotator,licence,dataset and any the data has)."
+        ),
         out: Path = typer.Option(..., "--out", "-o", help="Folder for audit.md, audit.json and plots."),
-        split: str = typer.Option("all", "--split", help="Images the model is scored on: train, val, test or all (images it was trained on are always left out)."),
-        alpha: float = typer.Option(0.05, "--alpha", min=0.0001, max=0.5, help="Family-wise error rate (Holm) of the share tests."),
+        split: str = typer.Option(
+            "all",
+            "--split",
+            help="Images the model is scored on: train, val, test or all (images it was trained on are always left out).",
+        ),
+        alpha: float = typer.Option(
+            0.05, "--alpha", min=0.0001, max=0.5, help="Family-wise error rate (Holm) of the share tests."
+        ),
         jobs: int = typer.Option(0, "--jobs", "-j", min=0),
     ) -> None:
         """What a data set (and a model trained on it) over- and under-represents, per slice."""
@@ -262,8 +315,16 @@ def register(app: typer.Typer, model_app: typer.Typer) -> None:
             _err(str(e.args[0]))
             raise typer.Exit(2)
         try:
-            rep = run_audit(dss, out, model=model, by=_csv(by) or None, split=split, alpha=alpha, jobs=jobs or None,
-                            log=lambda m: typer.echo(m, err=True))
+            rep = run_audit(
+                dss,
+                out,
+                model=model,
+                by=_csv(by) or None,
+                split=split,
+                alpha=alpha,
+                jobs=jobs or None,
+                log=lambda m: typer.echo(m, err=True),
+            )
         except ValueError as e:
             _err(str(e))
             raise typer.Exit(2)

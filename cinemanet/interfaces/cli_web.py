@@ -18,15 +18,24 @@ TOKEN_ENV = "CINEMANET_TOKEN"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
-
-
 def register(app: typer.Typer, model_app: typer.Typer) -> None:
     @app.command("serve")
     def serve(
-        catalog: Optional[str] = typer.Option(None, "--catalog", "-c", help="Catalog file or postgresql:// URL (default: $CINEMANET_CATALOG or the user's data folder)."),
-        host: str = typer.Option("127.0.0.1", "--host", help="Address to bind. Anything but loopback exposes your catalog and media to the network."),
+        catalog: Optional[str] = typer.Option(
+            None,
+            "--catalog",
+            "-c",
+            help="Catalog file or postgresql:// URL (default: $CINEMANET_CATALOG or the user's data folder).",
+        ),
+        host: str = typer.Option(
+            "127.0.0.1",
+            "--host",
+            help="Address to bind. Anything but loopback exposes your catalog and media to the network.",
+        ),
         port: int = typer.Option(8765, "--port", "-p", min=0, max=65535, help="Port (0: any free port)."),
-        token: Optional[str] = typer.Option(None, "--token", help=f"Enable write endpoints (Authorization: Bearer TOKEN). Also ${TOKEN_ENV}."),
+        token: Optional[str] = typer.Option(
+            None, "--token", help=f"Enable write endpoints (Authorization: Bearer TOKEN). Also ${TOKEN_ENV}."
+        ),
         log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
     ) -> None:
         """Browse, search and play the catalog's shots in a browser (read-only unless --token)."""
@@ -35,7 +44,9 @@ def register(app: typer.Typer, model_app: typer.Typer) -> None:
 
             from .web import create_app
         except ImportError as e:
-            _err(f"the web app needs fastapi, jinja2 and uvicorn ({e.name} is missing): pip install fastapi jinja2 uvicorn")
+            _err(
+                f"the web app needs fastapi, jinja2 and uvicorn ({e.name} is missing): pip install fastapi jinja2 uvicorn"
+            )
             raise typer.Exit(2)
         from ..catalog.store import CatalogError
 
@@ -49,8 +60,12 @@ def register(app: typer.Typer, model_app: typer.Typer) -> None:
             _err(str(e))
             raise typer.Exit(2)
         if not loopback:
-            _err(f"warning: listening on {host}: anyone who can reach this address can browse the catalog and its media")
+            _err(
+                f"warning: listening on {host}: anyone who can reach this address can browse the catalog and its media"
+            )
         shown = f"[{host}]" if ":" in host else host
-        _err(f"serving {web.state.cinemanet.catalog.path} on http://{shown}:{port}/ "
-             f"({'write endpoints enabled' if token else 'read-only'}; Ctrl-C to stop)")
+        _err(
+            f"serving {web.state.cinemanet.catalog.path} on http://{shown}:{port}/ "
+            f"({'write endpoints enabled' if token else 'read-only'}; Ctrl-C to stop)"
+        )
         uvicorn.run(web, host=host, port=port, log_level=log_level, access_log=False)

@@ -73,8 +73,9 @@ def _delta2(categories: Sequence, n_c: np.ndarray, metric: str) -> np.ndarray:
     raise ValueError(f"metric must be nominal, ordinal or interval, not {metric!r}")
 
 
-def krippendorff_alpha(units: Sequence[Sequence[Hashable]], metric: str = "nominal",
-                       categories: Sequence[Hashable] | None = None) -> float | None:
+def krippendorff_alpha(
+    units: Sequence[Sequence[Hashable]], metric: str = "nominal", categories: Sequence[Hashable] | None = None
+) -> float | None:
     """Krippendorff's alpha over ``units`` (one list of coders' values per unit, None missing).
     ``categories`` fixes the scale order for ordinal (default: sorted values). None when fewer
     than two pairable values or no variation to disagree about."""
@@ -141,9 +142,19 @@ def consensus(store, project) -> dict[int, dict]:
         else:
             label, how = majority(vals), "majority"
         agree = (sum(v == label for v in vals) / len(vals)) if vals and label is not None else None
-        out[tid] = {"task": tid, "item": t["item"], "item_key": t["item_key"], "group": t["grp"], "label": label,
-                    "decided_by": how if label is not None else None, "agreement": agree, "n_answers": len(vals),
-                    "gold": gold.get(t["grp"]), "answers": answers, "review": rv}
+        out[tid] = {
+            "task": tid,
+            "item": t["item"],
+            "item_key": t["item_key"],
+            "group": t["grp"],
+            "label": label,
+            "decided_by": how if label is not None else None,
+            "agreement": agree,
+            "n_answers": len(vals),
+            "gold": gold.get(t["grp"]),
+            "answers": answers,
+            "review": rv,
+        }
     return out
 
 
@@ -166,8 +177,16 @@ def agreement_report(store, project) -> dict:
     cons = consensus(store, project)
     tax = get_taxonomy()
     groups: dict[str, dict] = {}
-    ann: dict[str, dict] = defaultdict(lambda: {"answers": 0, "not_sure": 0, "gold_answered": 0, "gold_correct": 0,
-                                                "compared": 0, "agree_with_others": 0})
+    ann: dict[str, dict] = defaultdict(
+        lambda: {
+            "answers": 0,
+            "not_sure": 0,
+            "gold_answered": 0,
+            "gold_correct": 0,
+            "compared": 0,
+            "agree_with_others": 0,
+        }
+    )
     for g in project.groups:
         tasks = [c for c in cons.values() if c["group"] == g]
         coders = sorted({a["annotator"] for c in tasks for a in c["answers"]})
@@ -181,7 +200,9 @@ def agreement_report(store, project) -> dict:
         if order:
             ord_units = [[v if v in order else None for v in u] for u in units]
             alpha_ord = krippendorff_alpha(ord_units, "ordinal", [k for k in order])
-        counts = np.array([[sum(v == k for v in u) for k in cats] for u in units], np.float64) if cats else np.zeros((0, 0))
+        counts = (
+            np.array([[sum(v == k for v in u) for k in cats] for u in units], np.float64) if cats else np.zeros((0, 0))
+        )
         o = coincidence_matrix(units, cats)
         paired = [u for u in units if sum(v is not None for v in u) >= 2]
         pct = [max(Counter(v for v in u if v is not None).values()) / sum(v is not None for v in u) for u in paired]
@@ -216,17 +237,30 @@ def agreement_report(store, project) -> dict:
                     s["gold_answered"] += 1
                     s["gold_correct"] += int(v == c["gold"])
                 # leave-one-out: the others' majority, so nobody agrees with themselves
-                ref = c["review"]["label"] if c["review"] else majority([x for n, x in vals.items() if n != a["annotator"]])
+                ref = (
+                    c["review"]["label"]
+                    if c["review"]
+                    else majority([x for n, x in vals.items() if n != a["annotator"]])
+                )
                 if ref is not None:
                     s["compared"] += 1
                     s["agree_with_others"] += int(v == ref)
     annotators = {}
     for n, s in sorted(ann.items()):
-        annotators[n] = {**s, "gold_accuracy": s["gold_correct"] / s["gold_answered"] if s["gold_answered"] else None,
-                         "agreement_with_consensus": s["agree_with_others"] / s["compared"] if s["compared"] else None}
-    return {"schema": AGREEMENT_SCHEMA, "project": project.name, "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "redundancy": project.redundancy, "groups": groups, "annotators": annotators,
-            "review_queue": sum(1 for c in cons.values() if needs_review(c, project.redundancy))}
+        annotators[n] = {
+            **s,
+            "gold_accuracy": s["gold_correct"] / s["gold_answered"] if s["gold_answered"] else None,
+            "agreement_with_consensus": s["agree_with_others"] / s["compared"] if s["compared"] else None,
+        }
+    return {
+        "schema": AGREEMENT_SCHEMA,
+        "project": project.name,
+        "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "redundancy": project.redundancy,
+        "groups": groups,
+        "annotators": annotators,
+        "review_queue": sum(1 for c in cons.values() if needs_review(c, project.redundancy)),
+    }
 
 
 def _f(x: float | None, nd: int = 3) -> str:
@@ -234,23 +268,46 @@ def _f(x: float | None, nd: int = 3) -> str:
 
 
 def agreement_markdown(rep: dict) -> str:
-    lines = [f"# Agreement: {rep['project']}", "",
-             "| group | items | answers | annotators | Krippendorff alpha (nominal) | alpha (ordinal) | Fleiss kappa | % agreement | no consensus | reviewed |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"# Agreement: {rep['project']}",
+        "",
+        "| group | items | answers | annotators | Krippendorff alpha (nominal) | alpha (ordinal) | Fleiss kappa | % agreement | no consensus | reviewed |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for g, r in rep["groups"].items():
-        lines.append(f"| {g} | {r['items']} | {r['answers']} | {r['annotators']} | {_f(r['alpha_nominal'])} | {_f(r['alpha_ordinal'])} | "
-                     f"{_f(r['fleiss_kappa'])} | {_f(r['percent_agreement'])} | {r['no_consensus']} | {r['reviewed']} |")
-    lines += ["", "## Annotators", "", "| annotator | answers | not sure | gold answered | gold accuracy | agreement with the others |",
-              "|---|---:|---:|---:|---:|---:|"]
+        lines.append(
+            f"| {g} | {r['items']} | {r['answers']} | {r['annotators']} | {_f(r['alpha_nominal'])} | {_f(r['alpha_ordinal'])} | "
+            f"{_f(r['fleiss_kappa'])} | {_f(r['percent_agreement'])} | {r['no_consensus']} | {r['reviewed']} |"
+        )
+    lines += [
+        "",
+        "## Annotators",
+        "",
+        "| annotator | answers | not sure | gold answered | gold accuracy | agreement with the others |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for n, s in rep["annotators"].items():
-        lines.append(f"| {n} | {s['answers']} | {s['not_sure']} | {s['gold_answered']} | {_f(s['gold_accuracy'])} | {_f(s['agreement_with_consensus'])} |")
+        lines.append(
+            f"| {n} | {s['answers']} | {s['not_sure']} | {s['gold_answered']} | {_f(s['gold_accuracy'])} | {_f(s['agreement_with_consensus'])} |"
+        )
     lines += ["", f"Items waiting for review: {rep['review_queue']}.", ""]
     for g, r in rep["groups"].items():
         d = r["disagreements"]
-        pairs = [(d["matrix"][i][j], a, b) for i, a in enumerate(d["labels"]) for j, b in enumerate(d["labels"]) if i < j and d["matrix"][i][j] > 0]
+        pairs = [
+            (d["matrix"][i][j], a, b)
+            for i, a in enumerate(d["labels"])
+            for j, b in enumerate(d["labels"])
+            if i < j and d["matrix"][i][j] > 0
+        ]
         if pairs:
-            lines += [f"### Disagreements in {g}", ""] + [f"- {a.rsplit('.', 1)[-1]} vs {b.rsplit('.', 1)[-1]}: {x:g}"
-                                                        for x, a, b in sorted(pairs, reverse=True)[:10]] + [""]
+            lines += (
+                [f"### Disagreements in {g}", ""]
+                + [
+                    f"- {a.rsplit('.', 1)[-1]} vs {b.rsplit('.', 1)[-1]}: {x:g}"
+                    for x, a, b in sorted(pairs, reverse=True)[:10]
+                ]
+                + [""]
+            )
     return "\n".join(lines)
 
 

@@ -98,7 +98,17 @@ def _measured_slices(path: Path) -> dict[str, str]:
         return {}
     gray = bool(np.abs(a[..., 0] - a[..., 1]).mean() < 2 and np.abs(a[..., 1] - a[..., 2]).mean() < 2)
     r = w / max(1, h)
-    aspect = "portrait" if r < 0.9 else "square" if r < 1.1 else "3:2 or narrower" if r < 1.6 else "16:9" if r < 1.9 else "scope (wider than 1.9)"
+    aspect = (
+        "portrait"
+        if r < 0.9
+        else "square"
+        if r < 1.1
+        else "3:2 or narrower"
+        if r < 1.6
+        else "16:9"
+        if r < 1.9
+        else "scope (wider than 1.9)"
+    )
     return {"colour": "grayscale" if gray else "colour", "aspect": aspect}
 
 
@@ -111,17 +121,33 @@ def _rows(datasets: Sequence[Dataset]) -> list[dict]:
                 for g, lab in r.labels.items():
                     row["labels"].setdefault(g, lab)
                 row["conflicts"].update(r.conflicts)
-                row["agreement"].update({k.split(".", 1)[1]: float(v) for k, v in r.extra.items() if k.startswith("agreement.") and v})
+                row["agreement"].update(
+                    {k.split(".", 1)[1]: float(v) for k, v in r.extra.items() if k.startswith("agreement.") and v}
+                )
                 if ds.name not in row["slices"]["dataset"].split("+"):
                     row["slices"]["dataset"] += f"+{ds.name}"
                 continue
             sl = {c: (r.column(c) or "unknown") for c in PROVENANCE_FIELDS}
-            sl |= {k: v for k, v in r.extra.items() if not k.startswith(("answers.", "agreement.", "decided_by.")) and k not in SKIP_COLUMNS}
+            sl |= {
+                k: v
+                for k, v in r.extra.items()
+                if not k.startswith(("answers.", "agreement.", "decided_by.")) and k not in SKIP_COLUMNS
+            }
             sl["dataset"] = ds.name
             sl["split"] = r.split or "unknown"
-            agree = {k.split(".", 1)[1]: float(v) for k, v in r.extra.items() if k.startswith("agreement.") and v not in ("", None)}
-            seen[r.sha256] = {"sha256": r.sha256, "path": ds.path_of(r), "labels": dict(r.labels), "conflicts": dict(r.conflicts),
-                              "slices": sl, "agreement": agree}
+            agree = {
+                k.split(".", 1)[1]: float(v)
+                for k, v in r.extra.items()
+                if k.startswith("agreement.") and v not in ("", None)
+            }
+            seen[r.sha256] = {
+                "sha256": r.sha256,
+                "path": ds.path_of(r),
+                "labels": dict(r.labels),
+                "conflicts": dict(r.conflicts),
+                "slices": sl,
+                "agreement": agree,
+            }
             out.append(seen[r.sha256])
     return out
 
@@ -130,7 +156,9 @@ def _columns(rows: list[dict], by: Sequence[str] | None) -> list[str]:
     if by:
         missing = [c for c in by if not any(c in r["slices"] for r in rows)]
         if missing:
-            raise ValueError(f"no slice column {', '.join(missing)} in the data set(s); known: {', '.join(sorted({k for r in rows for k in r['slices']}))}")
+            raise ValueError(
+                f"no slice column {', '.join(missing)} in the data set(s); known: {', '.join(sorted({k for r in rows for k in r['slices']}))}"
+            )
         return list(by)
     cols = []
     for c in sorted({k for r in rows for k in r["slices"]}):
@@ -175,10 +203,23 @@ def share_tests(dist: dict, alpha: float) -> tuple[list[dict], int]:
                     k_s = cnt.get(lab, 0)
                     k_r = n_lab - k_s
                     n_r = n_all - n_s
-                    tests.append({"group": g, "column": c, "slice": v, "label": lab, "n_slice": n_s, "k_slice": k_s,
-                                  "n_rest": n_r, "k_rest": k_r, "share_slice": k_s / n_s, "share_rest": k_r / n_r,
-                                  "ci_slice": wilson(k_s, n_s), "ci_rest": wilson(k_r, n_r),
-                                  "p": fisher_p(k_s, n_s - k_s, k_r, n_r - k_r)})
+                    tests.append(
+                        {
+                            "group": g,
+                            "column": c,
+                            "slice": v,
+                            "label": lab,
+                            "n_slice": n_s,
+                            "k_slice": k_s,
+                            "n_rest": n_r,
+                            "k_rest": k_r,
+                            "share_slice": k_s / n_s,
+                            "share_rest": k_r / n_r,
+                            "ci_slice": wilson(k_s, n_s),
+                            "ci_rest": wilson(k_r, n_r),
+                            "p": fisher_p(k_s, n_s - k_s, k_r, n_r - k_r),
+                        }
+                    )
     if not tests:
         return [], 0
     adj = holm([t["p"] for t in tests])
@@ -205,10 +246,16 @@ def disagreement(rows: list[dict], cols: list[str]) -> dict:
             for a in r["agreement"].values():
                 s["crowd_items"] += 1
                 s["disagreement_sum"] += 1.0 - a
-        out[c] = {v: {"n": s["n"], "conflicts": s["conflicts"], "conflict_rate": s["conflicts"] / s["n"],
-                      "crowd_items": s["crowd_items"],
-                      "mean_disagreement": s["disagreement_sum"] / s["crowd_items"] if s["crowd_items"] else None}
-                  for v, s in sorted(by.items(), key=lambda kv: -kv[1]["n"])}
+        out[c] = {
+            v: {
+                "n": s["n"],
+                "conflicts": s["conflicts"],
+                "conflict_rate": s["conflicts"] / s["n"],
+                "crowd_items": s["crowd_items"],
+                "mean_disagreement": s["disagreement_sum"] / s["crowd_items"] if s["crowd_items"] else None,
+            }
+            for v, s in sorted(by.items(), key=lambda kv: -kv[1]["n"])
+        }
     return out
 
 
@@ -246,8 +293,14 @@ def _model_part(rows: list[dict], cols: list[str], model: str, jobs, log) -> dic
         P = np.where(tot > 0, P / np.where(tot > 0, tot, 1), 1.0 / len(labels))
         y = np.array([labels.index(c.label) for c, _ in rows_])
         ok = P.argmax(1) == y
-        res = {"n": len(y), "accuracy": float(ok.mean()), "ci": wilson(int(ok.sum()), len(ok)),
-               "ece": expected_calibration_error(P, y), "left_out_seen_in_training": left_out[g], "by": {}}
+        res = {
+            "n": len(y),
+            "accuracy": float(ok.mean()),
+            "ci": wilson(int(ok.sum()), len(ok)),
+            "ece": expected_calibration_error(P, y),
+            "left_out_seen_in_training": left_out[g],
+            "by": {},
+        }
         for col in cols:
             vals = np.array([c.slices.get(col, "unknown") for c, _ in rows_])
             per = {}
@@ -255,9 +308,15 @@ def _model_part(rows: list[dict], cols: list[str], model: str, jobs, log) -> dic
                 m = vals == v
                 k = int(ok[m].sum())
                 rest_n, rest_k = int((~m).sum()), int(ok[~m].sum())
-                per[v] = {"n": int(m.sum()), "accuracy": k / int(m.sum()), "ci": wilson(k, int(m.sum())),
-                          "ece": expected_calibration_error(P[m], y[m]) if m.sum() >= MIN_SLICE else None,
-                          "p_vs_rest": fisher_p(k, int(m.sum()) - k, rest_k, rest_n - rest_k) if m.sum() >= MIN_SLICE and rest_n >= MIN_SLICE else None}
+                per[v] = {
+                    "n": int(m.sum()),
+                    "accuracy": k / int(m.sum()),
+                    "ci": wilson(k, int(m.sum())),
+                    "ece": expected_calibration_error(P[m], y[m]) if m.sum() >= MIN_SLICE else None,
+                    "p_vs_rest": fisher_p(k, int(m.sum()) - k, rest_k, rest_n - rest_k)
+                    if m.sum() >= MIN_SLICE and rest_n >= MIN_SLICE
+                    else None,
+                }
             res["by"][col] = per
         acc[g] = res
     # detector coverage: the subject group's face / body / person scores at the 0.5 threshold
@@ -272,8 +331,13 @@ def _model_part(rows: list[dict], cols: list[str], model: str, jobs, log) -> dic
             s["n"] += 1
             for d, key in DETECTORS.items():
                 s[d] += int(subj[r["sha256"]].get(key, 0.0) >= 0.5)
-        cov[col] = {v: {"n": s["n"], **{d: {"found": s[d], "share": s[d] / s["n"], "ci": wilson(s[d], s["n"])} for d in DETECTORS}}
-                    for v, s in sorted(by.items(), key=lambda kv: -kv[1]["n"])}
+        cov[col] = {
+            v: {
+                "n": s["n"],
+                **{d: {"found": s[d], "share": s[d] / s["n"], "ci": wilson(s[d], s["n"])} for d in DETECTORS},
+            }
+            for v, s in sorted(by.items(), key=lambda kv: -kv[1]["n"])
+        }
     return {"model": str(model), "accuracy": acc, "coverage": cov, "scored_images": len(have)}
 
 
@@ -288,13 +352,19 @@ def summary(rep: dict) -> list[str]:
     labelled = set(rep["distribution"])
     missing = [g.title for g in tax.groups if g.key not in labelled]
     if missing:
-        out.append(f"The data set labels {len(labelled)} of {len(tax.groups)} concept groups; nothing is known here about: {', '.join(missing)}.")
+        out.append(
+            f"The data set labels {len(labelled)} of {len(tax.groups)} concept groups; nothing is known here about: {', '.join(missing)}."
+        )
     for g, d in rep["distribution"].items():
         offered = [lab for lab in tax.group(g).labels if not lab.is_na]
         have = d["labels"]
         top, n_top = next(iter(have.items()))
         rare = [k for k, n in have.items() if n / d["n"] < 0.05]
-        absent = [lab.key for lab in offered if lab.key not in have and (not tax.group(g).multi_label or tax.group(g).depth(lab.key) <= 1)]
+        absent = [
+            lab.key
+            for lab in offered
+            if lab.key not in have and (not tax.group(g).multi_label or tax.group(g).depth(lab.key) <= 1)
+        ]
         s = f"{tax.group(g).title}: {d['n']} labelled images; the most common label, {_short(top)}, is {100 * n_top / d['n']:.0f}%."
         if rare:
             s += f" Under 5% each: {', '.join(_short(k) for k in rare)}."
@@ -308,7 +378,10 @@ def summary(rep: dict) -> list[str]:
     for t in rep["findings"]:
         # a two-valued column or a two-label group gives mirror images of one finding: say it once
         key = (t["group"], t["column"])
-        if per_pair[key] >= 1 and (len(rep["distribution"][t["group"]]["labels"]) == 2 or len(rep["distribution"][t["group"]]["by"][t["column"]]) == 2):
+        if per_pair[key] >= 1 and (
+            len(rep["distribution"][t["group"]]["labels"]) == 2
+            or len(rep["distribution"][t["group"]]["by"][t["column"]]) == 2
+        ):
             continue
         if per_pair[key] >= 2 or shown >= 8:
             continue
@@ -316,20 +389,26 @@ def summary(rep: dict) -> list[str]:
         shown += 1
         more = "more" if t["share_slice"] > t["share_rest"] else "less"
         ratio = f" ({t['ratio']:.1f}x)" if t.get("ratio") and t["share_slice"] > t["share_rest"] else ""
-        out.append(f"{t['column']} = {t['slice']}: {_short(t['label'])} is {100 * t['share_slice']:.0f}% of its {t['group']} labels "
-                   f"against {100 * t['share_rest']:.0f}% in the rest: {more} often{ratio}, p = {t['p_holm']:.2g} after Holm's correction.")
+        out.append(
+            f"{t['column']} = {t['slice']}: {_short(t['label'])} is {100 * t['share_slice']:.0f}% of its {t['group']} labels "
+            f"against {100 * t['share_rest']:.0f}% in the rest: {more} often{ratio}, p = {t['p_holm']:.2g} after Holm's correction."
+        )
     m = rep.get("model")
     if m:
         for g, a in m["accuracy"].items():
             for col, per in a["by"].items():
                 for v, s in per.items():
                     if s["p_vs_rest"] is not None and s["p_vs_rest"] < rep["alpha"] and s["accuracy"] < a["accuracy"]:
-                        out.append(f"The model is less accurate on {g} for {col} = {v}: {100 * s['accuracy']:.0f}% against "
-                                   f"{100 * a['accuracy']:.0f}% overall (n = {s['n']}, uncorrected p = {s['p_vs_rest']:.2g}).")
+                        out.append(
+                            f"The model is less accurate on {g} for {col} = {v}: {100 * s['accuracy']:.0f}% against "
+                            f"{100 * a['accuracy']:.0f}% overall (n = {s['n']}, uncorrected p = {s['p_vs_rest']:.2g})."
+                        )
         allc = m["coverage"].get("all", {}).get("all")
         if allc:
-            out.append(f"Detectors find a face in {100 * allc['face']['share']:.0f}% and a body in {100 * allc['body']['share']:.0f}% "
-                       f"of the {allc['n']} images.")
+            out.append(
+                f"Detectors find a face in {100 * allc['face']['share']:.0f}% and a body in {100 * allc['body']['share']:.0f}% "
+                f"of the {allc['n']} images."
+            )
     return out
 
 
@@ -385,7 +464,12 @@ def _plot_distribution(rep: dict, out: Path) -> list[str]:
                     continue
                 fig, ax = plt.subplots(figsize=(7, 0.4 * len(vals) + 1.5))
                 accs = [per[v]["accuracy"] for v in vals]
-                err = np.maximum(np.array([[per[v]["accuracy"] - per[v]["ci"][0], per[v]["ci"][1] - per[v]["accuracy"]] for v in vals]).T, 0.0)
+                err = np.maximum(
+                    np.array(
+                        [[per[v]["accuracy"] - per[v]["ci"][0], per[v]["ci"][1] - per[v]["accuracy"]] for v in vals]
+                    ).T,
+                    0.0,
+                )
                 ax.barh(range(len(vals)), accs, xerr=err, color="#4c78a8")
                 ax.axvline(a["accuracy"], color="k", lw=1, ls="--")
                 ax.set_yticks(range(len(vals)), [f"{v[:30]} (n={per[v]['n']})" for v in vals])
@@ -400,9 +484,18 @@ def _plot_distribution(rep: dict, out: Path) -> list[str]:
     return files
 
 
-def run_audit(datasets: Sequence[Dataset], out: Path, *, model: str | None = None, by: Sequence[str] | None = None,
-              split: str = "all", alpha: float = 0.05, jobs: int | None = None, measure_images: bool = True,
-              log: Callable[[str], None] = print) -> dict:
+def run_audit(
+    datasets: Sequence[Dataset],
+    out: Path,
+    *,
+    model: str | None = None,
+    by: Sequence[str] | None = None,
+    split: str = "all",
+    alpha: float = 0.05,
+    jobs: int | None = None,
+    measure_images: bool = True,
+    log: Callable[[str], None] = print,
+) -> dict:
     t0 = time.perf_counter()
     rows = _rows(datasets)
     if not rows:
@@ -413,11 +506,23 @@ def run_audit(datasets: Sequence[Dataset], out: Path, *, model: str | None = Non
     cols = _columns(rows, by)
     dist = distribution(rows, cols)
     found, n_tests = share_tests(dist, alpha)
-    rep = {"schema": AUDIT_SCHEMA, "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-           "datasets": [{"name": d.name, "manifest_sha256": d.manifest_sha256(), "images": len(d.records)} for d in datasets],
-           "images": len(rows), "columns": cols, "alpha": alpha, "min_slice": MIN_SLICE, "tests": n_tests,
-           "distribution": dist, "findings": found, "disagreement": disagreement(rows, cols), "model": None,
-           "cannot_see": CANNOT_SEE}
+    rep = {
+        "schema": AUDIT_SCHEMA,
+        "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "datasets": [
+            {"name": d.name, "manifest_sha256": d.manifest_sha256(), "images": len(d.records)} for d in datasets
+        ],
+        "images": len(rows),
+        "columns": cols,
+        "alpha": alpha,
+        "min_slice": MIN_SLICE,
+        "tests": n_tests,
+        "distribution": dist,
+        "findings": found,
+        "disagreement": disagreement(rows, cols),
+        "model": None,
+        "cannot_see": CANNOT_SEE,
+    }
     if model:
         mrows = rows if split in ("all", None) else [r for r in rows if r["slices"].get("split") == split]
         rep["model"] = _model_part(mrows, cols, model, jobs, log)
@@ -437,22 +542,42 @@ def _pct(x: float) -> str:
 
 def audit_markdown(rep: dict, heading: str = "#", plots: bool = True) -> str:
     h = heading
-    data = ", ".join("`%s` (%d images, manifest %s)" % (d["name"], d["images"], d["manifest_sha256"][:12]) for d in rep["datasets"])
-    L = [f"{h} Bias audit", "",
-         f"Data: {data}. "
-         f"Slice columns: {', '.join(rep['columns']) or 'none'}. {rep['tests']} share tests (Fisher's exact, slices of at least "
-         f"{rep['min_slice']} images), Holm-corrected at a family-wise error rate of {rep['alpha']}.", "",
-         f"{h}# Summary", ""] + [f"- {s}" for s in rep["summary"]] + [""]
+    data = ", ".join(
+        "`%s` (%d images, manifest %s)" % (d["name"], d["images"], d["manifest_sha256"][:12]) for d in rep["datasets"]
+    )
+    L = (
+        [
+            f"{h} Bias audit",
+            "",
+            f"Data: {data}. "
+            f"Slice columns: {', '.join(rep['columns']) or 'none'}. {rep['tests']} share tests (Fisher's exact, slices of at least "
+            f"{rep['min_slice']} images), Holm-corrected at a family-wise error rate of {rep['alpha']}.",
+            "",
+            f"{h}# Summary",
+            "",
+        ]
+        + [f"- {s}" for s in rep["summary"]]
+        + [""]
+    )
     L += [f"{h}# Label distribution", ""]
     for g, d in rep["distribution"].items():
-        L += [f"**{g}** ({d['n']} images): " + ", ".join(f"{_short(k)} {n} ({_pct(n / d['n'])})" for k, n in d["labels"].items()), ""]
+        L += [
+            f"**{g}** ({d['n']} images): "
+            + ", ".join(f"{_short(k)} {n} ({_pct(n / d['n'])})" for k, n in d["labels"].items()),
+            "",
+        ]
     L += [f"{h}# Slices that differ from the rest", ""]
     if rep["findings"]:
-        L += ["| group | slice | label | share in slice (95% CI) | share in the rest (95% CI) | p (Holm) |", "|---|---|---|---|---|---:|"]
+        L += [
+            "| group | slice | label | share in slice (95% CI) | share in the rest (95% CI) | p (Holm) |",
+            "|---|---|---|---|---|---:|",
+        ]
         for t in rep["findings"][:40]:
-            L.append(f"| {t['group']} | {t['column']} = {t['slice']} (n={t['n_slice']}) | {_short(t['label'])} | "
-                     f"{_pct(t['share_slice'])} ({_pct(t['ci_slice'][0])}-{_pct(t['ci_slice'][1])}) | "
-                     f"{_pct(t['share_rest'])} ({_pct(t['ci_rest'][0])}-{_pct(t['ci_rest'][1])}) | {t['p_holm']:.2g} |")
+            L.append(
+                f"| {t['group']} | {t['column']} = {t['slice']} (n={t['n_slice']}) | {_short(t['label'])} | "
+                f"{_pct(t['share_slice'])} ({_pct(t['ci_slice'][0])}-{_pct(t['ci_slice'][1])}) | "
+                f"{_pct(t['share_rest'])} ({_pct(t['ci_rest'][0])}-{_pct(t['ci_rest'][1])}) | {t['p_holm']:.2g} |"
+            )
         if len(rep["findings"]) > 40:
             L.append(f"\n... and {len(rep['findings']) - 40} more in audit.json.")
     else:
@@ -460,29 +585,54 @@ def audit_markdown(rep: dict, heading: str = "#", plots: bool = True) -> str:
     L.append("")
     m = rep.get("model")
     if m:
-        L += [f"{h}# Model `{m['model']}`: accuracy and calibration per slice", "",
-              "On images the model was not trained on (its training images are left out of every figure)."]
+        L += [
+            f"{h}# Model `{m['model']}`: accuracy and calibration per slice",
+            "",
+            "On images the model was not trained on (its training images are left out of every figure).",
+        ]
         for g, a in m["accuracy"].items():
-            L += ["", f"**{g}**: accuracy {_pct(a['accuracy'])} ({_pct(a['ci'][0])}-{_pct(a['ci'][1])}), ECE {a['ece']:.3f}, "
-                  f"n = {a['n']} ({a['left_out_seen_in_training']} training images left out)", "",
-                  "| slice | n | accuracy (95% CI) | ECE |", "|---|---:|---|---:|"]
+            L += [
+                "",
+                f"**{g}**: accuracy {_pct(a['accuracy'])} ({_pct(a['ci'][0])}-{_pct(a['ci'][1])}), ECE {a['ece']:.3f}, "
+                f"n = {a['n']} ({a['left_out_seen_in_training']} training images left out)",
+                "",
+                "| slice | n | accuracy (95% CI) | ECE |",
+                "|---|---:|---|---:|",
+            ]
             for col, per in a["by"].items():
                 for v, s in list(per.items())[:12]:
-                    L.append(f"| {col} = {v} | {s['n']} | {_pct(s['accuracy'])} ({_pct(s['ci'][0])}-{_pct(s['ci'][1])}) | "
-                             f"{'n/a' if s['ece'] is None else format(s['ece'], '.3f')} |")
-        L += ["", f"{h}# Detector coverage per slice", "", "| slice | n | face found | body found | person found |", "|---|---:|---:|---:|---:|"]
+                    L.append(
+                        f"| {col} = {v} | {s['n']} | {_pct(s['accuracy'])} ({_pct(s['ci'][0])}-{_pct(s['ci'][1])}) | "
+                        f"{'n/a' if s['ece'] is None else format(s['ece'], '.3f')} |"
+                    )
+        L += [
+            "",
+            f"{h}# Detector coverage per slice",
+            "",
+            "| slice | n | face found | body found | person found |",
+            "|---|---:|---:|---:|---:|",
+        ]
         for col, per in m["coverage"].items():
             for v, s in list(per.items())[:12]:
-                L.append(f"| {col} = {v} | {s['n']} | {_pct(s['face']['share'])} | {_pct(s['body']['share'])} | {_pct(s['person']['share'])} |")
+                L.append(
+                    f"| {col} = {v} | {s['n']} | {_pct(s['face']['share'])} | {_pct(s['body']['share'])} | {_pct(s['person']['share'])} |"
+                )
         L.append("")
-    L += [f"{h}# Annotator disagreement per slice", "",
-          "Conflicts: images given two labels of one group at import (the label was dropped). Crowd disagreement: mean of "
-          "1 - per-item agreement over images exported from a labelling project.", "",
-          "| slice | n | conflicts | crowd-labelled | mean disagreement |", "|---|---:|---:|---:|---:|"]
+    L += [
+        f"{h}# Annotator disagreement per slice",
+        "",
+        "Conflicts: images given two labels of one group at import (the label was dropped). Crowd disagreement: mean of "
+        "1 - per-item agreement over images exported from a labelling project.",
+        "",
+        "| slice | n | conflicts | crowd-labelled | mean disagreement |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for col, per in rep["disagreement"].items():
         for v, s in list(per.items())[:12]:
             md = "n/a" if s["mean_disagreement"] is None else f"{s['mean_disagreement']:.3f}"
-            L.append(f"| {col} = {v} | {s['n']} | {s['conflicts']} ({_pct(s['conflict_rate'])}) | {s['crowd_items']} | {md} |")
+            L.append(
+                f"| {col} = {v} | {s['n']} | {s['conflicts']} ({_pct(s['conflict_rate'])}) | {s['crowd_items']} | {md} |"
+            )
     L += ["", f"{h}# What this audit cannot see", ""] + [f"- {s}" for s in rep["cannot_see"]] + [""]
     if plots and rep.get("plots"):
         L += [f"{h}# Plots", ""] + [f"- [{p}]({p})" for p in rep["plots"]] + [""]

@@ -61,8 +61,16 @@ def pool_from_dataset(ds) -> list[PoolItem]:
     out = []
     for r in ds.records:
         sl = {c: r.column(c) for c in PROVENANCE_FIELDS if r.column(c)} | dict(r.extra) | {"dataset": ds.name}
-        out.append(PoolItem(r.sha256, ds.path_of(r), None, dict(r.labels), sl,
-                            {"dataset": ds.name, "sha256": r.sha256, "origin": r.origin[:3]}))
+        out.append(
+            PoolItem(
+                r.sha256,
+                ds.path_of(r),
+                None,
+                dict(r.labels),
+                sl,
+                {"dataset": ds.name, "sha256": r.sha256, "origin": r.origin[:3]},
+            )
+        )
     return out
 
 
@@ -73,10 +81,25 @@ def pool_from_catalog(catalog) -> list[PoolItem]:
         for s in catalog.shots(ids):
             emb = catalog.embedding(s["id"])
             scores = {g: dict(v.get("scores") or {}) for g, v in (s.get("groups") or {}).items()}
-            out.append(PoolItem(f"shot:{s['id']}", None, s, {}, {"media": Path(m.path).name, "film": Path(m.path).stem},
-                                {"catalog": str(catalog.path), "shot_id": s["id"], "media_id": m.id, "media": m.path,
-                                 "start_time": s.get("start_time"), "end_time": s.get("end_time")},
-                                scores, None if emb is None else np.asarray(emb, np.float32)))
+            out.append(
+                PoolItem(
+                    f"shot:{s['id']}",
+                    None,
+                    s,
+                    {},
+                    {"media": Path(m.path).name, "film": Path(m.path).stem},
+                    {
+                        "catalog": str(catalog.path),
+                        "shot_id": s["id"],
+                        "media_id": m.id,
+                        "media": m.path,
+                        "start_time": s.get("start_time"),
+                        "end_time": s.get("end_time"),
+                    },
+                    scores,
+                    None if emb is None else np.asarray(emb, np.float32),
+                )
+            )
     return out
 
 
@@ -137,10 +160,23 @@ def _guess(scores: dict | None, groups: Sequence[str]) -> dict:
     return out
 
 
-def build_project(store: LabelStore, name: str, groups: Sequence[str], pool: list[PoolItem], *, size: int,
-                  strategy: str = "uncertainty", gold_share: float = DEFAULT_GOLD_SHARE, redundancy: int = 2,
-                  seed: int = 0, measure: str = "margin", scorer: Scorer | None = None, catalog=None,
-                  source: dict | None = None, log: Callable[[str], None] = lambda m: None) -> Project:
+def build_project(
+    store: LabelStore,
+    name: str,
+    groups: Sequence[str],
+    pool: list[PoolItem],
+    *,
+    size: int,
+    strategy: str = "uncertainty",
+    gold_share: float = DEFAULT_GOLD_SHARE,
+    redundancy: int = 2,
+    seed: int = 0,
+    measure: str = "margin",
+    scorer: Scorer | None = None,
+    catalog=None,
+    source: dict | None = None,
+    log: Callable[[str], None] = lambda m: None,
+) -> Project:
     """Select ``size`` items of ``pool`` (``gold_share`` of them gold items with a known answer
     in every group of the project) and store the project."""
     if strategy not in STRATEGIES:
@@ -165,13 +201,20 @@ def build_project(store: LabelStore, name: str, groups: Sequence[str], pool: lis
     if strategy == "diversity":
         have = [i for i, it in enumerate(cand) if it.embedding is not None]
         if not have:
-            raise LabellingError("diversity selection needs embeddings (the catalog has none, or no image could be read)")
-        picked = [have[i] for i in select("diversity", n, embeddings=np.stack([cand[i].embedding for i in have]), seed=seed)]
+            raise LabellingError(
+                "diversity selection needs embeddings (the catalog has none, or no image could be read)"
+            )
+        picked = [
+            have[i] for i in select("diversity", n, embeddings=np.stack([cand[i].embedding for i in have]), seed=seed)
+        ]
     elif strategy == "uncertainty":
         have = [i for i, it in enumerate(cand) if it.scores]
         if not have:
             raise LabellingError("uncertainty selection needs the model's scores")
-        picked = [have[i] for i in select("uncertainty", n, probs_per_group=_probs([cand[i] for i in have], groups), measure=measure)]
+        picked = [
+            have[i]
+            for i in select("uncertainty", n, probs_per_group=_probs([cand[i] for i in have], groups), measure=measure)
+        ]
     else:
         picked = list(select("random", n, n_pool=len(cand), seed=seed))
     chosen = [cand[i] for i in picked]
@@ -209,6 +252,12 @@ def build_project(store: LabelStore, name: str, groups: Sequence[str], pool: lis
             pass
         gold_ans = {g: it.known[g] for g in groups} if it.key in gold_keys else None
         items.append(NewItem(it.key, rel, sha, w, h, it.slices, gold_ans, _guess(it.scores, groups), it.origin))
-    src = dict(source or {}) | {"strategy": strategy, "measure": measure if strategy == "uncertainty" else None,
-                                "size": size, "gold": n_gold, "seed": seed, "pool": len(pool)}
+    src = dict(source or {}) | {
+        "strategy": strategy,
+        "measure": measure if strategy == "uncertainty" else None,
+        "size": size,
+        "gold": n_gold,
+        "seed": seed,
+        "pool": len(pool),
+    }
     return store.create_project(name, groups, items, source=src, strategy=strategy, redundancy=redundancy)

@@ -17,7 +17,15 @@ from ..datasets.labels import LabelResolutionError, resolve_group, resolve_label
 from .agreement import consensus
 from .store import LabellingError, LabelStore, Project, offered_labels
 
-SPECIAL = {"na": "na", "n/a": "na", "not applicable": "na", "unsure": "unsure", "not sure": "unsure", "?": "unsure", "skip": "skip"}
+SPECIAL = {
+    "na": "na",
+    "n/a": "na",
+    "not applicable": "na",
+    "unsure": "unsure",
+    "not sure": "unsure",
+    "?": "unsure",
+    "skip": "skip",
+}
 
 
 class ImportProblems(LabellingError):
@@ -40,7 +48,9 @@ def _decode(path: Path) -> tuple[str, list[str]]:
         try:
             line.decode("utf-8")
         except UnicodeDecodeError as e:
-            problems.append(f"{path.name}:{n}: not UTF-8 (byte 0x{line[e.start]:02x} at column {e.start + 1}); save the file as UTF-8")
+            problems.append(
+                f"{path.name}:{n}: not UTF-8 (byte 0x{line[e.start]:02x} at column {e.start + 1}); save the file as UTF-8"
+            )
     return "", problems
 
 
@@ -49,10 +59,17 @@ def _rows_csv(path: Path, text: str) -> list[tuple[str, dict]]:
     cols = {(c or "").strip().lower() for c in rd.fieldnames or []}
     missing = {"item", "annotator", "group", "label"} - cols
     if missing:
-        raise ImportProblems([f"{path.name}:1: missing column(s) {', '.join(sorted(missing))} (need item, annotator, group, label)"])
+        raise ImportProblems(
+            [f"{path.name}:1: missing column(s) {', '.join(sorted(missing))} (need item, annotator, group, label)"]
+        )
     out = []
     for n, row in enumerate(rd, 2):
-        out.append((f"{path.name}:{n}", {(k or "").strip().lower(): (v or "").strip() for k, v in row.items() if k is not None}))
+        out.append(
+            (
+                f"{path.name}:{n}",
+                {(k or "").strip().lower(): (v or "").strip() for k, v in row.items() if k is not None},
+            )
+        )
     return out
 
 
@@ -88,7 +105,12 @@ def _rows_label_studio(path: Path, text: str) -> list[tuple[str, dict]]:
                 if r.get("type") != "choices":
                     continue
                 for ch in (r.get("value") or {}).get("choices") or []:
-                    out.append((f"{where}, annotation {ai + 1}", {"item": item, "annotator": who, "group": str(r.get("from_name") or ""), "label": str(ch)}))
+                    out.append(
+                        (
+                            f"{where}, annotation {ai + 1}",
+                            {"item": item, "annotator": who, "group": str(r.get("from_name") or ""), "label": str(ch)},
+                        )
+                    )
     return out
 
 
@@ -175,16 +197,46 @@ def consensus_rows(store: LabelStore, project: Project) -> list[dict]:
         if c["label"] is None:
             continue
         it = items[c["item"]]
-        out.append({"item": it, "group": c["group"], "label": c["label"], "decided_by": c["decided_by"],
-                    "agreement": c["agreement"], "gold": c["gold"],
-                    "answers": [{"annotator": a["annotator"], "kind": a["kind"], "label": a["label"], "at": a["at"], "source": a["source"]}
-                                for a in c["answers"]],
-                    "review": {"reviewer": c["review"]["reviewer_name"], "label": c["review"]["label"], "at": c["review"]["at"]} if c["review"] else None})
+        out.append(
+            {
+                "item": it,
+                "group": c["group"],
+                "label": c["label"],
+                "decided_by": c["decided_by"],
+                "agreement": c["agreement"],
+                "gold": c["gold"],
+                "answers": [
+                    {
+                        "annotator": a["annotator"],
+                        "kind": a["kind"],
+                        "label": a["label"],
+                        "at": a["at"],
+                        "source": a["source"],
+                    }
+                    for a in c["answers"]
+                ],
+                "review": {
+                    "reviewer": c["review"]["reviewer_name"],
+                    "label": c["review"]["label"],
+                    "at": c["review"]["at"],
+                }
+                if c["review"]
+                else None,
+            }
+        )
     return out
 
 
-def export_dataset(store: LabelStore, project: Project, dataset: str, *, dataset_store=None, test_fraction: float = 0.2,
-                   seed: int = 0, licence: str | None = None):
+def export_dataset(
+    store: LabelStore,
+    project: Project,
+    dataset: str,
+    *,
+    dataset_store=None,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+    licence: str | None = None,
+):
     """Write the consensus into data set ``dataset`` (created or extended) of the data-set
     library, through the ordinary import (hashes, near-duplicates, splits). Each image keeps,
     per group, how its label was decided, the agreement and every answer (JSON) as columns."""
@@ -214,16 +266,25 @@ def export_dataset(store: LabelStore, project: Project, dataset: str, *, dataset
                     short = r["group"]
                     extra[f"agreement.{short}"] = "" if r["agreement"] is None else f"{r['agreement']:.3f}"
                     extra[f"decided_by.{short}"] = r["decided_by"]
-                    extra[f"answers.{short}"] = json.dumps({"answers": r["answers"], "review": r["review"]}, sort_keys=True)
+                    extra[f"answers.{short}"] = json.dumps(
+                        {"answers": r["answers"], "review": r["review"]}, sort_keys=True
+                    )
                 names = sorted({a["annotator"] for r in rs for a in r["answers"]})
                 for r in rs:
-                    row = {"path": str(store.root / it["file"]), "group": r["group"], "label": r["label"],
-                           "annotator": "+".join(names)[:200] or "crowd", "source": slices.get("source") or f"label:{project.name}",
-                           **{k: v for k, v in extra.items() if k not in ("source", "annotator")}}
+                    row = {
+                        "path": str(store.root / it["file"]),
+                        "group": r["group"],
+                        "label": r["label"],
+                        "annotator": "+".join(names)[:200] or "crowd",
+                        "source": slices.get("source") or f"label:{project.name}",
+                        **{k: v for k, v in extra.items() if k not in ("source", "annotator")},
+                    }
                     if slices.get("film"):
                         row["film"] = slices["film"]
                     if licence:
                         row["licence"] = licence
                     f.write(json.dumps(row, ensure_ascii=False) + "\n")
-        ds, rep = ds_store.import_source(man, dataset, test_fraction=test_fraction, seed=seed, source=f"label:{project.name}")
+        ds, rep = ds_store.import_source(
+            man, dataset, test_fraction=test_fraction, seed=seed, source=f"label:{project.name}"
+        )
     return ds, rep, sum(len(v) for v in by_item.values())

@@ -79,8 +79,16 @@ def select_random(n_pool: int, n: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).permutation(n_pool)[:n]
 
 
-def select(strategy: str, n: int, *, probs_per_group: list[np.ndarray] | None = None, embeddings: np.ndarray | None = None,
-           n_pool: int | None = None, seed: int = 0, measure: str = "margin") -> np.ndarray:
+def select(
+    strategy: str,
+    n: int,
+    *,
+    probs_per_group: list[np.ndarray] | None = None,
+    embeddings: np.ndarray | None = None,
+    n_pool: int | None = None,
+    seed: int = 0,
+    measure: str = "margin",
+) -> np.ndarray:
     if strategy == "uncertainty":
         if not probs_per_group:
             raise ValueError("uncertainty selection needs the model's scores")
@@ -90,5 +98,7 @@ def select(strategy: str, n: int, *, probs_per_group: list[np.ndarray] | None = 
             raise ValueError("diversity selection needs embeddings")
         return k_center_greedy(embeddings, n, seed)
     if strategy == "random":
-        return select_random(n_pool if n_pool is not None else len(embeddings if embeddings is not None else probs_per_group[0]), n, seed)
+        return select_random(
+            n_pool if n_pool is not None else len(embeddings if embeddings is not None else probs_per_group[0]), n, seed
+        )
     raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}")

@@ -173,8 +173,10 @@ class LabelStore:
         token = secrets.token_urlsafe(24)
         try:
             with self.tx() as con:
-                con.execute("INSERT INTO annotators (name, role, token_sha256, created) VALUES (?,?,?,?)",
-                            (name, role, token_digest(token), _now()))
+                con.execute(
+                    "INSERT INTO annotators (name, role, token_sha256, created) VALUES (?,?,?,?)",
+                    (name, role, token_digest(token), _now()),
+                )
         except sqlite3.IntegrityError:
             raise LabellingError(f"an annotator named {name!r} exists already") from None
         return token
@@ -183,7 +185,9 @@ class LabelStore:
         if not token:
             return None
         d = token_digest(token)
-        row = self.con.execute("SELECT id, name, role, token_sha256 FROM annotators WHERE token_sha256=?", (d,)).fetchone()
+        row = self.con.execute(
+            "SELECT id, name, role, token_sha256 FROM annotators WHERE token_sha256=?", (d,)
+        ).fetchone()
         if row is None or not hmac.compare_digest(row["token_sha256"], d):
             return None
         return Annotator(row["id"], row["name"], row["role"])
@@ -196,11 +200,22 @@ class LabelStore:
         return Annotator(row["id"], row["name"], row["role"]) if row else None
 
     def annotators(self) -> list[Annotator]:
-        return [Annotator(r["id"], r["name"], r["role"]) for r in self.con.execute("SELECT id, name, role FROM annotators ORDER BY id")]
+        return [
+            Annotator(r["id"], r["name"], r["role"])
+            for r in self.con.execute("SELECT id, name, role FROM annotators ORDER BY id")
+        ]
 
     # --- projects -----------------------------------------------------------------------------
-    def create_project(self, name: str, groups: Iterable[str], items: list[NewItem], *, source: dict,
-                       strategy: str, redundancy: int = 2) -> Project:
+    def create_project(
+        self,
+        name: str,
+        groups: Iterable[str],
+        items: list[NewItem],
+        *,
+        source: dict,
+        strategy: str,
+        redundancy: int = 2,
+    ) -> Project:
         if not NAME_RE.match(name):
             raise LabellingError(f"project name {name!r}: use letters, digits, '.', '_' or '-' (at most 64)")
         groups = tuple(groups)
@@ -213,19 +228,38 @@ class LabelStore:
             raise LabellingError("no items to label")
         try:
             with self.tx() as con:
-                cur = con.execute("INSERT INTO projects (name, groups, redundancy, source, strategy, created) VALUES (?,?,?,?,?,?)",
-                                  (name, json.dumps(groups), redundancy, json.dumps(source, sort_keys=True), strategy, _now()))
+                cur = con.execute(
+                    "INSERT INTO projects (name, groups, redundancy, source, strategy, created) VALUES (?,?,?,?,?,?)",
+                    (name, json.dumps(groups), redundancy, json.dumps(source, sort_keys=True), strategy, _now()),
+                )
                 pid = cur.lastrowid
                 for prio, it in enumerate(items):
                     cur = con.execute(
                         "INSERT INTO items (project, key, file, sha256, width, height, slices, gold, model, origin) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                        (pid, it.key, it.file, it.sha256, it.width, it.height, json.dumps(it.slices or {}, sort_keys=True),
-                         json.dumps(it.gold) if it.gold else None, json.dumps(it.model or {}), json.dumps(it.origin or {})))
+                        (
+                            pid,
+                            it.key,
+                            it.file,
+                            it.sha256,
+                            it.width,
+                            it.height,
+                            json.dumps(it.slices or {}, sort_keys=True),
+                            json.dumps(it.gold) if it.gold else None,
+                            json.dumps(it.model or {}),
+                            json.dumps(it.origin or {}),
+                        ),
+                    )
                     iid = cur.lastrowid
-                    con.executemany("INSERT INTO tasks (project, item, grp, priority) VALUES (?,?,?,?)",
-                                    [(pid, iid, g, prio) for g in groups])
+                    con.executemany(
+                        "INSERT INTO tasks (project, item, grp, priority) VALUES (?,?,?,?)",
+                        [(pid, iid, g, prio) for g in groups],
+                    )
         except sqlite3.IntegrityError as e:
-            msg = f"a project named {name!r} exists already" if "projects.name" in str(e) else f"duplicate item in project: {e}"
+            msg = (
+                f"a project named {name!r} exists already"
+                if "projects.name" in str(e)
+                else f"duplicate item in project: {e}"
+            )
             raise LabellingError(msg) from None
         return self.project(name)
 
@@ -234,8 +268,15 @@ class LabelStore:
         if r is None:
             known = ", ".join(p.name for p in self.projects()) or "none yet"
             raise LabellingError(f"no labelling project {name!r} (known: {known})")
-        return Project(r["id"], r["name"], tuple(json.loads(r["groups"])), r["redundancy"], json.loads(r["source"]),
-                       r["strategy"], r["created"])
+        return Project(
+            r["id"],
+            r["name"],
+            tuple(json.loads(r["groups"])),
+            r["redundancy"],
+            json.loads(r["source"]),
+            r["strategy"],
+            r["created"],
+        )
 
     def projects(self) -> list[Project]:
         return [self.project(r[0]) for r in self.con.execute("SELECT name FROM projects ORDER BY id")]
@@ -264,30 +305,52 @@ class LabelStore:
         for d in range(project.redundancy - 1, 0, -1):
             if d == 1:
                 for op in ("<", ">"):
-                    row = c.execute(f"SELECT t.* FROM tasks t INDEXED BY tasks_started WHERE t.project=? AND t.n_done=1 "
-                                    f"AND t.first {op} ? AND {mine} LIMIT 1", (pid, me, me)).fetchone()
+                    row = c.execute(
+                        f"SELECT t.* FROM tasks t INDEXED BY tasks_started WHERE t.project=? AND t.n_done=1 "
+                        f"AND t.first {op} ? AND {mine} LIMIT 1",
+                        (pid, me, me),
+                    ).fetchone()
                     if row is not None:
                         return row
             else:
-                row = c.execute(f"SELECT t.* FROM tasks t WHERE t.project=? AND t.n_done=? AND {mine} LIMIT 1", (pid, d, me)).fetchone()
+                row = c.execute(
+                    f"SELECT t.* FROM tasks t WHERE t.project=? AND t.n_done=? AND {mine} LIMIT 1", (pid, d, me)
+                ).fetchone()
                 if row is not None:
                     return row
-        return c.execute(f"SELECT t.* FROM tasks t INDEXED BY tasks_queue WHERE t.project=? AND t.n_done=0 AND {mine} "
-                         "ORDER BY t.priority LIMIT 1", (pid, me)).fetchone()
+        return c.execute(
+            f"SELECT t.* FROM tasks t INDEXED BY tasks_queue WHERE t.project=? AND t.n_done=0 AND {mine} "
+            "ORDER BY t.priority LIMIT 1",
+            (pid, me),
+        ).fetchone()
 
     def progress(self, project: Project, annotator: Annotator) -> dict:
         """The annotator's answers (exact) and the project's open tasks (refreshed every OPEN_TTL_S)."""
-        mine = self.con.execute("SELECT COUNT(*) FROM answers WHERE annotator=? AND project=? AND kind != 'skip'",
-                                (annotator.id, project.id)).fetchone()[0]
+        mine = self.con.execute(
+            "SELECT COUNT(*) FROM answers WHERE annotator=? AND project=? AND kind != 'skip'",
+            (annotator.id, project.id),
+        ).fetchone()[0]
         now = time.monotonic()
         got = self._open.get(project.id)
         if got is None or now - got[0] > OPEN_TTL_S:
-            n = self.con.execute("SELECT COUNT(*) FROM tasks WHERE project=? AND n_done < ?", (project.id, project.redundancy)).fetchone()[0]
+            n = self.con.execute(
+                "SELECT COUNT(*) FROM tasks WHERE project=? AND n_done < ?", (project.id, project.redundancy)
+            ).fetchone()[0]
             got = self._open[project.id] = (now, n)
         return {"answered": mine, "open_tasks": got[1]}
 
-    def answer(self, project: Project, annotator: Annotator, task_id: int, kind: str, label: str | None = None,
-               *, source: str = "web", ms: int | None = None, suggestion: str | None = None) -> int:
+    def answer(
+        self,
+        project: Project,
+        annotator: Annotator,
+        task_id: int,
+        kind: str,
+        label: str | None = None,
+        *,
+        source: str = "web",
+        ms: int | None = None,
+        suggestion: str | None = None,
+    ) -> int:
         """Record one answer. Raises :class:`Conflict` if this annotator answered the task already."""
         t = self.task(project, task_id)
         if t is None:
@@ -295,13 +358,20 @@ class LabelStore:
         label = self.check_answer(t["grp"], kind, label)
         try:
             with self.tx() as con:
-                cur = con.execute("INSERT INTO answers (task, annotator, project, kind, label, source, at, ms) VALUES (?,?,?,?,?,?,?,?)",
-                                  (task_id, annotator.id, project.id, kind, label, source, _now(), ms))
+                cur = con.execute(
+                    "INSERT INTO answers (task, annotator, project, kind, label, source, at, ms) VALUES (?,?,?,?,?,?,?,?)",
+                    (task_id, annotator.id, project.id, kind, label, source, _now(), ms),
+                )
                 if kind != "skip":
-                    con.execute("UPDATE tasks SET n_done = n_done + 1, first = COALESCE(first, ?) WHERE id=?", (annotator.id, task_id))
+                    con.execute(
+                        "UPDATE tasks SET n_done = n_done + 1, first = COALESCE(first, ?) WHERE id=?",
+                        (annotator.id, task_id),
+                    )
                 if suggestion and suggestion.strip():
-                    con.execute("INSERT INTO suggestions (project, item, annotator, text, at) VALUES (?,?,?,?,?)",
-                                (project.id, t["item"], annotator.id, suggestion.strip()[:MAX_SUGGESTION], _now()))
+                    con.execute(
+                        "INSERT INTO suggestions (project, item, annotator, text, at) VALUES (?,?,?,?,?)",
+                        (project.id, t["item"], annotator.id, suggestion.strip()[:MAX_SUGGESTION], _now()),
+                    )
         except sqlite3.IntegrityError:
             raise Conflict(f"{annotator.name} has already answered task {task_id}") from None
         return cur.lastrowid
@@ -320,8 +390,10 @@ class LabelStore:
         return label
 
     def my_answer(self, project: Project, annotator: Annotator, task_id: int) -> sqlite3.Row | None:
-        return self.con.execute("SELECT a.* FROM answers a JOIN tasks t ON t.id=a.task WHERE t.project=? AND a.task=? AND a.annotator=?",
-                                (project.id, task_id, annotator.id)).fetchone()
+        return self.con.execute(
+            "SELECT a.* FROM answers a JOIN tasks t ON t.id=a.task WHERE t.project=? AND a.task=? AND a.annotator=?",
+            (project.id, task_id, annotator.id),
+        ).fetchone()
 
     # --- reading everything (CLI, agreement, export, review) ----------------------------------
     def answers(self, project: Project) -> list[dict]:
@@ -329,15 +401,22 @@ class LabelStore:
         rows = self.con.execute(
             "SELECT a.id, a.task, t.item, i.key AS item_key, t.grp, n.name AS annotator, n.id AS annotator_id, a.kind, a.label, "
             "a.source, a.at, a.ms FROM answers a JOIN tasks t ON t.id=a.task JOIN items i ON i.id=t.item "
-            "JOIN annotators n ON n.id=a.annotator WHERE t.project=? ORDER BY a.id", (project.id,)).fetchall()
+            "JOIN annotators n ON n.id=a.annotator WHERE t.project=? ORDER BY a.id",
+            (project.id,),
+        ).fetchall()
         return [dict(r) for r in rows]
 
     def reviews(self, project: Project) -> dict[int, dict]:
-        rows = self.con.execute("SELECT r.*, n.name AS reviewer_name FROM reviews r JOIN tasks t ON t.id=r.task "
-                                "JOIN annotators n ON n.id=r.reviewer WHERE t.project=?", (project.id,)).fetchall()
+        rows = self.con.execute(
+            "SELECT r.*, n.name AS reviewer_name FROM reviews r JOIN tasks t ON t.id=r.task "
+            "JOIN annotators n ON n.id=r.reviewer WHERE t.project=?",
+            (project.id,),
+        ).fetchall()
         return {r["task"]: dict(r) for r in rows}
 
-    def decide(self, project: Project, reviewer: Annotator, task_id: int, kind: str, label: str | None, note: str | None = None) -> None:
+    def decide(
+        self, project: Project, reviewer: Annotator, task_id: int, kind: str, label: str | None, note: str | None = None
+    ) -> None:
         """A reviewer's decision on a task: final (a second one raises :class:`Conflict`)."""
         if reviewer.role != "reviewer":
             raise LabellingError(f"{reviewer.name} is not a reviewer")
@@ -349,29 +428,47 @@ class LabelStore:
         label = self.check_answer(t["grp"], kind, label)
         try:
             with self.tx() as con:
-                con.execute("INSERT INTO reviews (task, reviewer, kind, label, note, at) VALUES (?,?,?,?,?,?)",
-                            (task_id, reviewer.id, kind, label, (note or "")[:MAX_SUGGESTION], _now()))
+                con.execute(
+                    "INSERT INTO reviews (task, reviewer, kind, label, note, at) VALUES (?,?,?,?,?,?)",
+                    (task_id, reviewer.id, kind, label, (note or "")[:MAX_SUGGESTION], _now()),
+                )
         except sqlite3.IntegrityError:
             raise Conflict(f"task {task_id} has a final review decision already") from None
 
     def suggestions(self, project: Project) -> list[dict]:
-        rows = self.con.execute("SELECT s.id, i.key AS item_key, n.name AS annotator, s.text, s.at FROM suggestions s "
-                                "JOIN items i ON i.id=s.item JOIN annotators n ON n.id=s.annotator WHERE s.project=? ORDER BY s.id",
-                                (project.id,)).fetchall()
+        rows = self.con.execute(
+            "SELECT s.id, i.key AS item_key, n.name AS annotator, s.text, s.at FROM suggestions s "
+            "JOIN items i ON i.id=s.item JOIN annotators n ON n.id=s.annotator WHERE s.project=? ORDER BY s.id",
+            (project.id,),
+        ).fetchall()
         return [dict(r) for r in rows]
 
     def counts(self, project: Project) -> dict:
         c = self.con
         p = project.id
-        tasks = c.execute("SELECT COUNT(*), SUM(n_done >= ?), SUM(n_done > 0) FROM tasks WHERE project=?", (project.redundancy, p)).fetchone()
+        tasks = c.execute(
+            "SELECT COUNT(*), SUM(n_done >= ?), SUM(n_done > 0) FROM tasks WHERE project=?", (project.redundancy, p)
+        ).fetchone()
         return {
             "items": c.execute("SELECT COUNT(*) FROM items WHERE project=?", (p,)).fetchone()[0],
-            "gold_items": c.execute("SELECT COUNT(*) FROM items WHERE project=? AND gold IS NOT NULL", (p,)).fetchone()[0],
-            "tasks": tasks[0], "tasks_complete": tasks[1] or 0, "tasks_started": tasks[2] or 0,
-            "answers": c.execute("SELECT COUNT(*) FROM answers a JOIN tasks t ON t.id=a.task WHERE t.project=? AND a.kind!='skip'", (p,)).fetchone()[0],
-            "skips": c.execute("SELECT COUNT(*) FROM answers a JOIN tasks t ON t.id=a.task WHERE t.project=? AND a.kind='skip'", (p,)).fetchone()[0],
-            "annotators": c.execute("SELECT COUNT(DISTINCT a.annotator) FROM answers a JOIN tasks t ON t.id=a.task WHERE t.project=?", (p,)).fetchone()[0],
-            "reviews": c.execute("SELECT COUNT(*) FROM reviews r JOIN tasks t ON t.id=r.task WHERE t.project=?", (p,)).fetchone()[0],
+            "gold_items": c.execute("SELECT COUNT(*) FROM items WHERE project=? AND gold IS NOT NULL", (p,)).fetchone()[
+                0
+            ],
+            "tasks": tasks[0],
+            "tasks_complete": tasks[1] or 0,
+            "tasks_started": tasks[2] or 0,
+            "answers": c.execute(
+                "SELECT COUNT(*) FROM answers a JOIN tasks t ON t.id=a.task WHERE t.project=? AND a.kind!='skip'", (p,)
+            ).fetchone()[0],
+            "skips": c.execute(
+                "SELECT COUNT(*) FROM answers a JOIN tasks t ON t.id=a.task WHERE t.project=? AND a.kind='skip'", (p,)
+            ).fetchone()[0],
+            "annotators": c.execute(
+                "SELECT COUNT(DISTINCT a.annotator) FROM answers a JOIN tasks t ON t.id=a.task WHERE t.project=?", (p,)
+            ).fetchone()[0],
+            "reviews": c.execute(
+                "SELECT COUNT(*) FROM reviews r JOIN tasks t ON t.id=r.task WHERE t.project=?", (p,)
+            ).fetchone()[0],
             "suggestions": c.execute("SELECT COUNT(*) FROM suggestions WHERE project=?", (p,)).fetchone()[0],
         }
 
@@ -385,17 +482,24 @@ class LabelStore:
         try:
             with self.tx() as con:
                 for task_id, n, kind, label in rows:
-                    con.execute("INSERT INTO answers (task, annotator, project, kind, label, source, at) VALUES (?,?,?,?,?,?,?)",
-                                (task_id, ids[n], project.id, kind, label, source, _now()))
+                    con.execute(
+                        "INSERT INTO answers (task, annotator, project, kind, label, source, at) VALUES (?,?,?,?,?,?,?)",
+                        (task_id, ids[n], project.id, kind, label, source, _now()),
+                    )
                     if kind != "skip":
-                        con.execute("UPDATE tasks SET n_done = n_done + 1, first = COALESCE(first, ?) WHERE id=?", (ids[n], task_id))
+                        con.execute(
+                            "UPDATE tasks SET n_done = n_done + 1, first = COALESCE(first, ?) WHERE id=?",
+                            (ids[n], task_id),
+                        )
         except sqlite3.IntegrityError as e:
             raise Conflict(f"nothing imported: an annotator already answered one of these tasks ({e})") from None
         return len(rows)
 
     def tasks(self, project: Project) -> list[sqlite3.Row]:
-        return self.con.execute("SELECT t.*, i.key AS item_key FROM tasks t JOIN items i ON i.id=t.item WHERE t.project=? ORDER BY t.id",
-                                (project.id,)).fetchall()
+        return self.con.execute(
+            "SELECT t.*, i.key AS item_key FROM tasks t JOIN items i ON i.id=t.item WHERE t.project=? ORDER BY t.id",
+            (project.id,),
+        ).fetchall()
 
     def close(self) -> None:
         c = getattr(self._local, "con", None)

@@ -18,8 +18,12 @@ class Input:
     error: str | None = None
 
 
-def discover(paths: Iterable[str | os.PathLike], extensions: frozenset[str], kind: str = "images",
-             elsewhere: tuple[frozenset[str], str, str] | None = None) -> Iterator[Input]:
+def discover(
+    paths: Iterable[str | os.PathLike],
+    extensions: frozenset[str],
+    kind: str = "images",
+    elsewhere: tuple[frozenset[str], str, str] | None = None,
+) -> Iterator[Input]:
     """Yield files under ``paths``: files as given, folders walked recursively (sorted).
 
     A file named explicitly is always yielded (the decoder decides whether it is readable);

@@ -5,6 +5,15 @@ from .evidence import Box, Evidence, Face, ImageStats, Pose, TextEvidence
 from .pipeline import Perception, StageTimer
 
 __all__ = [
-    "Analyzer", "Box", "Evidence", "Face", "ImageStats", "Perception", "Pose", "StageTimer",
-    "TextEvidence", "analyzer_class", "register_analyzer",
+    "Analyzer",
+    "Box",
+    "Evidence",
+    "Face",
+    "ImageStats",
+    "Perception",
+    "Pose",
+    "StageTimer",
+    "TextEvidence",
+    "analyzer_class",
+    "register_analyzer",
 ]

@@ -114,7 +114,7 @@ def line_angles(edges: np.ndarray) -> tuple[float, float, float]:
     wh, wv = len_h.sum() / total, len_v.sum() / total
     amount = 1.0 - np.exp(-total / (1.5 * (h + w)))  # how much straight line there is at all
     if wh > 0.15 and wv > 0.15:
-        agree = float(np.exp(-((th - tv) / 3.0) ** 2))  # 1 when both families turn alike
+        agree = float(np.exp(-(((th - tv) / 3.0) ** 2)))  # 1 when both families turn alike
         tilt = (th * wh + tv * wv) / (wh + wv)
         strength = agree * (wh * sh + wv * sv)
     else:  # one family only (a horizon, a forest of trunks): weaker evidence

@@ -72,7 +72,9 @@ class FaceAnalyzer(Analyzer):
     def __init__(self, min_score: float = 0.5):
         mp = _mp()
         with _quiet_stderr():
-            self.graph = mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=min_score)
+            self.graph = mp.solutions.face_detection.FaceDetection(
+                model_selection=1, min_detection_confidence=min_score
+            )
             _warm(self.graph)
 
     def analyze(self, frame: Frame, ev: Evidence) -> None:
@@ -102,7 +104,9 @@ class PoseAnalyzer(Analyzer):
     provides = ("pose",)
     after = ("faces", "person_mask")
 
-    def __init__(self, min_score: float = 0.5, gated: bool = True, closeup_face_height: float = 0.3, long_side: int = 320):
+    def __init__(
+        self, min_score: float = 0.5, gated: bool = True, closeup_face_height: float = 0.3, long_side: int = 320
+    ):
         mp = _mp()
         self.gated = gated
         self.long_side = long_side  # the graph's own crops work from this; 480 px costs 15% more
@@ -163,7 +167,9 @@ class HandAnalyzer(Analyzer):
             x0, y0 = np.clip(pts.min(0), 0, 1)
             x1, y1 = np.clip(pts.max(0), 0, 1)
             if x1 > x0 and y1 > y0:
-                hands.append(Box(float(x0), float(y0), float(x1 - x0), float(y1 - y0), float(hd.classification[0].score)))
+                hands.append(
+                    Box(float(x0), float(y0), float(x1 - x0), float(y1 - y0), float(hd.classification[0].score))
+                )
         ev.hands = hands
 
 

@@ -52,8 +52,12 @@ def _groups_schema() -> dict:
 
 def _tags_schema() -> dict:
     keys = [lab.key for lab in get_taxonomy().labels if not lab.is_na]
-    return {"type": "array", "uniqueItems": True, "items": {"enum": keys},
-            "description": "Every label at or above its threshold, all groups; na labels are never tags."}
+    return {
+        "type": "array",
+        "uniqueItems": True,
+        "items": {"enum": keys},
+        "description": "Every label at or above its threshold, all groups; na labels are never tags.",
+    }
 
 
 def tag_schema() -> dict:
@@ -64,14 +68,21 @@ def tag_schema() -> dict:
         "additionalProperties": False,
         "properties": {
             "schema": {"const": TAG_SCHEMA},
-            "path": {"type": ["string", "null"], "description": "Absolute path of the input (null for in-memory images)."},
+            "path": {
+                "type": ["string", "null"],
+                "description": "Absolute path of the input (null for in-memory images).",
+            },
             "width": {"type": "integer", "minimum": 1, "description": "Upright width of the original image in pixels."},
             "height": {"type": "integer", "minimum": 1},
             "groups": _groups_schema(),
             "tags": _tags_schema(),
             "description": {"type": "string", "minLength": 1},
-            "embedding": {"type": "array", "items": {"type": "number"}, "minItems": 1,
-                          "description": "L2-normalised image embedding (with --embeddings)."},
+            "embedding": {
+                "type": "array",
+                "items": {"type": "number"},
+                "minItems": 1,
+                "description": "L2-normalised image embedding (with --embeddings).",
+            },
         },
     }
     error = {
@@ -102,9 +113,14 @@ def _shot_object() -> dict:
 
 def shot_schema() -> dict:
     error = {
-        "type": "object", "required": ["schema", "path", "error"], "additionalProperties": False,
-        "properties": {"schema": {"const": SHOT_SCHEMA}, "path": {"type": "string"},
-                       "error": {"type": "string", "minLength": 1, "pattern": "^[^\\n]+$"}},
+        "type": "object",
+        "required": ["schema", "path", "error"],
+        "additionalProperties": False,
+        "properties": {
+            "schema": {"const": SHOT_SCHEMA},
+            "path": {"type": "string"},
+            "error": {"type": "string", "minLength": 1, "pattern": "^[^\\n]+$"},
+        },
     }
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

@@ -49,8 +49,14 @@ class AnnIndex:
     def new(cls, dim: int) -> "AnnIndex":
         from usearch.index import Index
 
-        idx = Index(ndim=dim, metric="cos", dtype="i8", connectivity=CONNECTIVITY,
-                    expansion_add=EXPANSION_ADD, expansion_search=EXPANSION_SEARCH)
+        idx = Index(
+            ndim=dim,
+            metric="cos",
+            dtype="i8",
+            connectivity=CONNECTIVITY,
+            expansion_add=EXPANSION_ADD,
+            expansion_search=EXPANSION_SEARCH,
+        )
         return cls(idx, dim)
 
     @classmethod
@@ -72,8 +78,10 @@ class AnnIndex:
             ok &= np.asarray(mask)
         idx = np.flatnonzero(ok)
         for s in range(0, len(idx), ADD_CHUNK):
-            c = idx[s:s + ADD_CHUNK]
-            self.index.add(np.asarray(ids)[c].astype(np.uint64), np.ascontiguousarray(vecs[c], dtype=np.int8), threads=threads)
+            c = idx[s : s + ADD_CHUNK]
+            self.index.add(
+                np.asarray(ids)[c].astype(np.uint64), np.ascontiguousarray(vecs[c], dtype=np.int8), threads=threads
+            )
         return len(idx)
 
     def __len__(self) -> int:

@@ -132,8 +132,9 @@ class SearchEngine:
             self._media_cache.clear()  # paths change on relink without touching shots
 
     # --- public --------------------------------------------------------------------------------
-    def search(self, query: str = "", *, like=None, limit: int = 50, offset: int = 0,
-               sort: str | None = None) -> SearchResult:
+    def search(
+        self, query: str = "", *, like=None, limit: int = 50, offset: int = 0, sort: str | None = None
+    ) -> SearchResult:
         """Shots matching ``query`` (all shots if empty), best first.
 
         ``like`` (an embedding, a shot id, or an image path) ranks the matching shots by cosine
@@ -168,11 +169,15 @@ class SearchEngine:
             if sort_key not in (None, "confidence"):
                 notes.append(f"sort:{sort_key} ignored: --like ranks by similarity")
             ids, sims, total = self._rank_like(parts, masks, qvec, offset + limit, total, notes)
-            hits = [Hit(int(i), round(float(s), 6)) for i, s in zip(ids[offset:offset + limit], sims[offset:offset + limit])]
+            hits = [
+                Hit(int(i), round(float(s), 6))
+                for i, s in zip(ids[offset : offset + limit], sims[offset : offset + limit])
+            ]
         else:
             hits = self._rank(parts, masks, scores, sort_key, desc, offset, limit)
-        return SearchResult(hits, total, str(q) if (query or "").strip() else "",
-                            (time.perf_counter() - t0) * 1000.0, notes)
+        return SearchResult(
+            hits, total, str(q) if (query or "").strip() else "", (time.perf_counter() - t0) * 1000.0, notes
+        )
 
     # --- ranking -------------------------------------------------------------------------------
     def _rank(self, parts, masks, scores, sort_key, desc, offset, limit) -> list[Hit]:
@@ -273,14 +278,18 @@ class SearchEngine:
         return a
 
     def _like_vector(self, like) -> np.ndarray:
-        if isinstance(like, np.ndarray) or (isinstance(like, (list, tuple)) and like and isinstance(like[0], (int, float))):
+        if isinstance(like, np.ndarray) or (
+            isinstance(like, (list, tuple)) and like and isinstance(like[0], (int, float))
+        ):
             v = np.asarray(like, np.float32).ravel()
             what = "the --like vector"
         elif isinstance(like, (int, np.integer)) and not isinstance(like, bool):
             v = self.cat.embedding(int(like))
             if v is None:
                 exists = self.cat.shot_rows([int(like)])
-                raise QueryError(f"shot {int(like)} has no embedding" if exists else f"shot {int(like)} is not in the catalog")
+                raise QueryError(
+                    f"shot {int(like)} has no embedding" if exists else f"shot {int(like)} is not in the catalog"
+                )
             what = f"shot {int(like)}"
         elif isinstance(like, (str, os.PathLike)):
             s = os.fspath(like)
@@ -351,8 +360,12 @@ def _exact(parts, masks, q: np.ndarray, want: int) -> tuple[np.ndarray, np.ndarr
             cand = np.asarray(found.keys, np.int64)[:k]
             cand = idx[cand] if len(idx) != len(p) else cand
         else:
-            sims = np.concatenate([(np.asarray(p.vecs[idx[s:s + 4096]], np.float32) @ q) * vmul[idx[s:s + 4096]]
-                                   for s in range(0, len(idx), 4096)])
+            sims = np.concatenate(
+                [
+                    (np.asarray(p.vecs[idx[s : s + 4096]], np.float32) @ q) * vmul[idx[s : s + 4096]]
+                    for s in range(0, len(idx), 4096)
+                ]
+            )
             cand = idx[np.argpartition(-sims, k - 1)[:k]] if k < len(idx) else idx
         cand = np.sort(cand)
         sims = (np.asarray(p.vecs[cand], np.float32) @ q) * vmul[cand]

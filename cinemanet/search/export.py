@@ -13,8 +13,13 @@ from ..contracts import VIDEO_SCHEMA
 
 def _doc(shot: dict, m) -> dict:
     """A one-shot ``cinemanet.video/1`` document, for the per-video exporters' helpers."""
-    return {"schema": VIDEO_SCHEMA, "path": shot["path"], "video": dict(m.video) if m else {},
-            "file": {"sha256": m.sha256, "size": m.size} if m else {}, "shots": [shot]}
+    return {
+        "schema": VIDEO_SCHEMA,
+        "path": shot["path"],
+        "video": dict(m.video) if m else {},
+        "file": {"sha256": m.sha256, "size": m.size} if m else {},
+        "shots": [shot],
+    }
 
 
 def results_edl(shots: list[dict], media: dict, title: str) -> str:

@@ -98,7 +98,9 @@ class Part:
         return cls(
             ids=np.concatenate([p.ids[k] for p, k in zip(parts, keep)]),
             media=np.concatenate([p.media[k] for p, k in zip(parts, keep)]),
-            scores=np.concatenate([_pad_rows(np.asarray(p.scores)[:, k], n_labels) for p, k in zip(parts, keep)], axis=1),
+            scores=np.concatenate(
+                [_pad_rows(np.asarray(p.scores)[:, k], n_labels) for p, k in zip(parts, keep)], axis=1
+            ),
             tags=np.packbits(tags, axis=1, bitorder="little"),
             num=np.concatenate([np.asarray(p.num)[:, k] for p, k in zip(parts, keep)], axis=1),
             vecs=np.concatenate([np.asarray(p.vecs)[k] for p, k in zip(parts, keep)]),
@@ -181,8 +183,14 @@ def _decode(rows: list, n_labels: int, n_groups: int) -> dict:
 class SearchIndex:
     """The columns of a catalog's shots, kept in sync with it. Thread-safe :meth:`refresh`."""
 
-    def __init__(self, catalog: Catalog, folder: str | os.PathLike | None = None, *, persist: bool = True,
-                 ann_min: int | None = None):
+    def __init__(
+        self,
+        catalog: Catalog,
+        folder: str | os.PathLike | None = None,
+        *,
+        persist: bool = True,
+        ann_min: int | None = None,
+    ):
         from .ann import ANN_MIN
 
         self.cat = catalog
@@ -353,15 +361,22 @@ class SearchIndex:
             if ann is None or compact:
                 ann = AnnIndex.build(parts, alive)
             else:
-                for p, _ in written[len(keep):]:
+                for p, _ in written[len(keep) :]:
                     ann.add(p.ids, p.vecs, p.vmul)
             ann_name = f"ann-{uuid.uuid4().hex[:12]}"
             ann.save(self.folder / ann_name)
         else:
             ann = None
-        manifest = {"format": FORMAT, "epoch": self.epoch, "labels": self.n_labels, "dim": self.dim,
-                    "max_id": self.max_id, "parts": [p.name for p in parts], "ann": ann_name,
-                    "rows": sum(len(p) for p in parts)}
+        manifest = {
+            "format": FORMAT,
+            "epoch": self.epoch,
+            "labels": self.n_labels,
+            "dim": self.dim,
+            "max_id": self.max_id,
+            "parts": [p.name for p in parts],
+            "ann": ann_name,
+            "rows": sum(len(p) for p in parts),
+        }
         atomic_write(self.folder / "manifest.json", json.dumps(manifest))
         self.parts, self.alive, self.ann = parts, alive, ann
         self._clean(set(manifest["parts"]) | ({ann_name} if ann_name else set()))

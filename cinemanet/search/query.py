@@ -30,11 +30,30 @@ from typing import Union
 
 from ..taxonomy import Taxonomy, closest, get_taxonomy, normalise
 
-FIELDS = {"duration": "duration", "brightness": "brightness", "motion": "motion", "confidence": "confidence",
-          "start": "start_time", "time": "start_time"}
-SORT_KEYS = {"confidence": "desc", "score": "desc", "duration": "desc", "brightness": "desc", "motion": "desc", "time": "asc"}
-SORT_ALIASES = {"relevance": "confidence", "similarity": "confidence", "length": "duration", "start": "time",
-                "chronological": "time", "luma": "brightness"}
+FIELDS = {
+    "duration": "duration",
+    "brightness": "brightness",
+    "motion": "motion",
+    "confidence": "confidence",
+    "start": "start_time",
+    "time": "start_time",
+}
+SORT_KEYS = {
+    "confidence": "desc",
+    "score": "desc",
+    "duration": "desc",
+    "brightness": "desc",
+    "motion": "desc",
+    "time": "asc",
+}
+SORT_ALIASES = {
+    "relevance": "confidence",
+    "similarity": "confidence",
+    "length": "duration",
+    "start": "time",
+    "chronological": "time",
+    "luma": "brightness",
+}
 OPS = (">=", "<=", ">", "<", "=")
 MAX_QUERY_CHARS = 2000
 MAX_DEPTH = 40
@@ -42,8 +61,10 @@ MAX_PHRASE = 6  # words tried at once when matching multi-word aliases
 
 # Filler in an editor's phrase ("a close up of a face", "wide shot at night"): skipped when the
 # word is not part of a longer alias.
-STOP_WORDS = frozenset("a an the of with in on at by for from into to shot shots scene scenes frame frames "
-                       "showing footage clip clips".split())
+STOP_WORDS = frozenset(
+    "a an the of with in on at by for from into to shot shots scene scenes frame frames "
+    "showing footage clip clips".split()
+)
 
 # Editors' words that name no single taxonomy label: each reads as a small query (full keys).
 PHRASES = {
@@ -427,7 +448,9 @@ class _Parser:
                 return Label(lab, op, value)
             raise self.unknown(name, extra=list(FIELDS))
         if m and not m.group(1):
-            raise QueryError(f"{text!r}: a comparison needs a name before it, e.g. duration{m.group(2)}2 or framing:closeup{m.group(2)}0.8")
+            raise QueryError(
+                f"{text!r}: a comparison needs a name before it, e.g. duration{m.group(2)}2 or framing:closeup{m.group(2)}0.8"
+            )
         return self.words()
 
     def number(self, num: str, whole: str) -> float:
@@ -451,7 +474,9 @@ class _Parser:
         if k not in SORT_KEYS:
             sugg = difflib.get_close_matches(k, [*SORT_KEYS, *SORT_ALIASES], n=2, cutoff=0.5)
             hint = f"; did you mean {' or '.join('sort:' + s for s in sugg)}?" if sugg else ""
-            raise QueryError(f"unknown sort key {key!r} (keys: {', '.join(SORT_KEYS)}){hint}", ["sort:" + s for s in sugg])
+            raise QueryError(
+                f"unknown sort key {key!r} (keys: {', '.join(SORT_KEYS)}){hint}", ["sort:" + s for s in sugg]
+            )
         d = direction.lower()
         if d not in ("", "asc", "desc"):
             raise QueryError(f"sort:{key}:{direction}: the direction must be asc or desc")
@@ -543,7 +568,11 @@ class _Parser:
 
     def unknown(self, word: str, extra: list[str] | None = None) -> QueryError:
         sugg = self.v.suggest(word, pool=list(self.v.words) + list(extra or []))
-        hint = f"; did you mean {', '.join(repr(s) for s in sugg)}?" if sugg else " (see `cinemanet taxonomy` for the words it knows)"
+        hint = (
+            f"; did you mean {', '.join(repr(s) for s in sugg)}?"
+            if sugg
+            else " (see `cinemanet taxonomy` for the words it knows)"
+        )
         return QueryError(f"unknown word {word!r}{hint}", sugg)
 
 
@@ -564,10 +593,25 @@ def parse(text: str, vocab: Vocabulary | None = None) -> Query:
         raise QueryError(f"the query nests deeper than {MAX_DEPTH} levels") from None
     if p.ignored:
         if expr is None:
-            raise QueryError(f"nothing to search for: {', '.join(repr(w) for w in p.ignored)} "
-                             "only join words (try e.g. close up of a face)")
+            raise QueryError(
+                f"nothing to search for: {', '.join(repr(w) for w in p.ignored)} "
+                "only join words (try e.g. close up of a face)"
+            )
         p.notes.append(f"ignored: {' '.join(p.ignored)}")
     return Query(expr, p.sort, p.desc, p.limit, text, tuple(p.notes))
 
 
-__all__ = ["And", "Field", "File", "Label", "Not", "Or", "Query", "QueryError", "Vocabulary", "parse", "tokenize", "vocabulary"]
+__all__ = [
+    "And",
+    "Field",
+    "File",
+    "Label",
+    "Not",
+    "Or",
+    "Query",
+    "QueryError",
+    "Vocabulary",
+    "parse",
+    "tokenize",
+    "vocabulary",
+]

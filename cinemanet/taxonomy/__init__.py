@@ -146,7 +146,11 @@ class Taxonomy:
             return self._groups[name]
         want = normalise(name).replace(" ", "")
         for g in self.groups:
-            if want in (normalise(g.key).replace(" ", ""), g.key.rsplit(".", 1)[-1], normalise(g.title).replace(" ", "")):
+            if want in (
+                normalise(g.key).replace(" ", ""),
+                g.key.rsplit(".", 1)[-1],
+                normalise(g.title).replace(" ", ""),
+            ):
                 return g
         return self.group(name)  # raises with the list of groups
 

@@ -32,7 +32,9 @@ class Recipe:
 
     def key(self, source_sha256: str) -> str:
         """Content key of the generated image (for feature caches)."""
-        return hashlib.sha256(f"{source_sha256}:{self.concept}:{self.label}:{self.seed}:v{AUGMENT_VERSION}".encode()).hexdigest()
+        return hashlib.sha256(
+            f"{source_sha256}:{self.concept}:{self.label}:{self.seed}:v{AUGMENT_VERSION}".encode()
+        ).hexdigest()
 
 
 def _rng(sha: str, recipe_seed: int, salt: str) -> np.random.Generator:
@@ -209,12 +211,19 @@ CONCEPTS: dict[str, Concept] = {
     "tones": Concept("color.tones", ("color.tones.warm", "color.tones.cool", "color.tones.blackwhite"), _tones),
     "saturation": Concept(
         "color.saturation",
-        ("color.saturation.desaturated", "color.saturation.neutral", "color.saturation.pastel", "color.saturation.saturated"),
+        (
+            "color.saturation.desaturated",
+            "color.saturation.neutral",
+            "color.saturation.pastel",
+            "color.saturation.saturated",
+        ),
         _saturation,
     ),
     "level": Concept("shot.level", ("shot.level.level", "shot.level.tilted"), _level),
     # deep focus cannot be made from a photo: it comes from untouched photos of deep-focus sources
-    "focus": Concept("shot.focus", ("shot.focus.deep", "shot.focus.shallow", "shot.focus.out"), _focus, True, ("shot.focus.deep",)),
+    "focus": Concept(
+        "shot.focus", ("shot.focus.deep", "shot.focus.shallow", "shot.focus.out"), _focus, True, ("shot.focus.deep",)
+    ),
     "key": Concept("shot.lighting", ("shot.lighting.key.high", "shot.lighting.key.low", "shot.lighting.neutral"), _key),
 }
 

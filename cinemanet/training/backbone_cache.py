@@ -119,7 +119,9 @@ def backbone_features(
                 if done % 2048 < chunk:
                     for v in views:
                         _save(arch, v, caches[v])
-                    log(f"{arch} {'+'.join(views)}: {done}/{len(todo)} images, {done / (time.perf_counter() - t0):.0f}/s")
+                    log(
+                        f"{arch} {'+'.join(views)}: {done}/{len(todo)} images, {done / (time.perf_counter() - t0):.0f}/s"
+                    )
         for v in views:
             _save(arch, v, caches[v])
         backbone_features.last_rate = len(todo) / (time.perf_counter() - t0)

@@ -27,7 +27,7 @@ def label_thresholds(P: np.ndarray, y: np.ndarray, target: float = 0.9, min_emit
     for k in range(P.shape[1]):
         sel = pred == k
         p = P[sel, k]
-        ok = (y[sel] == k)
+        ok = y[sel] == k
         order = np.argsort(-p, kind="stable")
         p, ok = p[order], ok[order]
         hits = np.cumsum(ok)

@@ -103,7 +103,9 @@ def merge_items(items: list[Labelled], log: Callable[[str], None]) -> dict[str, 
         for g, k in it.labels:
             if im.labels.get(g, k) != k:
                 bad.add((it.sha256, g))
-                log(f"{it.path}: conflicting duplicate of {im.path} ({g}: {k} here, {im.labels[g]} there); {g} label dropped")
+                log(
+                    f"{it.path}: conflicting duplicate of {im.path} ({g}: {k} here, {im.labels[g]} there); {g} label dropped"
+                )
             im.labels.setdefault(g, k)
     for sha, g in bad:
         out[sha].labels.pop(g, None)
@@ -122,14 +124,21 @@ def build_tasks(images: dict[str, Image]) -> dict[str, Task]:
     fr = list(tax.group("shot.framing").order)
     tasks = {
         "framing": Task("framing", "shot.framing", fr, ordered=True),
-        "ots": Task("ots", "shot.type", ["not", "shot.type.overtheshoulder"], binary_output="shot.type.overtheshoulder"),
+        "ots": Task(
+            "ots", "shot.type", ["not", "shot.type.overtheshoulder"], binary_output="shot.type.overtheshoulder"
+        ),
         "side": Task("side", "shot.location", ["shot.location.interior", "shot.location.exterior"]),
         "place": Task("place", "shot.location", []),
         "texture": Task("texture", "texture", []),
         "timeofday": Task("timeofday", "shot.timeofday", ["shot.timeofday.day", "shot.timeofday.twilight"]),
     }
-    places = sorted({im.labels["shot.location"] for im in images.values()
-                     if "shot.location" in im.labels and im.labels["shot.location"].count(".") >= 3})
+    places = sorted(
+        {
+            im.labels["shot.location"]
+            for im in images.values()
+            if "shot.location" in im.labels and im.labels["shot.location"].count(".") >= 3
+        }
+    )
     tasks["place"].outputs = places
     textures = sorted({im.labels["texture"] for im in images.values() if "texture" in im.labels})
     tasks["texture"].outputs = textures + [NONE]
@@ -140,7 +149,11 @@ def build_tasks(images: dict[str, Image]) -> dict[str, Task]:
             tasks["framing"].rows.append((sha, fr.index(L["shot.framing"]), src))
             # single-person negatives for over-the-shoulder: close and medium stills in which the
             # face detector sees exactly one face (checked by eye on a contact sheet: docs/MODEL_CARD.md)
-            if L["shot.framing"] in ("shot.framing.closeup", "shot.framing.medium") and im.faces == 1 and "shot.type" not in L:
+            if (
+                L["shot.framing"] in ("shot.framing.closeup", "shot.framing.medium")
+                and im.faces == 1
+                and "shot.type" not in L
+            ):
                 tasks["ots"].rows.append((sha, 0, "single-person negatives (framing stills)"))
         if "shot.type" in L:
             tasks["ots"].rows.append((sha, int(L["shot.type"] == "shot.type.overtheshoulder"), src))
@@ -279,7 +292,9 @@ class Trainer:
         self.Zv = {}
         for v in TRAIN_VIEWS:
             X = np.stack([prep.feats[v][s] for s in prep.images]).astype(np.float32)
-            self.Zv[v] = np.concatenate([((X[i : i + 4096] - self.mean) / self.scale) @ self.P.T for i in range(0, len(X), 4096)])
+            self.Zv[v] = np.concatenate(
+                [((X[i : i + 4096] - self.mean) / self.scale) @ self.P.T for i in range(0, len(X), 4096)]
+            )
         log(f"shared trunk: {rows.shape[1]} features -> {dim} components ({time.perf_counter() - t0:.0f}s)")
 
     def Z(self, shas: list[str], view: str = "rgb") -> np.ndarray:
@@ -315,9 +330,12 @@ class Trainer:
                 z = self.predict(self.fit(task, rest, wd), held)
                 z[:, [k for k in range(len(task.outputs)) if k not in have]] = -np.inf
                 yy = np.array([r[1] for r in held])
-                loso[s] = {"n": len(held), "accuracy": accuracy(yy, z.argmax(1)),
-                           "macro_f1": macro_f1(yy, z.argmax(1), len(task.outputs)),
-                           "labels": sorted(task.outputs[k] for k in set(yy.tolist()))}
+                loso[s] = {
+                    "n": len(held),
+                    "accuracy": accuracy(yy, z.argmax(1)),
+                    "macro_f1": macro_f1(yy, z.argmax(1), len(task.outputs)),
+                    "labels": sorted(task.outputs[k] for k in set(yy.tolist())),
+                }
                 loso_logits.append(np.where(np.isfinite(z), z, -1e9))
                 loso_y.append(yy)
         return loso, loso_logits, loso_y
@@ -342,7 +360,11 @@ class Trainer:
         cv = {"wd_grid": list(WD_GRID), "balanced_accuracy": [scores[w] for w in WD_GRID], "wd": wd}
         loso, loso_logits, loso_y = self.loso(task, train, wd)
         if task.name in CALIBRATE_CROSS_SOURCE and loso_logits:
-            cal_z, cal_y, cal_from = np.concatenate(loso_logits), np.concatenate(loso_y), "leave-one-source-out predictions"
+            cal_z, cal_y, cal_from = (
+                np.concatenate(loso_logits),
+                np.concatenate(loso_y),
+                "leave-one-source-out predictions",
+            )
         else:
             cal_z, cal_y, cal_from = oof[wd], y_tr, "out-of-fold predictions (3-fold grouped CV)"
         T = fit_temperature(cal_z, cal_y)
@@ -386,8 +408,15 @@ def _save_head(task: Task, res: dict, trainer: Trainer, prep: Prepared, path: Pa
     if task.binary_output:  # one sigmoid output: P(positive) = sigmoid(z1 - z0)
         W, b, outputs = (W[1] - W[0])[None], np.array([b[1] - b[0]]), (task.binary_output,)
     items = lambda rows: [Item(prep.images[s].path, task.outputs[y], s) for s, y, _ in rows]  # noqa: E731
-    head = LinearHead(outputs, INPUTS, W.astype(np.float32), b.astype(np.float32), trainer.mean, trainer.scale,
-                      float(info["temperature"]))
+    head = LinearHead(
+        outputs,
+        INPUTS,
+        W.astype(np.float32),
+        b.astype(np.float32),
+        trainer.mean,
+        trainer.scale,
+        float(info["temperature"]),
+    )
     kept = info["kept_apart"]
     head.meta = {
         "dataset": "+".join(sorted(info["sources"])),
@@ -399,23 +428,42 @@ def _save_head(task: Task, res: dict, trainer: Trainer, prep: Prepared, path: Pa
         "n_train": info["n_train"],
         "n_test": info["n_test"],
         "thresholds": info["thresholds"],
-        "heldout": {"accuracy": kept["accuracy"], "n_test": kept["n"], "macro_f1": kept["macro_f1"], "ece": kept["ece"],
-                    "emitted": kept["emitted"], **({"within_one": kept["within_one"]} if "within_one" in kept else {})},
+        "heldout": {
+            "accuracy": kept["accuracy"],
+            "n_test": kept["n"],
+            "macro_f1": kept["macro_f1"],
+            "ece": kept["ece"],
+            "emitted": kept["emitted"],
+            **({"within_one": kept["within_one"]} if "within_one" in kept else {}),
+        },
         "loso": {s: v.get("accuracy") for s, v in info["loso"].items()},
     }
     head.save(path)
 
 
-def train_default(data: Path, out_dir: Path, jobs: int | None = None, log: Callable[[str], None] = print,
-                  seed: int = 0, tasks: tuple[str, ...] | None = None) -> dict:
+def train_default(
+    data: Path,
+    out_dir: Path,
+    jobs: int | None = None,
+    log: Callable[[str], None] = print,
+    seed: int = 0,
+    tasks: tuple[str, ...] | None = None,
+) -> dict:
     """Fit every task, write ``heads/*.npz`` and ``metrics.json`` into ``out_dir`` (each file
     atomically: an interrupted run leaves the previous model whole)."""
     t0 = time.perf_counter()
     prep = prepare(data, jobs, log)
     trainer = Trainer(prep, seed, log)
-    report = {"schema": "cinemanet.default-metrics/2", "data": Path(data).name, "seed": seed, "backbone": ARCH,
-              "inputs": list(INPUTS), "train_views": list(TRAIN_VIEWS), "protocol": __doc__.split("The protocol, fixed before any tuning:")[1].split("Reproducible")[0].strip(),
-              "tasks": {}}
+    report = {
+        "schema": "cinemanet.default-metrics/2",
+        "data": Path(data).name,
+        "seed": seed,
+        "backbone": ARCH,
+        "inputs": list(INPUTS),
+        "train_views": list(TRAIN_VIEWS),
+        "protocol": __doc__.split("The protocol, fixed before any tuning:")[1].split("Reproducible")[0].strip(),
+        "tasks": {},
+    }
     results = {}
     for name, task in prep.tasks.items():
         if tasks and name not in tasks:
@@ -428,9 +476,11 @@ def train_default(data: Path, out_dir: Path, jobs: int | None = None, log: Calla
         i = res["info"]
         k = i["kept_apart"]
         loso = ", ".join(f"{s} {v['accuracy']:.3f}" for s, v in i["loso"].items() if "accuracy" in v)
-        log(f"{name}: kept-apart accuracy {k['accuracy']:.3f} (n={k['n']}), macro-F1 {k['macro_f1']:.3f}, ECE {k['ece']:.3f}, "
+        log(
+            f"{name}: kept-apart accuracy {k['accuracy']:.3f} (n={k['n']}), macro-F1 {k['macro_f1']:.3f}, ECE {k['ece']:.3f}, "
             f"emitted precision {k['emitted']['precision']:.3f} coverage {k['emitted']['coverage']:.3f}; LOSO: {loso or 'n/a'}; "
-            f"wd {i['cv']['wd']}, T {i['temperature']:.2f}, {i['seconds']:.0f}s")
+            f"wd {i['cv']['wd']}, T {i['temperature']:.2f}, {i['seconds']:.0f}s"
+        )
         report["tasks"][name] = {"file": HEAD_FILES[name], "group": task.group, **i}
     # write only once everything is fitted
     for name, res in results.items():
@@ -455,8 +505,13 @@ def _json(o):
     raise TypeError(type(o).__name__)
 
 
-def evaluate_heads(data: Path, model_dir: Path, jobs: int | None = None, log: Callable[[str], None] = print,
-                   prep: Prepared | None = None) -> dict:
+def evaluate_heads(
+    data: Path,
+    model_dir: Path,
+    jobs: int | None = None,
+    log: Callable[[str], None] = print,
+    prep: Prepared | None = None,
+) -> dict:
     """Kept-apart figures of the heads in ``model_dir``, recomputed from the data."""
     from ..concepts.heads import LinearHead
 
@@ -477,11 +532,19 @@ def evaluate_heads(data: Path, model_dir: Path, jobs: int | None = None, log: Ca
         y = np.array([r[1] for r in test])
         thr = np.array([head.meta["thresholds"].get(k, 1.01) for k in task.outputs])
         rep = _report(P, y, task, thr, [r[2] for r in test])
-        rep["data_sha256"] = data_hash([__import__("cinemanet.training.sources", fromlist=["Item"]).Item(
-            prep.images[s].path, task.outputs[yy], s) for s, yy, _ in task.rows])
+        rep["data_sha256"] = data_hash(
+            [
+                __import__("cinemanet.training.sources", fromlist=["Item"]).Item(
+                    prep.images[s].path, task.outputs[yy], s
+                )
+                for s, yy, _ in task.rows
+            ]
+        )
         rep["trained_on_sha256"] = head.meta.get("data_sha256")
         out[name] = rep
     return out
+
+
 #: label-generated concepts the default model answers with a trained head (see model.yaml):
 #: only those whose head beat the pixel rule on held-out generated examples (docs/MODEL_CARD.md)
 GENERATED = {"saturation": "color.saturation", "key": "shot.lighting"}
@@ -491,8 +554,14 @@ def generated_dir(out_dir: Path) -> Path:
     return Path(out_dir) / "heads" / "generated"
 
 
-def train_generated(data: Path, out_dir: Path, jobs: int | None = None, log: Callable[[str], None] = print,
-                    seed: int = 0, concepts: dict[str, str] | None = None) -> dict:
+def train_generated(
+    data: Path,
+    out_dir: Path,
+    jobs: int | None = None,
+    log: Callable[[str], None] = print,
+    seed: int = 0,
+    concepts: dict[str, str] | None = None,
+) -> dict:
     """Heads for label-generated concepts, learnt from the real colour film stills of ``data``
     transformed by :mod:`.augment` (training split with ``seed``, held-out split with ``seed + 1``).
     The stills go through the data-set library (a temporary store) so the split is the library's

@@ -48,7 +48,9 @@ class Case:
         return (self.sha256, self.recipe)
 
 
-def cases(datasets: Sequence[Dataset], split: str | None, groups=None, concepts=(), seed: int = 1, deep_focus=()) -> list[Case]:
+def cases(
+    datasets: Sequence[Dataset], split: str | None, groups=None, concepts=(), seed: int = 1, deep_focus=()
+) -> list[Case]:
     """What to score: every labelled (image, group) of the split, and generated examples of
     ``concepts`` made from the split's images with ``seed``."""
     out: list[Case] = []
@@ -69,7 +71,11 @@ def cases(datasets: Sequence[Dataset], split: str | None, groups=None, concepts=
         spec = augment.CONCEPTS[concept]
         for sha, (ds, r) in sorted(sources.items()):
             rec = augment.plan(concept, sha, seed, ds.name in deep_focus)
-            sl = {"dataset": ds.name, "generator": f"{concept}:{rec.label.rsplit('.', 1)[1]}", "source": r.source or "unknown"}
+            sl = {
+                "dataset": ds.name,
+                "generator": f"{concept}:{rec.label.rsplit('.', 1)[1]}",
+                "source": r.source or "unknown",
+            }
             out.append(Case(str(ds.path_of(r)), sha, rec, spec.group, rec.label, sl))
     return out
 
@@ -103,7 +109,9 @@ def _init(model: str, groups: tuple[str, ...] = ()) -> None:
         names += list(p.needs) + [n for h in p.heads.values() for n in feature_needs(h.inputs)]
     options = {k: dict(v) for k, v in spec.analyzer_options.items()}
     options.setdefault("backbone", {})["threads"] = 1
-    _worker.update(cm=cm, order=[g for g in cm.order if g in keep], perception=Perception(list(dict.fromkeys(names)), options))
+    _worker.update(
+        cm=cm, order=[g for g in cm.order if g in keep], perception=Perception(list(dict.fromkeys(names)), options)
+    )
 
 
 def _score(job):
@@ -140,7 +148,9 @@ def score_cases(model: str, cs: list[Case], jobs: int | None = None, progress=No
 
     out = {}
     groups = tuple(sorted({c.group for c in cs}))
-    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_init, initargs=(str(model), groups)) as pool:
+    with ProcessPoolExecutor(
+        jobs, mp_context=mp.get_context("spawn"), initializer=_init, initargs=(str(model), groups)
+    ) as pool:
         for i, (k, s) in enumerate(zip(keys, pool.map(_score, todo, chunksize=4))):
             out[k] = s
             if progress:
@@ -168,7 +178,10 @@ def _group_report(g: str, cs: list[Case], scores: dict) -> dict | None:
         vals: dict[str, list[bool]] = defaultdict(list)
         for (c, _), ok in zip(rows, pred == y):
             vals[c.slices.get(col, "unknown")].append(bool(ok))
-        slices[col] = {v: {"n": len(oks), "accuracy": float(np.mean(oks))} for v, oks in sorted(vals.items(), key=lambda kv: -len(kv[1]))}
+        slices[col] = {
+            v: {"n": len(oks), "accuracy": float(np.mean(oks))}
+            for v, oks in sorted(vals.items(), key=lambda kv: -len(kv[1]))
+        }
     rep["slices"] = slices
     return rep
 
@@ -202,7 +215,9 @@ def evaluate(
         for g, n in sorted(dropped.items()):
             log(f"{g}: {n} images of this split were in the model's training data; left out")
         if not cs:
-            raise ValueError(f"nothing to evaluate: every labelled image of split {split!r} was used to train the model")
+            raise ValueError(
+                f"nothing to evaluate: every labelled image of split {split!r} was used to train the model"
+            )
     log(f"scoring {len({c.key for c in cs})} images ({len(cs)} labels) with model {model}...")
     scores = score_cases(str(model), cs, jobs)
     by_group: dict[str, list[Case]] = defaultdict(list)
@@ -270,7 +285,9 @@ def confusion_png(rep: dict, group: str, path: Path) -> None:
     ax.set_yticks(range(len(labels)), labels, fontsize=8)
     for i in range(m.shape[0]):
         for j in range(m.shape[1]):
-            ax.text(j, i, str(m[i, j]), ha="center", va="center", fontsize=7, color="white" if rows[i, j] > 0.5 else "black")
+            ax.text(
+                j, i, str(m[i, j]), ha="center", va="center", fontsize=7, color="white" if rows[i, j] > 0.5 else "black"
+            )
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(f"{group}: accuracy {rep['accuracy']:.3f} (n={rep['n_test']})", fontsize=9)
@@ -282,18 +299,32 @@ def confusion_png(rep: dict, group: str, path: Path) -> None:
 
 def report_markdown(report: dict, max_slice_values: int = 12) -> str:
     names = ", ".join(d["name"] for d in report["datasets"])
-    out = [f"# Evaluation of `{report['model']}`", "",
-           f"Data sets: {names}; split: `{report['split']}`."]
+    out = [f"# Evaluation of `{report['model']}`", "", f"Data sets: {names}; split: `{report['split']}`."]
     if report.get("generated"):
-        out.append(f"Generated examples: {', '.join(report['generated']['concepts'])} (seed {report['generated']['seed']}).")
-    out += ["", "| group | n | accuracy | macro-F1 | within one | ECE | ECE after T |", "|---|---:|---:|---:|---:|---:|---:|"]
+        out.append(
+            f"Generated examples: {', '.join(report['generated']['concepts'])} (seed {report['generated']['seed']})."
+        )
+    out += [
+        "",
+        "| group | n | accuracy | macro-F1 | within one | ECE | ECE after T |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for g, r in report["groups"].items():
         w1 = f"{r['within_one']:.3f}" if "within_one" in r else ""
-        out.append(f"| `{g}` | {r['n_test']} | {r['accuracy']:.3f} | {r['macro_f1']:.3f} | {w1} | {r['ece']:.3f} | {r['ece_after_temperature']:.3f} |")
+        out.append(
+            f"| `{g}` | {r['n_test']} | {r['accuracy']:.3f} | {r['macro_f1']:.3f} | {w1} | {r['ece']:.3f} | {r['ece_after_temperature']:.3f} |"
+        )
     for g, r in report["groups"].items():
         labels = [_short(l) for l in r["labels"]]
-        out += ["", f"## `{g}`", "", f"![confusion](confusion-{g}.png)", "",
-                "| true \\ predicted | " + " | ".join(labels) + " | recall |", "|---|" + "---:|" * (len(labels) + 1)]
+        out += [
+            "",
+            f"## `{g}`",
+            "",
+            f"![confusion](confusion-{g}.png)",
+            "",
+            "| true \\ predicted | " + " | ".join(labels) + " | recall |",
+            "|---|" + "---:|" * (len(labels) + 1),
+        ]
         for lab, row, rec in zip(labels, r["confusion"], r["per_class"]["recall"]):
             out.append(f"| {lab} | " + " | ".join(map(str, row)) + f" | {rec:.2f} |")
         for col, vals in r["slices"].items():

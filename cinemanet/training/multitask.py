@@ -114,7 +114,9 @@ def merged_examples(datasets: Sequence[Dataset], config: TrainConfig) -> tuple[l
             continue
         for sha, (ds, r, c) in sorted(sources.items()):
             test = c in test_clusters
-            rec = augment.plan(concept, sha, config.eval_seed if test else config.seed, ds.name in config.deep_focus_datasets)
+            rec = augment.plan(
+                concept, sha, config.eval_seed if test else config.seed, ds.name in config.deep_focus_datasets
+            )
             item = Item(ds.path_of(r), rec.label, rec.key(sha), rec, sha)
             out.append(Example(item, spec.group, rec.label, test, c, ds.name))
     info = {"images": len(sources), "cross_dataset_conflicts": conflicts, "test_clusters": len(test_clusters)}
@@ -156,7 +158,13 @@ def train_model(
     if not examples:
         raise ValueError("no labelled examples for the requested groups")
     feats, rates = _features(examples, config, jobs, log)
-    bad = sorted({str(e.item.path) for e in examples if e.item.recipe is None and not np.isfinite(feats[f"{e.group}:{e.item.sha256}"]).all()})
+    bad = sorted(
+        {
+            str(e.item.path)
+            for e in examples
+            if e.item.recipe is None and not np.isfinite(feats[f"{e.group}:{e.item.sha256}"]).all()
+        }
+    )
     for p in bad:
         log(f"{p}: unreadable image, skipped")
     tax = get_taxonomy()
@@ -164,8 +172,13 @@ def train_model(
         "schema": RUN_SCHEMA,
         "cinemanet": __version__,
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "config": {**asdict(config), "inputs": {g: list(config.inputs_for(g)) for g in sorted({e.group for e in examples})}},
-        "datasets": [{"name": d.name, "manifest_sha256": d.manifest_sha256(), "images": len(d.records)} for d in datasets],
+        "config": {
+            **asdict(config),
+            "inputs": {g: list(config.inputs_for(g)) for g in sorted({e.group for e in examples})},
+        },
+        "datasets": [
+            {"name": d.name, "manifest_sha256": d.manifest_sha256(), "images": len(d.records)} for d in datasets
+        ],
         "data": info,
         "features": {"version": FEATURES_VERSION, "augment_version": augment.AUGMENT_VERSION, "images_per_s": rates},
         "environment": _environment(),
@@ -187,8 +200,16 @@ def train_model(
         X = np.stack([feats[f"{g}:{e.item.sha256}"] for e in train])
         y = np.array([outputs.index(e.label) for e in train])
         ots = g == "shot.type" and set(outputs) == {"shot.type.master", "shot.type.overtheshoulder"}
-        head, fit = fit_head(X, y, outputs, config.inputs_for(g), np.array([e.cluster for e in train]),
-                             seed=config.seed, folds=config.folds, binary_output="shot.type.overtheshoulder" if ots else None)
+        head, fit = fit_head(
+            X,
+            y,
+            outputs,
+            config.inputs_for(g),
+            np.array([e.cluster for e in train]),
+            seed=config.seed,
+            folds=config.folds,
+            binary_output="shot.type.overtheshoulder" if ots else None,
+        )
         fit["train_seconds"] = time.perf_counter() - t1
         test = [e for e in test if e.label in outputs]
         ev = {}
@@ -212,15 +233,31 @@ def train_model(
         }
         rel = f"heads/{g}.npz"
         head.save(out_dir / rel)
-        companion = _export_companion(head, X, y, outputs, config, np.array([e.cluster for e in train]), fit,
-                                      [feats[f"{g}:{e.item.sha256}"] for e in test], [outputs.index(e.label) for e in test],
-                                      grp.order if grp.ordered else None)
+        companion = _export_companion(
+            head,
+            X,
+            y,
+            outputs,
+            config,
+            np.array([e.cluster for e in train]),
+            fit,
+            [feats[f"{g}:{e.item.sha256}"] for e in test],
+            [outputs.index(e.label) for e in test],
+            grp.order if grp.ordered else None,
+        )
         if companion is not None:
             companion.save(out_dir / "heads" / "export" / f"{g}.npz")
         trained[g] = (rel, "ots" if ots else PREDICTORS.get(g, (None, "head"))[1])
-        run["groups"][g] = {"file": rel, "outputs": outputs, **{k: v for k, v in head.meta.items() if k not in ("heldout", "train_ids")}, "heldout": ev}
+        run["groups"][g] = {
+            "file": rel,
+            "outputs": outputs,
+            **{k: v for k, v in head.meta.items() if k not in ("heldout", "train_ids")},
+            "heldout": ev,
+        }
         acc = f"{ev['accuracy']:.3f} (n={ev['n_test']})" if ev else "n/a (no test images)"
-        log(f"{g}: held-out accuracy {acc}, CV {fit['cv_accuracy']:.3f}, T={fit['temperature']:.2f}, {fit['train_seconds']:.1f}s")
+        log(
+            f"{g}: held-out accuracy {acc}, CV {fit['cv_accuracy']:.3f}, T={fit['temperature']:.2f}, {fit['train_seconds']:.1f}s"
+        )
     _write_spec(out_dir, config.base_model, trained)
     run["seconds"] = time.perf_counter() - t_start
     (out_dir / "run.json").write_text(json.dumps(run, indent=2, sort_keys=True, default=_json) + "\n")
@@ -238,13 +275,25 @@ def _export_companion(head, X, y, outputs, config, clusters, fit, Xt, yt, order)
     from .fit import fit_head as _fit
 
     binary = head.outputs[0] if len(head.outputs) == 1 else None
-    c, info = _fit(X[:, :BACKBONE_DIM], y, outputs, ("backbone",), clusters, seed=config.seed, folds=config.folds,
-                   binary_output=binary)
+    c, info = _fit(
+        X[:, :BACKBONE_DIM],
+        y,
+        outputs,
+        ("backbone",),
+        clusters,
+        seed=config.seed,
+        folds=config.folds,
+        binary_output=binary,
+    )
     ev = {}
     if Xt:
         ev = classification_report(np.asarray(yt), head_proba(c, np.stack(Xt)[:, :BACKBONE_DIM]), outputs, order)
-    c.meta = {**head.meta, "fit": info, "heldout": {k: v for k, v in ev.items() if k != "confusion"},
-              "companion_of": list(head.inputs)}
+    c.meta = {
+        **head.meta,
+        "fit": info,
+        "heldout": {k: v for k, v in ev.items() if k != "confusion"},
+        "companion_of": list(head.inputs),
+    }
     return c
 
 
@@ -279,7 +328,12 @@ def _write_spec(out_dir: Path, base: str, trained: dict[str, tuple[str, str]]) -
 def _environment() -> dict:
     import sklearn
 
-    return {"python": platform.python_version(), "numpy": np.__version__, "scikit-learn": sklearn.__version__, "machine": platform.machine()}
+    return {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scikit-learn": sklearn.__version__,
+        "machine": platform.machine(),
+    }
 
 
 def _json(o):

@@ -24,8 +24,6 @@ class Item:
     source_sha256: str | None = None  # the file's own hash when ``recipe`` is set
 
 
-
-
 def folder_items(root: Path, group: str | None = None) -> list[Item]:
     """One sub-folder per class. With ``group``, folder names must resolve to that group's labels."""
     root = Path(root)

@@ -39,7 +39,9 @@ def bounded_clusters(hashes: list[int], keys: list[str], max_size: int = 30, dis
 
     out = near_duplicate_clusters(hashes, keys, distance)
     next_id = int(out.max()) + 1 if len(out) else 0
-    todo = [(np.flatnonzero(out == c), distance - 1) for c, n in zip(*np.unique(out, return_counts=True)) if n > max_size]
+    todo = [
+        (np.flatnonzero(out == c), distance - 1) for c, n in zip(*np.unique(out, return_counts=True)) if n > max_size
+    ]
     while todo:
         idx, d = todo.pop()
         sub = near_duplicate_clusters([hashes[i] for i in idx], [keys[i] for i in idx], max(d, 0))

@@ -98,8 +98,6 @@ def _pick(cands: list[DecodedFrame], k: int) -> list[DecodedFrame]:
     return [cands[i] for i in idx]
 
 
-
-
 def dominant_colors(frames: list[np.ndarray], k: int = 5) -> list[dict]:
     """The k main colours of the sampled frames (k-means in Lab on a pixel sample)."""
     px = np.concatenate([cv2.resize(f, (48, 27), interpolation=cv2.INTER_AREA).reshape(-1, 3) for f in frames])
@@ -352,15 +350,23 @@ class VideoAnalyzer:
             "cinemanet": __version__,
         }
 
-    def analyze(self, path: str | os.PathLike, progress: Progress | None = None, stats: str | os.PathLike | None = None) -> dict:
+    def analyze(
+        self, path: str | os.PathLike, progress: Progress | None = None, stats: str | os.PathLike | None = None
+    ) -> dict:
         """The sidecar document for ``path`` (``analyze_video(...).to_dict()``). Raises
         VideoReadError for unreadable input. ``stats``: also write the detector's per-frame
         scores to this CSV file."""
         return self.analyze_video(path, progress, stats=stats).to_dict()
 
-    def analyze_video(self, path: str | os.PathLike, progress: Progress | None = None, *,
-                      info: VideoInfo | None = None, sha256: str | None = None,
-                      stats: str | os.PathLike | None = None) -> Video:
+    def analyze_video(
+        self,
+        path: str | os.PathLike,
+        progress: Progress | None = None,
+        *,
+        info: VideoInfo | None = None,
+        sha256: str | None = None,
+        stats: str | os.PathLike | None = None,
+    ) -> Video:
         """The typed :class:`~.records.Video` for ``path``. Raises VideoReadError for unreadable
         input. ``info`` (its :func:`probe`) and ``sha256`` (its content hash), when the caller
         has them already, are not computed again."""
@@ -440,12 +446,22 @@ class VideoAnalyzer:
         done = tagger.finish(number)
         if progress:
             progress(last + 1, last + 1)
-        return self._document(p, info, [done[i] for i in range(number)], [jobs[i] for i in range(number)],
-                              times, motion, last + 1, sha256)
+        return self._document(
+            p, info, [done[i] for i in range(number)], [jobs[i] for i in range(number)], times, motion, last + 1, sha256
+        )
 
     # --- the document --------------------------------------------------------------------------
-    def _document(self, p: Path, info: VideoInfo, tagged: list[dict], jobs: list[_ShotJob], times, motion,
-                  n_frames: int, sha256: str | None = None) -> Video:
+    def _document(
+        self,
+        p: Path,
+        info: VideoInfo,
+        tagged: list[dict],
+        jobs: list[_ShotJob],
+        times,
+        motion,
+        n_frames: int,
+        sha256: str | None = None,
+    ) -> Video:
         fps = info.fps
         frame_dur = 1.0 / float(fps)
         t0 = times[0] if n_frames else 0.0  # times count from the first frame, as players show them
@@ -500,8 +516,9 @@ def _transition(b: Boundary | None, times, t0: float, n_frames: int, frame_dur: 
     kind = b.kind if b.kind in TRANSITION_KINDS[1:] else "other"
     s, e = max(0, b.start), min(max(b.end, b.start), n_frames - 1)
     end_time = times[e + 1] if e + 1 < n_frames else times[e] + frame_dur
-    return Transition(kind=kind, start_frame=s, end_frame=e, start_time=round(times[s] - t0, 6),
-                      end_time=round(end_time - t0, 6))
+    return Transition(
+        kind=kind, start_frame=s, end_frame=e, start_time=round(times[s] - t0, 6), end_time=round(end_time - t0, 6)
+    )
 
 
 __all__ = ["VideoAnalyzer", "file_sha256", "dominant_colors", "samples_for"]

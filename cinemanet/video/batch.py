@@ -40,7 +40,9 @@ class FileResult:
 ProgressEvent = Callable[[str, int, int], None]
 
 
-def up_to_date(video: Path, out_dir: Path | None, model: dict, hashed: dict | None = None) -> tuple[Path | None, dict | None]:
+def up_to_date(
+    video: Path, out_dir: Path | None, model: dict, hashed: dict | None = None
+) -> tuple[Path | None, dict | None]:
     """The existing sidecar and its document if it matches this file and model, else (None, None).
     The content hash, when it had to be computed, is left in ``hashed["sha256"]`` for reuse."""
     sc = existing_sidecar(video, out_dir)
@@ -104,14 +106,25 @@ def process_one(
         for other in (sidecar_path(p, out, not compress),):  # one sidecar per video
             if other.exists():
                 other.unlink()
-        return FileResult(video, "done", str(target), doc=doc, video=video_rec, seconds=time.perf_counter() - t0,
-                          frames=doc["video"]["frame_count"])
+        return FileResult(
+            video,
+            "done",
+            str(target),
+            doc=doc,
+            video=video_rec,
+            seconds=time.perf_counter() - t0,
+            frames=doc["video"]["frame_count"],
+        )
     except VideoReadError as e:
         return FileResult(video, "error", error=str(e), seconds=time.perf_counter() - t0)
     except Exception as e:  # noqa: BLE001 - a bug must not sink the batch; reported with its place
         tb = traceback.extract_tb(e.__traceback__)[-1]
-        return FileResult(video, "error", error=f"internal error: {type(e).__name__}: {e} ({Path(tb.filename).name}:{tb.lineno})".splitlines()[0],
-                          seconds=time.perf_counter() - t0)
+        return FileResult(
+            video,
+            "error",
+            error=f"internal error: {type(e).__name__}: {e} ({Path(tb.filename).name}:{tb.lineno})".splitlines()[0],
+            seconds=time.perf_counter() - t0,
+        )
 
 
 _worker: dict = {}
@@ -124,15 +137,18 @@ def _init(detector: str, embeddings: bool, events, options: dict | None = None) 
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from ..api import CinemaNet
 
-    _worker["analyzer"] = VideoAnalyzer(CinemaNet(threads=1), detector=detector, embeddings=embeddings, detector_options=options)
+    _worker["analyzer"] = VideoAnalyzer(
+        CinemaNet(threads=1), detector=detector, embeddings=embeddings, detector_options=options
+    )
     _worker["events"] = events
 
 
 def _run(args) -> FileResult:
     video, out_dir, compress, force = args
     events = _worker["events"]
-    return process_one(_worker["analyzer"], video, out_dir, compress, force,
-                       progress=lambda v, d, t: events.put((v, d, t)))
+    return process_one(
+        _worker["analyzer"], video, out_dir, compress, force, progress=lambda v, d, t: events.put((v, d, t))
+    )
 
 
 @dataclass
@@ -178,8 +194,18 @@ def analyze_paths(
         inputs: list[Input] = paths
     else:
         inputs = list(discover(paths, VIDEO_EXTENSIONS, kind="videos"))
-    opts = BatchOptions(str(out_dir) if out_dir else None, compress, detector, jobs, force, embeddings, progress, analyzer,
-                        detector_options, str(stats) if stats is not None else None)
+    opts = BatchOptions(
+        str(out_dir) if out_dir else None,
+        compress,
+        detector,
+        jobs,
+        force,
+        embeddings,
+        progress,
+        analyzer,
+        detector_options,
+        str(stats) if stats is not None else None,
+    )
     if opts.stats is not None and sum(i.error is None for i in inputs) > 1:
         raise ValueError("a stats file is written for one video at a time")
     yield from create_engine(engine, **(engine_options or {})).analyze(inputs, opts)
@@ -189,8 +215,9 @@ def run_serial(inputs: list[Input], o: BatchOptions) -> Iterator[FileResult]:
     """One video at a time in this process (tagging in a second process, so decoding and
     tagging use both cores)."""
     own = o.analyzer is None
-    analyzer = o.analyzer or VideoAnalyzer(detector=o.detector, embeddings=o.embeddings, tagging="process",
-                                           detector_options=o.detector_options)
+    analyzer = o.analyzer or VideoAnalyzer(
+        detector=o.detector, embeddings=o.embeddings, tagging="process", detector_options=o.detector_options
+    )
     try:
         for inp in inputs:
             if inp.error:
@@ -204,7 +231,9 @@ def run_serial(inputs: list[Input], o: BatchOptions) -> Iterator[FileResult]:
 
 def run_pool(inputs: list[Input], o: BatchOptions) -> Iterator[FileResult]:
     """``o.jobs`` worker processes, one video each at a time."""
-    return _pool(inputs, o.out_dir, o.compress, o.detector, o.jobs, o.force, o.embeddings, o.progress, o.detector_options)
+    return _pool(
+        inputs, o.out_dir, o.compress, o.detector, o.jobs, o.force, o.embeddings, o.progress, o.detector_options
+    )
 
 
 def _pool(inputs, out, compress, detector, jobs, force, embeddings, progress, options=None) -> Iterator[FileResult]:
@@ -234,7 +263,9 @@ def _pool(inputs, out, compress, detector, jobs, force, embeddings, progress, op
     th = threading.Thread(target=pump, daemon=True)
     th.start()
     try:
-        pool = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init, initargs=(detector, embeddings, events, options))
+        pool = ProcessPoolExecutor(
+            jobs, mp_context=ctx, initializer=_init, initargs=(detector, embeddings, events, options)
+        )
         try:
             futures = {}
             for inp in inputs:

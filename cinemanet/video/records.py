@@ -93,32 +93,61 @@ class Shot(_Record):
     start_time: Annotated[float, C({"type": "number", "description": "Seconds, from the stream's own timestamps."})]
     end_time: Annotated[float, C({"type": "number", "description": "Seconds; exclusive: the next shot's start_time."})]
     start_timecode: Annotated[str, C({"type": "string", "pattern": TIMECODE})]
-    end_timecode: Annotated[str, C({"type": "string", "pattern": TIMECODE,
-                                     "description": "Timecode of end_frame (inclusive)."})]
+    end_timecode: Annotated[
+        str, C({"type": "string", "pattern": TIMECODE, "description": "Timecode of end_frame (inclusive)."})
+    ]
     groups: Annotated[dict[str, GroupAnswer], C(_groups)]
     tags: Annotated[list[str], C(_tags)]
     description: Annotated[str, C({"type": "string", "minLength": 1})]
     keyframes: Annotated[list[int], C({"type": "array", "items": _FRAME, "minItems": 1, "maxItems": 3})]
-    keyframe_times: Annotated[list[float] | None,
-                              C({"type": "array", "items": {"type": "number"}, "minItems": 1, "maxItems": 3})] = None
+    keyframe_times: Annotated[
+        list[float] | None, C({"type": "array", "items": {"type": "number"}, "minItems": 1, "maxItems": 3})
+    ] = None
     # embedding is written last (see to_dict), so a JSONL line reads left to right
     embedding: Annotated[list[float] | None, C({"type": "array", "items": {"type": "number"}})] = None
-    dominant_colors: Annotated[list[Color] | None, C({"type": "array", "items": {
-        "type": "object", "required": ["hex", "fraction"], "additionalProperties": False,
-        "properties": {"hex": {"type": "string", "pattern": "^#[0-9a-f]{6}$"},
-                       "fraction": {"type": "number", "minimum": 0, "maximum": 1}}}})] = None
-    motion: Annotated[float | None, C({"type": "number", "minimum": 0,
-                                       "description": "Mean absolute luma change per frame (0..1)."})] = None
-    transition: Annotated[Transition | None, C({
-        "type": "object", "required": ["kind", "start_frame", "end_frame"], "additionalProperties": False,
-        "properties": {"kind": {"enum": list(TRANSITION_KINDS)},
-                       "start_frame": {**_FRAME, "description": "First frame of the transition."},
-                       "end_frame": {**_FRAME, "description": "Last frame of the transition (inclusive); start_frame for a cut."},
-                       "start_time": {"type": "number", "description": "Seconds of start_frame."},
-                       "end_time": {"type": "number", "description": "Seconds after end_frame (exclusive)."}},
-        "description": "How the shot begins: 'start' for the first shot; a cut (on start_frame, the shot's first "
-        "frame), a fade (through black, white or a colour), a dissolve, or another gradual transition, with its "
-        "span. The shot's own start_frame lies inside a gradual span."})] = None
+    dominant_colors: Annotated[
+        list[Color] | None,
+        C(
+            {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["hex", "fraction"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "hex": {"type": "string", "pattern": "^#[0-9a-f]{6}$"},
+                        "fraction": {"type": "number", "minimum": 0, "maximum": 1},
+                    },
+                },
+            }
+        ),
+    ] = None
+    motion: Annotated[
+        float | None, C({"type": "number", "minimum": 0, "description": "Mean absolute luma change per frame (0..1)."})
+    ] = None
+    transition: Annotated[
+        Transition | None,
+        C(
+            {
+                "type": "object",
+                "required": ["kind", "start_frame", "end_frame"],
+                "additionalProperties": False,
+                "properties": {
+                    "kind": {"enum": list(TRANSITION_KINDS)},
+                    "start_frame": {**_FRAME, "description": "First frame of the transition."},
+                    "end_frame": {
+                        **_FRAME,
+                        "description": "Last frame of the transition (inclusive); start_frame for a cut.",
+                    },
+                    "start_time": {"type": "number", "description": "Seconds of start_frame."},
+                    "end_time": {"type": "number", "description": "Seconds after end_frame (exclusive)."},
+                },
+                "description": "How the shot begins: 'start' for the first shot; a cut (on start_frame, the shot's first "
+                "frame), a fade (through black, white or a colour), a dissolve, or another gradual transition, with its "
+                "span. The shot's own start_frame lies inside a gradual span.",
+            }
+        ),
+    ] = None
 
     def to_dict(self) -> dict:
         d = super().to_dict()
@@ -144,18 +173,58 @@ class Video(_Record):
 
     schema_: Annotated[str, C({"const": VIDEO_SCHEMA}), Field(alias="schema")] = VIDEO_SCHEMA
     path: Annotated[str, C({"type": "string"})]
-    file: Annotated[FileFacts, C({"type": "object", "required": ["size", "sha256", "mtime"], "properties": {
-        "size": {"type": "integer"}, "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-        "mtime": {"type": "number"}}})]
+    file: Annotated[
+        FileFacts,
+        C(
+            {
+                "type": "object",
+                "required": ["size", "sha256", "mtime"],
+                "properties": {
+                    "size": {"type": "integer"},
+                    "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                    "mtime": {"type": "number"},
+                },
+            }
+        ),
+    ]
     # model and stream facts are open objects: writers add keys (detector options, timecode)
-    model: Annotated[dict[str, Any], C({"type": "object", "required": ["name", "version", "taxonomy", "detector",
-                                                                        "detector_options", "cinemanet"],
-                                        "properties": {"detector_options": {
-                                            "type": "object", "description": "Every option of the shot detector with "
-                                            "its value; a change means re-analysis."}}})]
-    video: Annotated[dict[str, Any], C({"type": "object", "required": [
-        "width", "height", "rotation", "fps", "fps_rational", "time_base", "duration", "frame_count", "codec", "pix_fmt",
-        "bit_depth", "start_time"]})]
+    model: Annotated[
+        dict[str, Any],
+        C(
+            {
+                "type": "object",
+                "required": ["name", "version", "taxonomy", "detector", "detector_options", "cinemanet"],
+                "properties": {
+                    "detector_options": {
+                        "type": "object",
+                        "description": "Every option of the shot detector with its value; a change means re-analysis.",
+                    }
+                },
+            }
+        ),
+    ]
+    video: Annotated[
+        dict[str, Any],
+        C(
+            {
+                "type": "object",
+                "required": [
+                    "width",
+                    "height",
+                    "rotation",
+                    "fps",
+                    "fps_rational",
+                    "time_base",
+                    "duration",
+                    "frame_count",
+                    "codec",
+                    "pix_fmt",
+                    "bit_depth",
+                    "start_time",
+                ],
+            }
+        ),
+    ]
     created: Annotated[str, C({"type": "string"})]
     shots: Annotated[list[Shot], C(lambda: {"type": "array", "items": contract_schema(Shot)})]
 

@@ -105,7 +105,9 @@ def check_document(doc: dict) -> None:
     :class:`SidecarError` naming the first fault, never a ``KeyError`` deep inside a reader."""
     for key, kind in (("file", dict), ("video", dict), ("shots", list)):
         if not isinstance(doc.get(key), kind):
-            raise SidecarError(f"invalid sidecar: {key!r} is missing or not {'an object' if kind is dict else 'a list'}")
+            raise SidecarError(
+                f"invalid sidecar: {key!r} is missing or not {'an object' if kind is dict else 'a list'}"
+            )
     for i, shot in enumerate(doc["shots"]):
         if not isinstance(shot, dict):
             raise SidecarError(f"invalid sidecar: shot {i} is not an object")

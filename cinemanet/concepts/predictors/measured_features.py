@@ -43,13 +43,36 @@ def measured_features(ev: Evidence) -> np.ndarray:
     p = [float(x) for x in s.luma_p]
     out = [
         # colour
-        s.chroma_mean / 30.0, s.chroma_p90 / 60.0, s.sat_mean, s.gray_fraction, s.lab_a / 20.0, s.lab_b / 20.0,
-        (s.lab_b + 0.5 * s.lab_a) / 20.0, *_bins(s.chroma_mean, _CHROMA_BINS),
+        s.chroma_mean / 30.0,
+        s.chroma_p90 / 60.0,
+        s.sat_mean,
+        s.gray_fraction,
+        s.lab_a / 20.0,
+        s.lab_b / 20.0,
+        (s.lab_b + 0.5 * s.lab_a) / 20.0,
+        *_bins(s.chroma_mean, _CHROMA_BINS),
         # luminance
-        s.luma_mean, s.luma_std, *p, p[5] - p[1], p[6] - p[3], s.clip_dark, s.clip_bright, *s.luma_hist,
+        s.luma_mean,
+        s.luma_std,
+        *p,
+        p[5] - p[1],
+        p[6] - p[3],
+        s.clip_dark,
+        s.clip_bright,
+        *s.luma_hist,
         # sharpness map
-        *q, float(valid.mean()), float(np.nanmean(s.texture)), s.edge_density * 10.0, subj, back, sep, has_mask,
+        *q,
+        float(valid.mean()),
+        float(np.nanmean(s.texture)),
+        s.edge_density * 10.0,
+        subj,
+        back,
+        sep,
+        has_mask,
         # lines
-        min(tilt, 20.0) / 20.0, s.tilt_strength, s.level_support, *_bins(tilt, _TILT_BINS, s.tilt_strength),
+        min(tilt, 20.0) / 20.0,
+        s.tilt_strength,
+        s.level_support,
+        *_bins(tilt, _TILT_BINS, s.tilt_strength),
     ]
     return np.array(out, np.float32)

@@ -34,8 +34,20 @@ class AngleFromFaces(ConceptPredictor):
             r = (k[2, 1] - eye_y) / span if span > 1e-3 else LEVEL_NOSE_RATIO
             d = r - LEVEL_NOSE_RATIO
             return self.softmax(
-                {"eyelevel": 1.0 - 8.0 * abs(d), "high": 8.0 * (d - 0.12), "low": 8.0 * (-d - 0.12), "aerial": aerial - 2.0, "na": -1.0}
+                {
+                    "eyelevel": 1.0 - 8.0 * abs(d),
+                    "high": 8.0 * (d - 0.12),
+                    "low": 8.0 * (-d - 0.12),
+                    "aerial": aerial - 2.0,
+                    "na": -1.0,
+                }
             )
         return self.softmax(
-            {"eyelevel": 0.3 + 0.8 * person, "high": -0.5, "low": -0.5 + 1.5 * sky * (1.0 - person), "aerial": aerial, "na": 0.8 - 1.5 * person}
+            {
+                "eyelevel": 0.3 + 0.8 * person,
+                "high": -0.5,
+                "low": -0.5 + 1.5 * sky * (1.0 - person),
+                "aerial": aerial,
+                "na": 0.8 - 1.5 * person,
+            }
         )

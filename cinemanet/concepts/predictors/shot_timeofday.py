@@ -40,7 +40,9 @@ class TimeOfDayFromHead(TimeOfDayFromLight):
 
     name = "shot.timeofday/head"
     group = "shot.timeofday"
-    method = "trained head (day vs twilight, real photos); night and not applicable from the light rule (night unvalidated)"
+    method = (
+        "trained head (day vs twilight, real photos); night and not applicable from the light rule (night unvalidated)"
+    )
 
     def predict(self, ev, done):
         rule = super().predict(ev, done)

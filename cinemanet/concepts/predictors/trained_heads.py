@@ -34,7 +34,9 @@ class TrainedHead(ConceptPredictor):
 
 
 def _generic(group: str) -> type[TrainedHead]:
-    cls = type(f"TrainedHead_{group.replace('.', '_')}", (TrainedHead,), {"name": f"{group}/trained-head", "group": group})
+    cls = type(
+        f"TrainedHead_{group.replace('.', '_')}", (TrainedHead,), {"name": f"{group}/trained-head", "group": group}
+    )
     return register_predictor(cls)
 
 

@@ -33,8 +33,10 @@ MAX_LIMIT = 500
 MAX_OFFSET = 100_000
 LEGACY_PREFIX = "/api"
 _NOT_FOUND = {404: {"model": ErrorResponse, "description": "Not in the catalog"}}
-_WRITE = {401: {"model": ErrorResponse, "description": "No bearer token"},
-          403: {"model": ErrorResponse, "description": "Read-only server, or a wrong token"}}
+_WRITE = {
+    401: {"model": ErrorResponse, "description": "No bearer token"},
+    403: {"model": ErrorResponse, "description": "Read-only server, or a wrong token"},
+}
 
 # answers carry exactly the keys the library gave (no nulls for fields a sidecar lacks)
 router = APIRouter()
@@ -42,30 +44,52 @@ router = APIRouter()
 
 def deprecated_path(request: Request, response: Response) -> None:
     """Dependency of the old ``/api/...`` paths: say so, and where the successor is."""
-    successor = API_PREFIX + request.url.path[len(LEGACY_PREFIX):]
+    successor = API_PREFIX + request.url.path[len(LEGACY_PREFIX) :]
     response.headers["Deprecation"] = "true"
     response.headers["Link"] = f'<{successor}>; rel="successor-version"'
 
 
-@router.get("/search", summary="Search shots with the query language", tags=["search"], response_model=SearchResponse,
-            response_model_exclude_unset=True,
-            responses={400: {"model": QueryProblem, "description": "The query cannot be run: error, suggestions and fixed queries"}})
-def api_search(q: str = Query("", description="Query, e.g. `night exterior framing:wide -person sort:confidence`"),
-               like: str | None = Query(None, description="Rank by similarity to this shot id"),
-               limit: int = Query(50, ge=1, le=MAX_LIMIT), offset: int = Query(0, ge=0, le=MAX_OFFSET),
-               sort: str | None = Query(None, description="confidence, duration, brightness, motion or time, optional :asc/:desc"),
-               state: _State = Depends(get_state)):
+@router.get(
+    "/search",
+    summary="Search shots with the query language",
+    tags=["search"],
+    response_model=SearchResponse,
+    response_model_exclude_unset=True,
+    responses={
+        400: {"model": QueryProblem, "description": "The query cannot be run: error, suggestions and fixed queries"}
+    },
+)
+def api_search(
+    q: str = Query("", description="Query, e.g. `night exterior framing:wide -person sort:confidence`"),
+    like: str | None = Query(None, description="Rank by similarity to this shot id"),
+    limit: int = Query(50, ge=1, le=MAX_LIMIT),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
+    sort: str | None = Query(None, description="confidence, duration, brightness, motion or time, optional :asc/:desc"),
+    state: _State = Depends(get_state),
+):
     try:
         res, hits, _ = state.search(q, like, limit, offset, sort)
     except QueryError as e:
         return JSONResponse(_bad_request(q, e), status_code=400)
-    return {"query": res.query, "total": res.total, "took_ms": round(res.took_ms, 3), "notes": res.notes,
-            "offset": offset, "limit": limit,
-            "hits": [{"id": h.shot_id, "score": h.score, "shot": s, "urls": _urls(s)} for h, s in hits]}
+    return {
+        "query": res.query,
+        "total": res.total,
+        "took_ms": round(res.took_ms, 3),
+        "notes": res.notes,
+        "offset": offset,
+        "limit": limit,
+        "hits": [{"id": h.shot_id, "score": h.score, "shot": s, "urls": _urls(s)} for h, s in hits],
+    }
 
 
-@router.get("/shots/{shot_id}", summary="One shot: the shot contract plus id, media_id and URLs", tags=["shots"],
-            response_model=ShotWithUrls, response_model_exclude_unset=True, responses=_NOT_FOUND)
+@router.get(
+    "/shots/{shot_id}",
+    summary="One shot: the shot contract plus id, media_id and URLs",
+    tags=["shots"],
+    response_model=ShotWithUrls,
+    response_model_exclude_unset=True,
+    responses=_NOT_FOUND,
+)
 def api_shot(shot_id: int, state: _State = Depends(get_state)):
     s = state.catalog.shot(shot_id)
     if s is None:
@@ -73,28 +97,75 @@ def api_shot(shot_id: int, state: _State = Depends(get_state)):
     return {**s, "urls": _urls(s)}
 
 
-@router.get("/media/{media_id}", summary="One catalogued media file and its shot ids", tags=["media"],
-            response_model=MediaResponse, response_model_exclude_unset=True, responses=_NOT_FOUND)
+@router.get(
+    "/media/{media_id}",
+    summary="One catalogued media file and its shot ids",
+    tags=["media"],
+    response_model=MediaResponse,
+    response_model_exclude_unset=True,
+    responses=_NOT_FOUND,
+)
 def api_media(media_id: int, state: _State = Depends(get_state)):
     m = state.media_or_404(media_id)
-    return {"id": m.id, "path": m.path, "sha256": m.sha256, "size": m.size, "duration": m.duration, "fps": m.fps,
-            "width": m.width, "height": m.height, "shot_count": m.shot_count, "video": m.video,
-            "shots": state.catalog.shot_ids(m.id), "url": f"/media/{m.id}"}
+    return {
+        "id": m.id,
+        "path": m.path,
+        "sha256": m.sha256,
+        "size": m.size,
+        "duration": m.duration,
+        "fps": m.fps,
+        "width": m.width,
+        "height": m.height,
+        "shot_count": m.shot_count,
+        "video": m.video,
+        "shots": state.catalog.shot_ids(m.id),
+        "url": f"/media/{m.id}",
+    }
 
 
-@router.get("/taxonomy", summary="The concept groups and their labels", tags=["taxonomy"],
-            response_model=TaxonomyResponse, response_model_exclude_unset=True)
+@router.get(
+    "/taxonomy",
+    summary="The concept groups and their labels",
+    tags=["taxonomy"],
+    response_model=TaxonomyResponse,
+    response_model_exclude_unset=True,
+)
 def api_taxonomy(state: _State = Depends(get_state)):
     tax = state.tax
-    return {"name": tax.name, "version": tax.version, "groups": [
-        {"key": g.key, "title": g.title, "question": g.question, "description": g.description,
-         "multi_label": g.multi_label, "labels": [
-             {"key": lab.key, "title": lab.title, "description": lab.description, "aliases": list(lab.aliases),
-              "parent": lab.parent} for lab in g.labels]} for g in tax.groups]}
+    return {
+        "name": tax.name,
+        "version": tax.version,
+        "groups": [
+            {
+                "key": g.key,
+                "title": g.title,
+                "question": g.question,
+                "description": g.description,
+                "multi_label": g.multi_label,
+                "labels": [
+                    {
+                        "key": lab.key,
+                        "title": lab.title,
+                        "description": lab.description,
+                        "aliases": list(lab.aliases),
+                        "parent": lab.parent,
+                    }
+                    for lab in g.labels
+                ],
+            }
+            for g in tax.groups
+        ],
+    }
 
 
-@router.get("/taxonomy/{group}/examples", summary="Example shots per label of a group", tags=["taxonomy"],
-            response_model=dict[str, list[ExampleShot]], response_model_exclude_unset=True, responses=_NOT_FOUND)
+@router.get(
+    "/taxonomy/{group}/examples",
+    summary="Example shots per label of a group",
+    tags=["taxonomy"],
+    response_model=dict[str, list[ExampleShot]],
+    response_model_exclude_unset=True,
+    responses=_NOT_FOUND,
+)
 def api_examples(group: str, per_label: int = Query(3, ge=1, le=12), state: _State = Depends(get_state)):
     try:
         g = state.tax.group(group)
@@ -104,25 +175,48 @@ def api_examples(group: str, per_label: int = Query(3, ge=1, le=12), state: _Sta
     return {k: [{"id": s["id"], "description": s["description"], "urls": _urls(s)} for s in v] for k, v in ex.items()}
 
 
-@router.get("/stats", summary="Catalog size, server mode and versions", tags=["catalog"],
-            response_model=StatsResponse, response_model_exclude_unset=True)
+@router.get(
+    "/stats",
+    summary="Catalog size, server mode and versions",
+    tags=["catalog"],
+    response_model=StatsResponse,
+    response_model_exclude_unset=True,
+)
 def api_stats(state: _State = Depends(get_state)):
     media, shots = state.catalog.counts()
-    return {"media": media, "shots": shots, "indexed": len(state.engine.index), "read_only": state.token is None,
-            "catalog": str(state.catalog.path), "version": __version__, "api": API_VERSION}
+    return {
+        "media": media,
+        "shots": shots,
+        "indexed": len(state.engine.index),
+        "read_only": state.token is None,
+        "catalog": str(state.catalog.path),
+        "version": __version__,
+        "api": API_VERSION,
+    }
 
 
-@router.post("/refresh", summary="Re-read the catalog into the search index (needs the token)", tags=["write"],
-             response_model=RefreshResponse, response_model_exclude_unset=True, responses=_WRITE)
+@router.post(
+    "/refresh",
+    summary="Re-read the catalog into the search index (needs the token)",
+    tags=["write"],
+    response_model=RefreshResponse,
+    response_model_exclude_unset=True,
+    responses=_WRITE,
+)
 def api_refresh(authorization: str | None = Header(None), state: _State = Depends(get_state)):
     _check_token(state, authorization)
     state.refresh_now()
     return {"indexed": len(state.engine.index)}
 
 
-@router.delete("/media/{media_id}", summary="Remove a media file and its shots from the catalog (needs the token)",
-               tags=["write"], response_model=RemovedResponse, response_model_exclude_unset=True,
-               responses={**_WRITE, **_NOT_FOUND, 409: {"model": ErrorResponse, "description": "The catalog refused"}})
+@router.delete(
+    "/media/{media_id}",
+    summary="Remove a media file and its shots from the catalog (needs the token)",
+    tags=["write"],
+    response_model=RemovedResponse,
+    response_model_exclude_unset=True,
+    responses={**_WRITE, **_NOT_FOUND, 409: {"model": ErrorResponse, "description": "The catalog refused"}},
+)
 def api_remove_media(media_id: int, authorization: str | None = Header(None), state: _State = Depends(get_state)):
     _check_token(state, authorization)
     state.media_or_404(media_id)

@@ -26,13 +26,19 @@ from . import api, files, labelling, pages
 from .models import API_PREFIX, API_VERSION
 from .state import HERE, _State
 
-CSP = ("default-src 'self'; img-src 'self' data:; media-src 'self'; style-src 'self' 'unsafe-inline'; "
-       "script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+CSP = (
+    "default-src 'self'; img-src 'self' data:; media-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
 
 
-def create_app(catalog_path: str | Path | None, *, token: str | None = None,
-               allowed_hosts: list[str] | tuple[str, ...] | None = None) -> FastAPI:
+def create_app(
+    catalog_path: str | Path | None,
+    *,
+    token: str | None = None,
+    allowed_hosts: list[str] | tuple[str, ...] | None = None,
+) -> FastAPI:
     """The web app over the catalog at ``catalog_path`` (default: the user's catalog).
 
     Without ``token`` the catalog is opened read-only and write endpoints answer 403. With
@@ -48,9 +54,15 @@ def create_app(catalog_path: str | Path | None, *, token: str | None = None,
         yield
         catalog.close()
 
-    app = FastAPI(title="CinemaNet", version=__version__, docs_url=None, redoc_url=None, lifespan=lifespan,
-                  description=f"Search and play shots of a CinemaNet catalog. Read-only unless started with --token. "
-                  f"JSON API version {API_VERSION} at {API_PREFIX}; the unversioned /api paths are deprecated.")
+    app = FastAPI(
+        title="CinemaNet",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+        description=f"Search and play shots of a CinemaNet catalog. Read-only unless started with --token. "
+        f"JSON API version {API_VERSION} at {API_PREFIX}; the unversioned /api paths are deprecated.",
+    )
     app.state.cinemanet = state
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     _add_guard(app, {h.lower() for h in allowed_hosts} if allowed_hosts else None)
@@ -66,7 +78,9 @@ def create_app(catalog_path: str | Path | None, *, token: str | None = None,
     app.include_router(pages.router)
     app.include_router(files.router)
     app.include_router(api.router, prefix=API_PREFIX)
-    app.include_router(api.router, prefix=api.LEGACY_PREFIX, deprecated=True, dependencies=[Depends(api.deprecated_path)])
+    app.include_router(
+        api.router, prefix=api.LEGACY_PREFIX, deprecated=True, dependencies=[Depends(api.deprecated_path)]
+    )
     app.include_router(labelling.router)  # /label, /review, /api/v1/label (docs/LABELLING.md)
     return app
 

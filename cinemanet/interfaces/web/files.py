@@ -14,8 +14,11 @@ router = APIRouter(tags=["media"])
 
 
 @router.head("/media/{media_id}", include_in_schema=False)
-@router.get("/media/{media_id}", summary="The video file of a catalogued media (HTTP range requests: 206)",
-            responses={206: {"description": "Partial content"}})
+@router.get(
+    "/media/{media_id}",
+    summary="The video file of a catalogued media (HTTP range requests: 206)",
+    responses={206: {"description": "Partial content"}},
+)
 def media_file(media_id: int, state: _State = Depends(get_state)):
     m = state.media_or_404(media_id)
     try:
@@ -26,8 +29,12 @@ def media_file(media_id: int, state: _State = Depends(get_state)):
 
 
 @router.head("/keyframes/{shot_id}/{k}.jpg", include_in_schema=False)
-@router.get("/keyframes/{shot_id}/{k}.jpg", summary="A keyframe of a shot as JPEG (extracted on demand, cached)",
-            response_class=Response, responses={200: {"content": {"image/jpeg": {}}}})
+@router.get(
+    "/keyframes/{shot_id}/{k}.jpg",
+    summary="A keyframe of a shot as JPEG (extracted on demand, cached)",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}}},
+)
 def keyframe(shot_id: int, k: int, w: int = Query(320), state: _State = Depends(get_state)):
     if w not in KEYFRAME_WIDTHS:
         raise HTTPException(400, f"w must be one of {', '.join(map(str, KEYFRAME_WIDTHS))}")

@@ -112,8 +112,11 @@ def _who(request: Request, role: str | None = None, *, limit: bool = True) -> tu
     store, buckets = _state(request)
     tok = _token(request)
     if not tok:
-        raise HTTPException(401, "labelling needs an annotator token (log in at /label, or 'Authorization: Bearer TOKEN')",
-                            headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            401,
+            "labelling needs an annotator token (log in at /label, or 'Authorization: Bearer TOKEN')",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     a = store.annotator_by_token(tok)
     if a is None:
         raise HTTPException(403, "unknown token")
@@ -154,8 +157,16 @@ def _render(request: Request, name: str, status: int = 200, **ctx) -> HTMLRespon
 
 
 def _labels(group: str) -> list[dict]:
-    return [{"key": lab.key, "title": lab.title, "description": lab.description, "short": lab.short,
-             "hotkey": LABEL_KEYS[i] if i < len(LABEL_KEYS) else ""} for i, lab in enumerate(offered_labels(group))]
+    return [
+        {
+            "key": lab.key,
+            "title": lab.title,
+            "description": lab.description,
+            "short": lab.short,
+            "hotkey": LABEL_KEYS[i] if i < len(LABEL_KEYS) else "",
+        }
+        for i, lab in enumerate(offered_labels(group))
+    ]
 
 
 def _title(key: str | None) -> str:
@@ -172,9 +183,19 @@ def _title(key: str | None) -> str:
 def _task_view(store: LabelStore, p: Project, task) -> dict:
     item = store.con.execute("SELECT id, key, width, height FROM items WHERE id=?", (task["item"],)).fetchone()
     g = get_taxonomy().group(task["grp"])
-    return {"id": task["id"], "item": item["id"], "item_key": item["key"], "group": g.key, "title": g.title,
-            "question": g.question, "description": g.description, "labels": _labels(g.key), "width": item["width"],
-            "height": item["height"], "image": f"/label/{p.name}/items/{item['id']}/image"}
+    return {
+        "id": task["id"],
+        "item": item["id"],
+        "item_key": item["key"],
+        "group": g.key,
+        "title": g.title,
+        "question": g.question,
+        "description": g.description,
+        "labels": _labels(g.key),
+        "width": item["width"],
+        "height": item["height"],
+        "image": f"/label/{p.name}/items/{item['id']}/image",
+    }
 
 
 def _reveal(store: LabelStore, p: Project, a: Annotator, task_id: int | None) -> dict | None:
@@ -185,10 +206,16 @@ def _reveal(store: LabelStore, p: Project, a: Annotator, task_id: int | None) ->
     if mine is None:
         return None
     t = store.task(p, task_id)
-    model = json.loads(store.con.execute("SELECT model FROM items WHERE id=?", (t["item"],)).fetchone()[0] or "{}").get(t["grp"])
-    return {"kind": mine["kind"], "label": _title(mine["label"]) if mine["kind"] in ("label", "na") else mine["kind"],
-            "model": _title(model["label"]) if model else None, "confidence": model["confidence"] if model else None,
-            "agrees": bool(model) and mine["label"] == model["label"]}
+    model = json.loads(store.con.execute("SELECT model FROM items WHERE id=?", (t["item"],)).fetchone()[0] or "{}").get(
+        t["grp"]
+    )
+    return {
+        "kind": mine["kind"],
+        "label": _title(mine["label"]) if mine["kind"] in ("label", "na") else mine["kind"],
+        "model": _title(model["label"]) if model else None,
+        "confidence": model["confidence"] if model else None,
+        "agrees": bool(model) and mine["label"] == model["label"],
+    }
 
 
 def _parse_choice(choice: str) -> tuple[str, str | None]:
@@ -240,8 +267,14 @@ def label_page(request: Request, project: str, after: int | None = None):
     store, a = _who(request)
     p = _project(store, project)
     task = store.next_task(p, a)
-    ctx = {"me": a, "p": p, "reveal": _reveal(store, p, a, after), "progress": store.progress(p, a),
-           "task": _task_view(store, p, task) if task else None, "shown": int(time.time() * 1000)}
+    ctx = {
+        "me": a,
+        "p": p,
+        "reveal": _reveal(store, p, a, after),
+        "progress": store.progress(p, a),
+        "task": _task_view(store, p, task) if task else None,
+        "shown": int(time.time() * 1000),
+    }
     ctx["server_ms"] = (time.perf_counter() - t0) * 1000.0
     return _render(request, "label_item.html", **ctx)
 
@@ -256,7 +289,9 @@ def label_answer(request: Request, project: str, f: dict = Depends(_form)):
     kind, label = _parse_choice(choice)
     ms = int(time.time() * 1000) - shown if shown else None
     try:
-        store.answer(p, a, task, kind, label, ms=ms if ms is not None and 0 <= ms < 86_400_000 else None, suggestion=suggestion)
+        store.answer(
+            p, a, task, kind, label, ms=ms if ms is not None and 0 <= ms < 86_400_000 else None, suggestion=suggestion
+        )
     except Conflict:
         pass  # a double submit (key held down, back button): the first answer stands
     except LabellingError as e:
@@ -292,13 +327,28 @@ def _queue(store: LabelStore, p: Project) -> list[dict]:
 def _review_view(store: LabelStore, p: Project, c: dict) -> dict:
     t = store.task(p, c["task"])
     v = _task_view(store, p, t)
-    model = json.loads(store.con.execute("SELECT model FROM items WHERE id=?", (t["item"],)).fetchone()[0] or "{}").get(t["grp"])
-    sugg = store.con.execute("SELECT s.text, n.name FROM suggestions s JOIN annotators n ON n.id=s.annotator WHERE s.item=?",
-                             (t["item"],)).fetchall()
-    return {**v, "why": c["why"], "gold": _title(c["gold"]) if c["gold"] else None, "model": _title(model["label"]) if model else None,
-            "answers": [{"annotator": x["annotator"], "kind": x["kind"], "label": _title(x["label"]) if x["kind"] in ("label", "na") else x["kind"],
-                         "source": x["source"]} for x in c["answers"]],
-            "suggestions": [{"text": s["text"], "annotator": s["name"]} for s in sugg]}
+    model = json.loads(store.con.execute("SELECT model FROM items WHERE id=?", (t["item"],)).fetchone()[0] or "{}").get(
+        t["grp"]
+    )
+    sugg = store.con.execute(
+        "SELECT s.text, n.name FROM suggestions s JOIN annotators n ON n.id=s.annotator WHERE s.item=?", (t["item"],)
+    ).fetchall()
+    return {
+        **v,
+        "why": c["why"],
+        "gold": _title(c["gold"]) if c["gold"] else None,
+        "model": _title(model["label"]) if model else None,
+        "answers": [
+            {
+                "annotator": x["annotator"],
+                "kind": x["kind"],
+                "label": _title(x["label"]) if x["kind"] in ("label", "na") else x["kind"],
+                "source": x["source"],
+            }
+            for x in c["answers"]
+        ],
+        "suggestions": [{"text": s["text"], "annotator": s["name"]} for s in sugg],
+    }
 
 
 @router.get("/review/{project}", response_class=HTMLResponse, include_in_schema=False)
@@ -307,8 +357,16 @@ def review_page(request: Request, project: str, task: int | None = None, done: i
     p = _project(store, project)
     q = _queue(store, p)
     cur = next((c for c in q if c["task"] == task), None) if task else (q[0] if q else None)
-    return _render(request, "label_review.html", me=a, p=p, queue=q[:200], total=len(q), done=done,
-                   cur=_review_view(store, p, cur) if cur else None)
+    return _render(
+        request,
+        "label_review.html",
+        me=a,
+        p=p,
+        queue=q[:200],
+        total=len(q),
+        done=done,
+        cur=_review_view(store, p, cur) if cur else None,
+    )
 
 
 @router.post("/review/{project}/decide", include_in_schema=False)
@@ -425,19 +483,30 @@ class DecisionOut(BaseModel):
     decided: bool
 
 
-@router.get("/api/v1/label/{project}/next", summary="The caller's next task (labels offered, image URL); null when done",
-            tags=["labelling"], response_model=NextOut)
+@router.get(
+    "/api/v1/label/{project}/next",
+    summary="The caller's next task (labels offered, image URL); null when done",
+    tags=["labelling"],
+    response_model=NextOut,
+)
 def api_next(request: Request, project: str):
     t0 = time.perf_counter()
     store, a = _who(request)
     p = _project(store, project)
     task = store.next_task(p, a)
-    return {"task": _task_view(store, p, task) if task else None, "progress": store.progress(p, a),
-            "server_ms": round((time.perf_counter() - t0) * 1000.0, 3)}
+    return {
+        "task": _task_view(store, p, task) if task else None,
+        "progress": store.progress(p, a),
+        "server_ms": round((time.perf_counter() - t0) * 1000.0, 3),
+    }
 
 
-@router.post("/api/v1/label/{project}/answers", summary="Answer a task; returns the model's guess (revealed only now)",
-             tags=["labelling"], response_model=AnswerOut)
+@router.post(
+    "/api/v1/label/{project}/answers",
+    summary="Answer a task; returns the model's guess (revealed only now)",
+    tags=["labelling"],
+    response_model=AnswerOut,
+)
 def api_answer(request: Request, project: str, body: AnswerIn):
     store, a = _who(request)
     p = _project(store, project)
@@ -450,27 +519,64 @@ def api_answer(request: Request, project: str, body: AnswerIn):
     return {"answer": aid, "reveal": _reveal(store, p, a, body.task)}
 
 
-@router.get("/api/v1/label/{project}/mine", summary="The caller's own answers (never anyone else's)", tags=["labelling"],
-            response_model=MineOut)
+@router.get(
+    "/api/v1/label/{project}/mine",
+    summary="The caller's own answers (never anyone else's)",
+    tags=["labelling"],
+    response_model=MineOut,
+)
 def api_mine(request: Request, project: str):
     store, a = _who(request)
     p = _project(store, project)
-    return {"annotator": a.name, "answers": [{"task": x["task"], "item": x["item_key"], "group": x["grp"], "kind": x["kind"],
-                                               "label": x["label"], "at": x["at"]} for x in store.answers(p) if x["annotator_id"] == a.id]}
+    return {
+        "annotator": a.name,
+        "answers": [
+            {
+                "task": x["task"],
+                "item": x["item_key"],
+                "group": x["grp"],
+                "kind": x["kind"],
+                "label": x["label"],
+                "at": x["at"],
+            }
+            for x in store.answers(p)
+            if x["annotator_id"] == a.id
+        ],
+    }
 
 
-@router.get("/api/v1/label/{project}/review", summary="Reviewers: tasks with disagreement or a failed gold check, with every answer",
-            tags=["labelling"], response_model=QueueOut)
+@router.get(
+    "/api/v1/label/{project}/review",
+    summary="Reviewers: tasks with disagreement or a failed gold check, with every answer",
+    tags=["labelling"],
+    response_model=QueueOut,
+)
 def api_review(request: Request, project: str):
     store, a = _who(request, "reviewer")
     p = _project(store, project)
-    return {"queue": [{"task": c["task"], "item": c["item_key"], "group": c["group"], "why": c["why"], "gold": c["gold"],
-                       "answers": [{"annotator": x["annotator"], "kind": x["kind"], "label": x["label"]} for x in c["answers"]]}
-                      for c in _queue(store, p)]}
+    return {
+        "queue": [
+            {
+                "task": c["task"],
+                "item": c["item_key"],
+                "group": c["group"],
+                "why": c["why"],
+                "gold": c["gold"],
+                "answers": [
+                    {"annotator": x["annotator"], "kind": x["kind"], "label": x["label"]} for x in c["answers"]
+                ],
+            }
+            for c in _queue(store, p)
+        ]
+    }
 
 
-@router.post("/api/v1/label/{project}/review/{task}", summary="Reviewers: the final decision on a task", tags=["labelling"],
-             response_model=DecisionOut)
+@router.post(
+    "/api/v1/label/{project}/review/{task}",
+    summary="Reviewers: the final decision on a task",
+    tags=["labelling"],
+    response_model=DecisionOut,
+)
 def api_decide(request: Request, project: str, task: int, body: DecisionIn):
     store, a = _who(request, "reviewer")
     p = _project(store, project)

@@ -55,8 +55,15 @@ def safe_media_path(media: Media) -> Path:
     return real
 
 
-MEDIA_TYPES = {".mp4": "video/mp4", ".m4v": "video/mp4", ".mov": "video/quicktime", ".webm": "video/webm",
-               ".mkv": "video/x-matroska", ".avi": "video/x-msvideo", ".mxf": "application/mxf"}
+MEDIA_TYPES = {
+    ".mp4": "video/mp4",
+    ".m4v": "video/mp4",
+    ".mov": "video/quicktime",
+    ".webm": "video/webm",
+    ".mkv": "video/x-matroska",
+    ".avi": "video/x-msvideo",
+    ".mxf": "application/mxf",
+}
 
 
 def media_type(path: Path) -> str:

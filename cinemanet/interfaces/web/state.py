@@ -44,9 +44,16 @@ class _State:
         thumbs = Path(getattr(catalog, "thumbs_folder", None) or str(catalog.path) + ".thumbs")  # a URL has no folder
         self.keyframes = KeyframeCache(thumbs)
         self.env = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=select_autoescape(["html"]))
-        self.env.globals.update(group_short=_group_short, filename=_filename, timecode=_timecode, swatch=_swatch,
-                                top_groups=_top_groups, version=__version__, urlencode=urlencode,
-                                count=count)
+        self.env.globals.update(
+            group_short=_group_short,
+            filename=_filename,
+            timecode=_timecode,
+            swatch=_swatch,
+            top_groups=_top_groups,
+            version=__version__,
+            urlencode=urlencode,
+            count=count,
+        )
 
     def fresh(self) -> None:
         """Refresh the search index at most every REFRESH_EVERY_S (a cheap check of 3 numbers)."""
@@ -117,7 +124,6 @@ def get_state(request: Request) -> _State:
     return request.app.state.cinemanet
 
 
-
 # --- helpers -------------------------------------------------------------------------------------
 def _group_short(key: str) -> str:
     return key.rsplit(".", 1)[-1]
@@ -134,7 +140,7 @@ def _fixes(q: str, err: QueryError) -> list[dict]:
             core = t.lstrip("-(").rstrip(")")
             if not bad or not core or bad not in core.casefold():
                 continue
-            pre, post = t[: len(t) - len(t.lstrip("-("))], t[len(t.rstrip(")")):]
+            pre, post = t[: len(t) - len(t.lstrip("-("))], t[len(t.rstrip(")")) :]
             bound = re.search(r"(>=|<=|>|<|=)[^\s]*$", core)
             if s.endswith(":"):  # a group suggestion: keep the label part
                 new = s + (core.split(":", 1)[1] if ":" in core else "")
@@ -184,13 +190,27 @@ def _cards(catalog: Catalog, ids: list[int]) -> list[dict]:
         groups = {}
         for gi, g in enumerate(space.groups[: len(picks)]):
             lab = int(picks[gi]["label"])
-            groups[g] = {"label": space.keys[lab] if lab != NO_LABEL and lab < len(space) else None,
-                         "confidence": round(float(picks[gi]["confidence"]), 4)}
+            groups[g] = {
+                "label": space.keys[lab] if lab != NO_LABEL and lab < len(space) else None,
+                "confidence": round(float(picks[gi]["confidence"]), 4),
+            }
         extra = json.loads(r["extra"])
-        out.append({"id": r["id"], "media_id": mid, "path": media[mid][0], "available": media[mid][1], "shot": r["shot"],
-                    "start_time": r["start_time"], "end_time": r["end_time"], "start_timecode": extra.get("start_timecode"),
-                    "description": r["description"], "keyframe_times": extra.get("keyframe_times", []),
-                    "dominant_colors": extra.get("dominant_colors", []), "groups": groups})
+        out.append(
+            {
+                "id": r["id"],
+                "media_id": mid,
+                "path": media[mid][0],
+                "available": media[mid][1],
+                "shot": r["shot"],
+                "start_time": r["start_time"],
+                "end_time": r["end_time"],
+                "start_timecode": extra.get("start_timecode"),
+                "description": r["description"],
+                "keyframe_times": extra.get("keyframe_times", []),
+                "dominant_colors": extra.get("dominant_colors", []),
+                "groups": groups,
+            }
+        )
     return out
 
 
@@ -206,13 +226,23 @@ def _top_groups(shot: dict, n: int = 4) -> list[dict]:
             label = tax.label(lab)
         except KeyError:
             continue
-        picks.append({"group": label.group, "label": lab, "title": label.title,
-                      "confidence": (groups.get(label.group) or {}).get("confidence") or 0.0})
+        picks.append(
+            {
+                "group": label.group,
+                "label": lab,
+                "title": label.title,
+                "confidence": (groups.get(label.group) or {}).get("confidence") or 0.0,
+            }
+        )
     return picks
 
 
 def _swatch(shot: dict) -> str:
-    cols = [c for c in shot.get("dominant_colors") or [] if isinstance(c, dict) and re.fullmatch(r"#[0-9a-fA-F]{6}", str(c.get("hex", "")))]
+    cols = [
+        c
+        for c in shot.get("dominant_colors") or []
+        if isinstance(c, dict) and re.fullmatch(r"#[0-9a-fA-F]{6}", str(c.get("hex", "")))
+    ]
     if not cols:
         return "#222"
     if len(cols) == 1:
@@ -239,7 +269,9 @@ def _check_token(state: _State, authorization: str | None) -> None:
     if not state.token:
         raise HTTPException(403, "the server is read-only (start it with --token to enable write endpoints)")
     if not authorization or not authorization.lower().startswith("bearer "):
-        raise HTTPException(401, "write endpoints need 'Authorization: Bearer TOKEN'", headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            401, "write endpoints need 'Authorization: Bearer TOKEN'", headers={"WWW-Authenticate": "Bearer"}
+        )
     given = authorization[7:].strip().encode("utf-8", "surrogateescape")
     if not hmac.compare_digest(given, state.token.encode("utf-8", "surrogateescape")):
         raise HTTPException(403, "wrong token")
@@ -255,5 +287,3 @@ def _parse_like(like: str | None) -> int | None:
     if len(s) > 18:
         raise QueryError(f"like: {s[:40]} is not a shot id of this catalog")
     return int(s)
-
-

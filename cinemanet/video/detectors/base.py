@@ -27,7 +27,9 @@ import numpy as np
 from ...plugins import Registry
 
 #: name -> detector class: the built-ins of this package and the ``cinemanet.detectors`` entry points
-DETECTORS: Registry[type["ShotDetector"]] = Registry("detectors", package="cinemanet.video.detectors", noun="shot detector")
+DETECTORS: Registry[type["ShotDetector"]] = Registry(
+    "detectors", package="cinemanet.video.detectors", noun="shot detector"
+)
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,9 @@ class Option:
         try:
             v = self.type(text)
         except ValueError:
-            raise DetectorOptionError(f"{where}: {text!r} is not {'an integer' if self.type is int else 'a number'}") from None
+            raise DetectorOptionError(
+                f"{where}: {text!r} is not {'an integer' if self.type is int else 'a number'}"
+            ) from None
         if v != v or (self.lo is not None and v < self.lo) or (self.hi is not None and v > self.hi):
             raise DetectorOptionError(f"{where}: {text} is out of range {_num(self.lo)}..{_num(self.hi)}")
         return v
@@ -119,7 +123,6 @@ class ShotDetector:
     def stat(self, frame: int, column: str, value: float) -> None:
         if self.stats_sink is not None:
             self.stats_sink(frame, column, value)
-
 
     def process(self, index: int, time: float, small: np.ndarray) -> list[Boundary]:
         """Feed frame ``index`` (HxWx3 uint8 YUV, planes at one small size). Returns any
@@ -163,7 +166,8 @@ def parse_options(name: str, items: list[str] | tuple[str, ...]) -> dict[str, An
             raise DetectorOptionError(f"detector option {item!r}: expected key=value")
         if key not in known:
             raise DetectorOptionError(
-                f"unknown option {key!r} for detector {name!r}; it takes: {', '.join(o.describe() for o in known.values())}")
+                f"unknown option {key!r} for detector {name!r}; it takes: {', '.join(o.describe() for o in known.values())}"
+            )
         out[key] = known[key].parse(value.strip(), name)
     return out
 

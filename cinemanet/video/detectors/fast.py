@@ -64,14 +64,58 @@ class FastDetector(ShotDetector):
     name = "fast"
     summary = "CinemaNet's own (default): cuts, fades and dissolves from the tiny YUV frames, ~0.1 ms/frame"
     options = (
-        Option("cut_threshold", float, 9.0, 0.5, 100.0, "frame difference (0-255 MAD) that is a cut on a picture of normal contrast"),
-        Option("cut_min_threshold", float, 2.5, 0.5, 100.0, "the least difference that is a cut, on a dark, flat or still picture"),
-        Option("cut_ratio", float, 2.0, 1.0, 20.0, "a cut must exceed this many times the calmer side's median frame difference"),
-        Option("still_ratio", float, 5.0, 1.0, 100.0, "between still shots, this many times the median difference is enough"),
-        Option("return_ratio", float, 0.7, 0.0, 1.0, "frames after a cut must stay this far (share of the jump) from the old shot"),
-        Option("block_threshold", float, 3.0, 0.0, 100.0, "a quarter of the 9x16 blocks must change at least this much"),
+        Option(
+            "cut_threshold",
+            float,
+            9.0,
+            0.5,
+            100.0,
+            "frame difference (0-255 MAD) that is a cut on a picture of normal contrast",
+        ),
+        Option(
+            "cut_min_threshold",
+            float,
+            2.5,
+            0.5,
+            100.0,
+            "the least difference that is a cut, on a dark, flat or still picture",
+        ),
+        Option(
+            "cut_ratio",
+            float,
+            2.0,
+            1.0,
+            20.0,
+            "a cut must exceed this many times the calmer side's median frame difference",
+        ),
+        Option(
+            "still_ratio",
+            float,
+            5.0,
+            1.0,
+            100.0,
+            "between still shots, this many times the median difference is enough",
+        ),
+        Option(
+            "return_ratio",
+            float,
+            0.7,
+            0.0,
+            1.0,
+            "frames after a cut must stay this far (share of the jump) from the old shot",
+        ),
+        Option(
+            "block_threshold", float, 3.0, 0.0, 100.0, "a quarter of the 9x16 blocks must change at least this much"
+        ),
         Option("block_ratio", float, 0.3, 0.0, 1.0, "... or this share of the jump, whichever is less"),
-        Option("sharp_ratio", float, 1.6, 1.0, 10.0, "a weak jump: frames 4 steps away may differ at most this many times it"),
+        Option(
+            "sharp_ratio",
+            float,
+            1.6,
+            1.0,
+            10.0,
+            "a weak jump: frames 4 steps away may differ at most this many times it",
+        ),
         Option("min_gap", int, 6, 1, 1000, "of cuts closer than this (frames) the strongest is kept"),
         Option("fades", bool, True, help="detect fades"),
         Option("colour_fades", bool, True, help="fades through colours other than black and white"),
@@ -80,11 +124,23 @@ class FastDetector(ShotDetector):
         Option("max_ramp", int, 60, 1, 240, "longest fade ramp followed (frames)"),
         Option("dissolves", bool, True, help="detect dissolves"),
         Option("dissolve_min_change", float, 10.0, 0.0, 255.0, "least change across a dissolve"),
-        Option("dissolve_linearity", float, 0.45, 0.0, 1.0, "most non-linearity of a dissolve's middle frame (fine blocks)"),
+        Option(
+            "dissolve_linearity", float, 0.45, 0.0, 1.0, "most non-linearity of a dissolve's middle frame (fine blocks)"
+        ),
         Option("dissolve_support", int, 4, 1, 100, "candidates needed for a dissolve (unless clearly linear)"),
     )
-    stats_columns = ("diff", "block_diff", "luma_mean", "luma_std", "cut_base", "cut_bar", "cut_cross", "cut_block",
-                     "dissolve_linearity", "uniform")
+    stats_columns = (
+        "diff",
+        "block_diff",
+        "luma_mean",
+        "luma_std",
+        "cut_base",
+        "cut_bar",
+        "cut_cross",
+        "cut_block",
+        "dissolve_linearity",
+        "uniform",
+    )
 
     def __init__(
         self,
@@ -165,7 +221,10 @@ class FastDetector(ShotDetector):
         self._stat = np.zeros((R, 8), np.float32)
         self._index = np.zeros(R, np.int64)  # caller's frame index
         h, w = small.shape[:2]
-        self._centre = (slice(int(h * 0.3), max(int(h * 0.7), int(h * 0.3) + 1)), slice(int(w * 0.15), max(int(w * 0.85), int(w * 0.15) + 1)))
+        self._centre = (
+            slice(int(h * 0.3), max(int(h * 0.7), int(h * 0.3) + 1)),
+            slice(int(w * 0.15), max(int(w * 0.85), int(w * 0.15) + 1)),
+        )
         self._cut_next = 1  # next candidate cut to evaluate (internal frame number)
         self._cut_pending: tuple[int, float, int] | None = None  # (frame, strength, index) awaiting min_gap
         self._diss: list[tuple] = []  # cluster of (c, h, linearity, change, index c-h, index c, index c+h)
@@ -205,7 +264,12 @@ class FastDetector(ShotDetector):
         self._d1b[s] = _mad(self._blocks[s], self._blocks[(n - 1) % R]) if n else 0.0
         self._n = n + 1
         if self.stats_sink is not None:
-            for k, v in (("diff", self._d1[s]), ("block_diff", self._d1b[s]), ("luma_mean", m[0, 0]), ("luma_std", sd[0, 0])):
+            for k, v in (
+                ("diff", self._d1[s]),
+                ("block_diff", self._d1b[s]),
+                ("luma_mean", m[0, 0]),
+                ("luma_std", sd[0, 0]),
+            ):
                 self.stats_sink(index, k, float(v))
             u = self._uniform(n) if self.fades else None
             self.stats_sink(index, "uniform", {"black": 1.0, "white": 2.0, "colour": 3.0}.get(u, 0.0))
@@ -268,7 +332,12 @@ class FastDetector(ShotDetector):
         if csd <= self.uniform_std and cm >= self.white_level:
             return "white"
         st = self._stat[t % self._R]
-        if self.colour_fades and max(csd, st[6], st[7]) <= self.colour_std and cm > self.black_level and self._flat_outside_bars(t):
+        if (
+            self.colour_fades
+            and max(csd, st[6], st[7]) <= self.colour_std
+            and cm > self.black_level
+            and self._flat_outside_bars(t)
+        ):
             return "colour"  # a fade through red, grey, sepia...
         return None
 
@@ -470,7 +539,11 @@ class FastDetector(ShotDetector):
             self._fade_state = "run"
             self._step_fade(n)
             return
-        if kind is not None or self._g(n, F["white"], F["level"]) <= self._rise(self._g(n - 1, F["white"], F["level"])) or n - F["u1"] > self.max_ramp:
+        if (
+            kind is not None
+            or self._g(n, F["white"], F["level"]) <= self._rise(self._g(n - 1, F["white"], F["level"]))
+            or n - F["u1"] > self.max_ramp
+        ):
             self._finish_fade(n - 1, n)
             if kind is not None:  # a new uniform run begins right away
                 self._step_fade(n)
@@ -500,7 +573,11 @@ class FastDetector(ShotDetector):
             return  # same picture before and after: a flash or a blink, not a transition
         mid = (F["u0_idx"] + F["u1_idx"]) // 2
         # the fade claims everything from the old shot's last full frame to the new one's first
-        self._add(Boundary(mid, "fade", F["start_idx"], int(self._index[end % R]), 1.0), min(F["full"], F["start"]), max(end, last_rising))
+        self._add(
+            Boundary(mid, "fade", F["start_idx"], int(self._index[end % R]), 1.0),
+            min(F["full"], F["start"]),
+            max(end, last_rising),
+        )
 
     # ------------------------------------------------------------------ output
 
@@ -514,7 +591,11 @@ class FastDetector(ShotDetector):
                 m = g if o.kind == "cut" else 2
                 if os_ - m <= end and start - m <= oe and o.kind != "fade":
                     continue  # the fade absorbs cuts and dissolves inside it
-            elif o.kind == "fade" and os_ - (g if b.kind == "cut" else 2) <= end and start - (g if b.kind == "cut" else 2) <= oe:
+            elif (
+                o.kind == "fade"
+                and os_ - (g if b.kind == "cut" else 2) <= end
+                and start - (g if b.kind == "cut" else 2) <= oe
+            ):
                 return
             elif b.kind == "cut" and o.kind == "dissolve" and os_ <= start <= oe:
                 continue  # a cut inside a dissolve's span wins
@@ -525,8 +606,10 @@ class FastDetector(ShotDetector):
         self._out = keep
 
     def _release(self, upto: int | None) -> list[Boundary]:
-        return [replace(b, kind="fade") if b.kind == "dissolve" and (b.frame, b.start, b.end) in self._flat else b
-                for b in self._release_raw(upto)]
+        return [
+            replace(b, kind="fade") if b.kind == "dissolve" and (b.frame, b.start, b.end) in self._flat else b
+            for b in self._release_raw(upto)
+        ]
 
     def _release_raw(self, upto: int | None) -> list[Boundary]:
         if not self._out:

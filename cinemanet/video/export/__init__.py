@@ -55,8 +55,13 @@ class Exporter:
 
 
 #: name -> :class:`Exporter`, in presentation order (csv, edl, otio, fcpxml, jpg).
-EXPORTERS: Registry[Exporter] = Registry("exporters", package="cinemanet.video.export", noun="exporter",
-                                         order=lambda name, ex: (ex.order, name), unwrap=lambda ex: ex.write)
+EXPORTERS: Registry[Exporter] = Registry(
+    "exporters",
+    package="cinemanet.video.export",
+    noun="exporter",
+    order=lambda name, ex: (ex.order, name),
+    unwrap=lambda ex: ex.write,
+)
 EXPORT_FORMATS = EXPORTERS
 _ALIASES: dict[str, str] = {}
 

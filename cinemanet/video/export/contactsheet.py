@@ -321,10 +321,23 @@ def _video_problem(path: str, doc: dict) -> tuple[str | None, str | None]:
     return None, None
 
 
-@exporter("jpg", suffix=".jpg", summary="contact sheet JPEG: a keyframe tile per shot with timecode and tags",
-          aliases=("jpeg", "contactsheet", "contact-sheet"), order=50)
-def write(doc: dict, out: Path, *, columns: int = 6, tile_width: int = 320, max_shots: int = 300,
-          quality: int = 85, video: str | os.PathLike | None = None) -> None:
+@exporter(
+    "jpg",
+    suffix=".jpg",
+    summary="contact sheet JPEG: a keyframe tile per shot with timecode and tags",
+    aliases=("jpeg", "contactsheet", "contact-sheet"),
+    order=50,
+)
+def write(
+    doc: dict,
+    out: Path,
+    *,
+    columns: int = 6,
+    tile_width: int = 320,
+    max_shots: int = 300,
+    quality: int = 85,
+    video: str | os.PathLike | None = None,
+) -> None:
     """``video``: where the video is now, if it moved since the analysis."""
     from PIL import Image, ImageDraw
 
@@ -388,8 +401,9 @@ def write(doc: dict, out: Path, *, columns: int = 6, tile_width: int = 320, max_
         sheet.save(f, "JPEG", quality=max(30, min(95, int(quality))))
 
 
-def _pictures(path: str, reason: str | None, targets: list[tuple[float, int]], rotation: int,
-              box: tuple[int, int]) -> Iterator[tuple[int, object, str]]:
+def _pictures(
+    path: str, reason: str | None, targets: list[tuple[float, int]], rotation: int, box: tuple[int, int]
+) -> Iterator[tuple[int, object, str]]:
     """(tile index, PIL image or None, reason when None) for every target."""
     if reason is not None:
         for _, i in targets:

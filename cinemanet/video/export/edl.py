@@ -92,8 +92,14 @@ def source_ranges(doc: dict, rate: Fraction) -> list[tuple[int, int]]:
     return out
 
 
-def edl_text(doc: dict, *, title: str | None = None, reel: str | None = None,
-             record_start: str = "01:00:00:00", marker_chars: int = 80) -> str:
+def edl_text(
+    doc: dict,
+    *,
+    title: str | None = None,
+    reel: str | None = None,
+    record_start: str = "01:00:00:00",
+    marker_chars: int = 80,
+) -> str:
     rate = fps(doc)
     df = is_drop_frame(rate)
     path = video_path(doc)
@@ -132,14 +138,18 @@ def edl_text(doc: dict, *, title: str | None = None, reel: str | None = None,
     return "\n".join(lines)
 
 
-def event_lines(n: int, reel: str, name: str, path: str, shot: dict, tc: list[str], marker_chars: int = 80,
-                dissolve: int = 0) -> list[str]:
+def event_lines(
+    n: int, reel: str, name: str, path: str, shot: dict, tc: list[str], marker_chars: int = 80, dissolve: int = 0
+) -> list[str]:
     """Event ``n``: the cut, or a ``dissolve`` of that many frames, to timecodes ``tc`` (source
     in/out, record in/out), then clip name and locator."""
     text = truncate(ascii_safe(marker_text(shot)), marker_chars)
     edit = f"D {dissolve:03d}    " if dissolve else "C        "
-    lines = [f"{n:03d}  {reel:<8} V     {edit}{' '.join(tc)}", f"* FROM CLIP NAME: {name}",
-             f"* LOC: {tc[2]} {marker_color(shot):<7} {text}".rstrip()]
+    lines = [
+        f"{n:03d}  {reel:<8} V     {edit}{' '.join(tc)}",
+        f"* FROM CLIP NAME: {name}",
+        f"* LOC: {tc[2]} {marker_color(shot):<7} {text}".rstrip(),
+    ]
     if dissolve:
         lines.append(f"* CINEMANET TRANSITION: {(shot.get('transition') or {}).get('kind', 'dissolve')}")
     if path:
@@ -148,9 +158,18 @@ def event_lines(n: int, reel: str, name: str, path: str, shot: dict, tc: list[st
     return lines
 
 
-@exporter("edl", suffix=".edl", summary="CMX3600 EDL: an event and a locator per shot (Avid, Resolve, Premiere)", order=20)
-def write(doc: dict, out: Path, *, title: str | None = None, reel: str | None = None,
-          record_start: str = "01:00:00:00", marker_chars: int = 80) -> None:
+@exporter(
+    "edl", suffix=".edl", summary="CMX3600 EDL: an event and a locator per shot (Avid, Resolve, Premiere)", order=20
+)
+def write(
+    doc: dict,
+    out: Path,
+    *,
+    title: str | None = None,
+    reel: str | None = None,
+    record_start: str = "01:00:00:00",
+    marker_chars: int = 80,
+) -> None:
     text = edl_text(doc, title=title, reel=reel, record_start=record_start, marker_chars=marker_chars)
     with atomic_output(out, "w", newline="\n") as f:
         f.write(text)

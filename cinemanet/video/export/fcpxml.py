@@ -53,7 +53,9 @@ def fcpxml_text(doc: dict) -> str:
     try:
         text = otio.adapters.write_to_string(tl, ADAPTER)
     except Exception as e:  # noqa: BLE001 - the adapter's own failures (e.g. a rate it cannot map), re-raised
-        raise ExportError(f"the {ADAPTER} adapter failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
+        raise ExportError(
+            f"the {ADAPTER} adapter failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        ) from None
     try:
         root = ET.fromstring(text.encode("utf-8"))
     except ET.ParseError as e:
@@ -76,7 +78,9 @@ def fcpxml_text(doc: dict) -> str:
     return f'<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE fcpxml>\n{body}\n'
 
 
-@exporter("fcpxml", suffix=".fcpxml", summary="Final Cut Pro X XML via OTIO's fcpx_xml adapter", aliases=("fcpx",), order=40)
+@exporter(
+    "fcpxml", suffix=".fcpxml", summary="Final Cut Pro X XML via OTIO's fcpx_xml adapter", aliases=("fcpx",), order=40
+)
 def write(doc: dict, out: Path) -> None:
     text = fcpxml_text(doc)
     with atomic_output(out, "w") as f:

@@ -40,7 +40,9 @@ def _otio():
     try:
         import opentimelineio
     except ImportError:
-        raise ExportError("OpenTimelineIO exports need the opentimelineio package (pip install opentimelineio)") from None
+        raise ExportError(
+            "OpenTimelineIO exports need the opentimelineio package (pip install opentimelineio)"
+        ) from None
     return opentimelineio
 
 
@@ -80,8 +82,11 @@ def shot_metadata(shot: dict) -> dict:
             "tags": list(shot.get("tags") or []),
             "description": shot.get("description") or "",
             "groups": {
-                g: {"label": groups[g].get("label"), "title": label_title(groups[g].get("label")),
-                    "confidence": groups[g].get("confidence")}
+                g: {
+                    "label": groups[g].get("label"),
+                    "title": label_title(groups[g].get("label")),
+                    "confidence": groups[g].get("confidence"),
+                }
                 for g in group_keys(shot)
                 if groups.get(g)
             },
@@ -127,9 +132,13 @@ def shot_transition(shot: dict, rate: Fraction):
     otio = _otio()
     RT, r = otio.opentime.RationalTime, float(rate)
     kind = (shot.get("transition") or {}).get("kind")
-    return otio.schema.Transition(name=_u(kind.capitalize()), transition_type=otio.schema.TransitionTypes.SMPTE_Dissolve,
-                                  in_offset=RT(span[0], r), out_offset=RT(span[1], r),
-                                  metadata={"cinemanet": _clean(dict(shot.get("transition") or {}))})
+    return otio.schema.Transition(
+        name=_u(kind.capitalize()),
+        transition_type=otio.schema.TransitionTypes.SMPTE_Dissolve,
+        in_offset=RT(span[0], r),
+        out_offset=RT(span[1], r),
+        metadata={"cinemanet": _clean(dict(shot.get("transition") or {}))},
+    )
 
 
 def shot_clip(shot: dict, n: int, path: str, rate: Fraction, total: int):
@@ -151,14 +160,23 @@ def shot_clip(shot: dict, n: int, path: str, rate: Fraction, total: int):
         name=_u(marker_text(shot)),
         marked_range=TR(RT(a, r), RT(1, r)),
         color=marker_color(shot),
-        metadata={"cinemanet": _clean({"tags": tags, "titles": [label_title(t) for t in tags],
-                                       "confidence": None if conf is None else round(conf, 4)})},
+        metadata={
+            "cinemanet": _clean(
+                {
+                    "tags": tags,
+                    "titles": [label_title(t) for t in tags],
+                    "confidence": None if conf is None else round(conf, 4),
+                }
+            )
+        },
     )
     clip.markers.append(marker)
     return clip
 
 
-@exporter("otio", suffix=".otio", summary="OpenTimelineIO timeline: a clip and a marker per shot, tags as metadata", order=30)
+@exporter(
+    "otio", suffix=".otio", summary="OpenTimelineIO timeline: a clip and a marker per shot, tags as metadata", order=30
+)
 def write(doc: dict, out: Path) -> None:
     otio = _otio()
     text = otio.adapters.write_to_string(timeline(doc), "otio_json")
