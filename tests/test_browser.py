@@ -50,6 +50,17 @@ playwright_api = pytest.importorskip(
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--mute-audio"]
 
 
+def _wait_js(page, expr: str, timeout: int = 20000) -> None:
+    """Poll a JavaScript expression until it is true. Playwright's wait_for_function evals its
+    predicate inside the page, which the app's Content-Security-Policy (no unsafe-eval) refuses;
+    page.evaluate goes through the debugging protocol, which the policy does not govern."""
+    deadline = time.monotonic() + timeout / 1000
+    while not page.evaluate(expr):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout} ms: {expr}")
+        page.wait_for_timeout(100)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -186,10 +197,10 @@ def test_search_then_play_a_shot_from_its_start(browser, served):
         assert float(page.get_attribute("#player", "data-start")) == pytest.approx(start)
 
         # the video plays from the shot start: past it, not paused, and advancing
-        page.wait_for_function(
+        _wait_js(
+            page,
             f"(() => {{ const v = document.getElementById('player');"
             f" return v.readyState >= 2 && !v.paused && v.currentTime >= {start} - 0.05; }})()",
-            timeout=20000,
         )
         t1 = page.evaluate("document.getElementById('player').currentTime")
         assert start - 0.05 <= t1 < end + 0.5, (t1, start, end)  # from the shot, not from 0
@@ -204,10 +215,10 @@ def test_search_then_play_a_shot_from_its_start(browser, served):
 
         # the score bars and keyframes are on the page; the keyframe images decode
         assert page.locator("meter").count() > 14
-        page.wait_for_function(
+        _wait_js(
+            page,
             "(() => { const i = document.querySelector('.keyframes img');"
             " return i && i.complete && i.naturalWidth > 0; })()",
-            timeout=20000,
         )
     finally:
         page.close()
@@ -256,9 +267,9 @@ def test_shot_page_loops_the_shot(browser, served):
         page.locator("#results .card", has_text=target["description"]).first.locator(".desc a").click()
         page.wait_for_selector("#player")
         assert page.is_checked("#loop")
-        page.wait_for_function(
+        _wait_js(
+            page,
             "(() => { const v = document.getElementById('player'); return v.readyState >= 2 && !v.paused; })()",
-            timeout=20000,
         )
         page.evaluate(
             "(() => { const v = document.getElementById('player'); let last = v.currentTime;"
