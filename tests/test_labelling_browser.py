@@ -8,8 +8,6 @@ Skipped with the reason when Chromium or Playwright is missing (see tests/test_b
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -23,34 +21,11 @@ from labelling_fixtures import make_project
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _chromium() -> str | None:
-    env = os.environ.get("CINEMANET_CHROMIUM")
-    if env:
-        return env if os.access(env, os.X_OK) else None
-    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
-        p = shutil.which(name)
-        if p:
-            return p
-    return None
+# Chromium, Playwright and the skip reasons are test_browser's: one place to find a browser.
+from test_browser import CHROMIUM, _free_port, playwright_api  # noqa: E402
+from test_browser import pytestmark as pytestmark  # noqa: E402
 
-
-CHROMIUM = _chromium()
-pytestmark = [
-    pytest.mark.skipif(
-        CHROMIUM is None, reason="no Chromium found (apt-get install chromium, or set CINEMANET_CHROMIUM)"
-    ),
-    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
-]
-playwright_api = pytest.importorskip(
-    "playwright.sync_api", reason="needs the playwright Python package (pip install playwright; no browser download)"
-)
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def serve(root: Path):
