@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import threading
 import time
 import uuid
 from contextlib import contextmanager
@@ -235,30 +234,11 @@ class PostgresCatalog(Catalog):
             raw.execute("SET default_transaction_read_only = on")
         return _Con(raw)
 
-    @property
-    def con(self) -> _Con:  # type: ignore[override]
-        """This thread's connection; a broken one (server restarted, connection dropped) is replaced."""
-        c = getattr(self._local, "con", None)
-        if c is not None and not c.usable:
-            with self._lock:
-                if c in self._conns:
-                    self._conns.remove(c)
-            c = None
-        if c is None:
-            c = self._local.con = self._connect()
-            with self._lock:
-                self._conns.append(c)
-        return c
+    _CLOSE_ERRORS = (Exception,)  # closing a dead connection: psycopg may raise anything
 
-    def close(self) -> None:
-        with self._lock:
-            for c in self._conns:
-                try:
-                    c.close()
-                except Exception:  # noqa: BLE001 - closing a dead connection
-                    pass
-            self._conns.clear()
-        self._local = threading.local()
+    @staticmethod
+    def _usable(con: _Con) -> bool:  # server restarted, connection dropped
+        return con.usable
 
     @contextmanager
     def _write(self, con: _Con | None = None) -> Iterator[_Con]:

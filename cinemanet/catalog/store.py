@@ -205,10 +205,23 @@ class Catalog:
         con.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache per connection
         return con
 
+    #: what closing an already broken connection may raise (a backend's driver errors)
+    _CLOSE_ERRORS: tuple[type[BaseException], ...] = (sqlite3.Error,)
+
+    @staticmethod
+    def _usable(con) -> bool:
+        """False for a connection a backend knows is broken (it is then replaced)."""
+        return True
+
     @property
     def con(self) -> sqlite3.Connection:
-        """This thread's connection."""
+        """This thread's connection; a broken one is replaced."""
         c = getattr(self._local, "con", None)
+        if c is not None and not self._usable(c):
+            with self._lock:
+                if c in self._conns:
+                    self._conns.remove(c)
+            c = None
         if c is None:
             c = self._local.con = self._connect()
             with self._lock:
@@ -220,7 +233,7 @@ class Catalog:
             for c in self._conns:
                 try:
                     c.close()
-                except sqlite3.Error:
+                except self._CLOSE_ERRORS:
                     pass
             self._conns.clear()
         self._local = threading.local()
