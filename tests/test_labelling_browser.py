@@ -14,7 +14,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-import pytest
 
 from labelling_fixtures import make_project
 
@@ -22,10 +21,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 # Chromium, Playwright and the skip reasons are test_browser's: one place to find a browser.
-from test_browser import CHROMIUM, _free_port, playwright_api  # noqa: E402
+from test_browser import _free_port  # noqa: E402
+from test_browser import browser  # noqa: E402,F401 - the module-scoped Chromium fixture
 from test_browser import pytestmark as pytestmark  # noqa: E402
-
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
 
 
 def serve(root: Path):
@@ -77,17 +75,6 @@ def label_with_keys(page, base: str, project: str, keys, load: bool = True) -> l
             page.keyboard.press(keys(len(done)))
         done.append(task)
     return done
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as p:
-        try:
-            b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        except Exception as e:  # noqa: BLE001 - a broken or incompatible binary: skip, saying why
-            pytest.skip(f"cannot start {CHROMIUM} with Playwright: {str(e).splitlines()[0]}")
-        yield b
-        b.close()
 
 
 def test_two_annotators_a_reviewer_and_the_export(browser, tmp_path):
