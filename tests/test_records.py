@@ -92,3 +92,20 @@ def test_written_files_follow_the_umask(tmp_path, umask):
         os.umask(old)
     for f in (a, tmp_path / "b.npz"):
         assert f.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_one_analysis_opens_and_hashes_the_video_once(analysed, net, tmp_path, monkeypatch):
+    """Probe and decode share one open container; the content hash is read once."""
+    import cinemanet.media.video as media_video
+    import cinemanet.video.analyze as analyze_mod
+    from cinemanet.video.analyze import VideoAnalyzer
+    from cinemanet.video.batch import process_one
+
+    video, _ = analysed
+    opened, hashed = [], []
+    real_open, real_hash = media_video._open, analyze_mod.file_sha256
+    monkeypatch.setattr(media_video, "_open", lambda p: opened.append(p) or real_open(p))
+    monkeypatch.setattr(analyze_mod, "file_sha256", lambda p, *a, **k: hashed.append(p) or real_hash(p, *a, **k))
+    r = process_one(VideoAnalyzer(net), str(video), str(tmp_path), False, True)
+    assert r.status == "done", r.error
+    assert len(opened) == 1 and len(hashed) == 1

@@ -3,6 +3,8 @@ on a small catalog of shots whose labels are known, plus similarity (exact and A
 
 from __future__ import annotations
 
+import json
+
 import sys
 from pathlib import Path
 
@@ -484,14 +486,27 @@ def test_results_as_csv(small):
 
     cat, eng, ids = small
     r = _all(eng, "night sort:duration")
-    shots = cat.shots([h.shot_id for h in r.hits])
     buf = io.StringIO()
-    write_results(shots, {h.shot_id: h.score for h in r.hits}, buf)
+    write_results(eng.found(r), buf)
     rows = list(csv.reader(io.StringIO(buf.getvalue())))
     assert rows[0] == ["id", "score", *columns()]
     assert [int(x[0]) for x in rows[1:]] == [h.shot_id for h in r.hits]
     night = rows[0].index("shot.timeofday")
     assert all(x[night] == "shot.timeofday.night" for x in rows[1:])
+
+
+def test_hits_are_typed_shot_records_with_the_catalog_json(small):
+    from cinemanet.search.engine import FoundShot
+    from cinemanet.video.records import Shot
+
+    cat, eng, ids = small
+    r = _all(eng, "night sort:duration")
+    found = eng.found(r)
+    assert found and all(isinstance(f, FoundShot) and isinstance(f.shot, Shot) for f in found)
+    assert [f.id for f in found] == [h.shot_id for h in r.hits]
+    for f, d in zip(found, cat.shots([h.shot_id for h in r.hits])):  # the JSON is the catalog's contract
+        assert f.media_id == d.pop("media_id")
+        assert json.dumps(f.to_dict()) == json.dumps({**d, "score": f.score})
 
 
 def test_huge_bounds_do_not_overflow(small):

@@ -296,12 +296,9 @@ def search_cmd(
             raise typer.Exit(1)
         for n in res.notes:
             _err(f"note: {n}")
-        shots = cat.shots([h.shot_id for h in res.hits])
-        scores = {h.shot_id: h.score for h in res.hits}
-        media = {}
-        for s in shots:
-            if s["media_id"] not in media:
-                media[s["media_id"]] = cat.media(s["media_id"])
+        found = eng.found(res)
+        media = {f.media_id: None for f in found}
+        media = {m: cat.media(m) for m in media}
     finally:
         cat.close()
     try:
@@ -311,47 +308,45 @@ def search_cmd(
         raise typer.Exit(1)
     try:
         if fmt is SearchFormat.jsonl:
-            for s in shots:
-                s = dict(s)
-                s.pop("media_id", None)
-                s["score"] = scores[s["id"]]
-                out.write(json.dumps(s, ensure_ascii=False, separators=(",", ":")) + "\n")
+            for f in found:
+                out.write(json.dumps(f.to_dict(), ensure_ascii=False, separators=(",", ":")) + "\n")
         elif fmt is SearchFormat.table:
-            _table(shots, scores, res, out)
+            _table(found, res, out)
         elif fmt is SearchFormat.csv:
             from ..video.export.csv import write_results
 
-            write_results(shots, scores, out)
+            write_results(found, out)
         elif fmt is SearchFormat.edl:
             from ..search.export import results_edl
 
-            out.write(results_edl(shots, media, title=text or "CinemaNet search"))
+            out.write(results_edl(found, media, title=text or "CinemaNet search"))
         else:
             from ..search.export import results_otio
 
-            out.write(results_otio(shots, media, title=text or "CinemaNet search"))
+            out.write(results_otio(found, media, title=text or "CinemaNet search"))
     finally:
         if output is not None:
             out.close()
     if fmt is not SearchFormat.table:
-        _err(f"{len(shots)} of {count(res.total, 'matching shot')} ({res.took_ms:.0f} ms)")
+        _err(f"{len(found)} of {count(res.total, 'matching shot')} ({res.took_ms:.0f} ms)")
 
 
-def _table(shots, scores, res, out) -> None:
+def _table(found, res, out) -> None:
     from rich.table import Table
 
-    t = Table(caption=f"{len(shots)} of {count(res.total, 'matching shot')}, {res.took_ms:.0f} ms — {res.query or '*'}")
+    t = Table(caption=f"{len(found)} of {count(res.total, 'matching shot')}, {res.took_ms:.0f} ms — {res.query or '*'}")
     for c in ("id", "video", "shot", "start", "dur", "score", "description"):
         t.add_column(c, overflow="fold")
-    for s in shots:
+    for f in found:
+        s = f.shot
         t.add_row(
-            str(s["id"]),
-            os.path.basename(s["path"]),
-            str(s["shot"] + 1),
-            s.get("start_timecode") or f"{s['start_time']:.2f}",
-            f"{s['end_time'] - s['start_time']:.1f}s",
-            f"{scores[s['id']]:.3f}",
-            s["description"],
+            str(f.id),
+            os.path.basename(s.path),
+            str(s.shot + 1),
+            s.start_timecode or f"{s.start_time:.2f}",
+            f"{s.end_time - s.start_time:.1f}s",
+            f"{f.score:.3f}",
+            s.description,
         )
     print_table(t, out)
 

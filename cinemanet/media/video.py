@@ -8,6 +8,7 @@ RGB working copy for tagging. Nothing holds more than a few frames.
 
 from __future__ import annotations
 
+import itertools
 import os
 from dataclasses import dataclass
 from fractions import Fraction
@@ -106,22 +107,77 @@ def _bit_depth(stream) -> int:
 def probe(path: str | os.PathLike) -> VideoInfo:
     """Read a video's properties (decoding only its first frame, for the display rotation
     PyAV exposes per frame). Raises :class:`VideoReadError`."""
-    import av
+    with VideoSource(path) as v:
+        return v.info
 
-    p = Path(path)
-    with _open(p) as c:
-        info = _info(p, c)
+
+class VideoSource:
+    """An open video: its properties (:attr:`info`, as :func:`probe` gives them) and then its
+    frames (:meth:`frames`) from the same open file, so probing and decoding read the header
+    and the first frame once. Decoder settings are fixed before the first frame is decoded.
+    Raises :class:`VideoReadError`."""
+
+    def __init__(self, path: str | os.PathLike, threads: int = 0, fast: bool = False):
+        import av
+
+        p = Path(path)
+        self._c = c = _open(p)
         try:
-            first = next(c.decode(c.streams.video[0]), None)
-        except av.error.FFmpegError as e:
-            raise VideoReadError(f"cannot decode any frame: {_ffmpeg_reason(e)}") from None
-        rot = (first.rotation or 0) % 360 if first is not None else 0
-        if rot and not info.rotation:
-            from dataclasses import replace
+            self._base = info = _info(p, c)
+            s = self._stream = c.streams.video[0]
+            s.thread_type = "AUTO"
+            if threads:
+                s.codec_context.thread_count = threads
+            if fast:
+                s.codec_context.options = {"skip_loop_filter": "all"}
+                s.codec_context.flags2 |= av.codec.context.Flags2.fast
+            self._decoded = c.decode(s)
+            try:
+                self._first = next(self._decoded, None)
+            except av.error.FFmpegError as e:
+                raise VideoReadError(f"cannot decode any frame: {_ffmpeg_reason(e)}") from None
+            rot = (self._first.rotation or 0) % 360 if self._first is not None else 0
+            if rot and not info.rotation:
+                from dataclasses import replace
 
-            w, h = (info.height, info.width) if rot in (90, 270) else (info.width, info.height)
-            info = replace(info, rotation=rot, width=w, height=h)
-        return info
+                w, h = (info.height, info.width) if rot in (90, 270) else (info.width, info.height)
+                info = replace(info, rotation=rot, width=w, height=h)
+            self.info = info
+        except BaseException:
+            c.close()
+            raise
+
+    def __enter__(self) -> VideoSource:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._c.close()
+
+    def frames(self, small: tuple[int, int] = SMALL_SIZE) -> Iterator[DecodedFrame]:
+        """Every frame of the first video stream, streaming, once. Damage part-way through
+        ends the iteration with a :class:`VideoReadError` naming the last good frame."""
+        import av
+
+        if self._first is None:
+            raise VideoReadError("the video stream holds no decodable frames")
+        first, self._first = self._first, None
+        info, s = self._base, self._stream  # the stream's own rotation: per-frame matrices win
+        tb = info.time_base
+        i = 0
+        try:
+            for f in itertools.chain((first,), self._decoded):
+                t = float(f.pts * tb) if f.pts is not None else (i / float(info.fps))
+                rot = (f.rotation or 0) % 360 or info.rotation
+                yield DecodedFrame(i, t, _small_yuv(f, *small), f, rot)
+                i += 1
+        except av.error.FFmpegError as e:
+            raise VideoReadError(f"decoding failed after frame {i - 1}: {_ffmpeg_reason(e)}") from None
+        expected = int(s.frames or 0)
+        if expected > 10 and i < 0.97 * expected:
+            raise VideoReadError(f"video is truncated or damaged: decoded {i} of {expected} frames")
 
 
 STILL_FORMATS = ("image2", "_pipe")  # FFmpeg demuxers for single images (jpeg_pipe, png_pipe...)
@@ -254,35 +310,5 @@ def iter_frames(
     Raises :class:`VideoReadError` if the file cannot be opened; damage part-way through ends
     the iteration with a :class:`VideoReadError` naming the last good frame.
     """
-    import av
-
-    p = Path(path)
-    c = _open(p)
-    try:
-        info = _info(p, c)
-        s = c.streams.video[0]
-        s.thread_type = "AUTO"
-        if threads:
-            s.codec_context.thread_count = threads
-        if fast:
-            s.codec_context.options = {"skip_loop_filter": "all"}
-            s.codec_context.flags2 |= av.codec.context.Flags2.fast
-        tb = info.time_base
-        i = 0
-        try:
-            for f in c.decode(s):
-                t = float(f.pts * tb) if f.pts is not None else (i / float(info.fps))
-                rot = (f.rotation or 0) % 360 or info.rotation
-                yield DecodedFrame(i, t, _small_yuv(f, *small), f, rot)
-                i += 1
-        except av.error.FFmpegError as e:
-            if i == 0:
-                raise VideoReadError(f"cannot decode any frame: {_ffmpeg_reason(e)}") from None
-            raise VideoReadError(f"decoding failed after frame {i - 1}: {_ffmpeg_reason(e)}") from None
-        if i == 0:
-            raise VideoReadError("the video stream holds no decodable frames")
-        expected = int(s.frames or 0)
-        if expected > 10 and i < 0.97 * expected:
-            raise VideoReadError(f"video is truncated or damaged: decoded {i} of {expected} frames")
-    finally:
-        c.close()
+    with VideoSource(path, threads=threads, fast=fast) as v:
+        yield from v.frames(small)

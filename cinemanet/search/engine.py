@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..catalog import Catalog
+from ..video.records import Shot
 from .index import Part, SearchIndex
 from .query import And, Field, File, Label, Not, Or, Query, QueryError, parse
 
@@ -39,6 +40,21 @@ ANN_RERANK = 2  # ANN candidates per wanted result, re-ranked exactly (see ann.p
 class Hit:
     shot_id: int
     score: float  # confidence of the query match, or similarity for ``like``
+
+
+@dataclass(frozen=True)
+class FoundShot:
+    """One search hit as a typed record: the catalog's shot (:class:`~cinemanet.video.records.Shot`,
+    the ``cinemanet.shot/1`` contract), its catalog ids and the hit's score."""
+
+    id: int
+    media_id: int
+    score: float
+    shot: Shot
+
+    def to_dict(self) -> dict:
+        """A line of ``cinemanet search --format jsonl``: the shot contract, then ``id`` and ``score``."""
+        return {**self.shot.to_dict(), "id": self.id, "score": self.score}
 
 
 @dataclass
@@ -178,6 +194,15 @@ class SearchEngine:
         return SearchResult(
             hits, total, str(q) if (query or "").strip() else "", (time.perf_counter() - t0) * 1000.0, notes
         )
+
+    def found(self, result: SearchResult) -> list[FoundShot]:
+        """The hits of ``result`` as typed records, in order (shots removed since are left out)."""
+        scores = {h.shot_id: h.score for h in result.hits}
+        out = []
+        for d in self.cat.shots(scores):
+            i, media_id = d.pop("id"), d.pop("media_id")
+            out.append(FoundShot(i, media_id, scores[i], Shot.from_dict(d)))
+        return out
 
     # --- ranking -------------------------------------------------------------------------------
     def _rank(self, parts, masks, scores, sort_key, desc, offset, limit) -> list[Hit]:

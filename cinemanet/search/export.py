@@ -22,17 +22,18 @@ def _doc(shot: dict, m) -> dict:
     }
 
 
-def results_edl(shots: list[dict], media: dict, title: str) -> str:
+def results_edl(found: list, media: dict, title: str) -> str:
     """CMX3600 EDL of search results in order: one event per shot, each from its own reel.
-    ``shots``: catalog shots (with ``media_id``); ``media``: media id -> catalog Media."""
+    ``found``: :class:`~cinemanet.search.engine.FoundShot` hits; ``media``: media id -> catalog Media."""
     from ..video.export import ascii_safe, fps, hour_frames, one_line, smpte, time_frame, truncate
     from ..video.export.edl import event_lines, reel_name
 
     lines = [f"TITLE: {truncate(ascii_safe(title) or 'CinemaNet search', 70)}", "FCM: NON-DROP FRAME", ""]
-    seq_rate = fps(_doc(shots[0], media.get(shots[0]["media_id"]))) if shots else None
+    shots = [(f.shot.to_dict(), media.get(f.media_id)) for f in found]
+    seq_rate = fps(_doc(*shots[0])) if shots else None
     rec = hour_frames(seq_rate) if seq_rate else 0
-    for n, s in enumerate(shots, start=1):
-        rate = fps(_doc(s, media.get(s["media_id"])))
+    for n, (s, m) in enumerate(shots, start=1):
+        rate = fps(_doc(s, m))
         si, so = time_frame(float(s["start_time"]), rate), time_frame(float(s["end_time"]), rate)
         so = max(so, si + 1)
         length = time_frame((so - si) / float(rate), seq_rate)
@@ -43,7 +44,7 @@ def results_edl(shots: list[dict], media: dict, title: str) -> str:
     return "\n".join(lines)
 
 
-def results_otio(shots: list[dict], media: dict, title: str) -> str:
+def results_otio(found: list, media: dict, title: str) -> str:
     """An OpenTimelineIO timeline of search results in order (a clip and a marker per shot)."""
     from ..video.export import fps, shot_frames
     from ..video.export.otio import _otio, _u, shot_clip
@@ -51,11 +52,11 @@ def results_otio(shots: list[dict], media: dict, title: str) -> str:
     otio = _otio()
     tl = otio.schema.Timeline(name=_u(title))
     track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
-    for n, s in enumerate(shots, start=1):
-        m = media.get(s["media_id"])
+    for n, f in enumerate(found, start=1):
+        s, m = f.shot.to_dict(), media.get(f.media_id)
         frames = int(((m.video or {}).get("frame_count") if m else 0) or 0)
         clip = shot_clip(s, n, s["path"], fps(_doc(s, m)), max(frames, shot_frames(s)[1] + 1))
-        clip.metadata["cinemanet"]["id"] = s["id"]
+        clip.metadata["cinemanet"]["id"] = f.id
         track.append(clip)
     tl.tracks.append(track)
     return otio.adapters.write_to_string(tl, "otio_json")

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from .._version import __version__
-from ..media.video import DecodedFrame, VideoInfo, VideoReadError, iter_frames, probe
+from ..media.video import DecodedFrame, VideoInfo, VideoReadError, VideoSource
 from ..results import _r
 from ..util.files import file_sha256
 from .detectors import Boundary, create_detector, resolved_options
@@ -363,15 +363,19 @@ class VideoAnalyzer:
         path: str | os.PathLike,
         progress: Progress | None = None,
         *,
-        info: VideoInfo | None = None,
+        source: VideoSource | None = None,
         sha256: str | None = None,
         stats: str | os.PathLike | None = None,
     ) -> Video:
         """The typed :class:`~.records.Video` for ``path``. Raises VideoReadError for unreadable
-        input. ``info`` (its :func:`probe`) and ``sha256`` (its content hash), when the caller
-        has them already, are not computed again."""
+        input. ``source`` (``path`` opened and probed, decoder settings as :attr:`fast_decode`)
+        and ``sha256`` (its content hash), when the caller has them already, are not made
+        again; the caller closes its source."""
         p = Path(path)
-        info = info or probe(p)
+        if source is None:
+            with VideoSource(p, fast=self.fast_decode) as own:
+                return self.analyze_video(p, progress, source=own, sha256=sha256, stats=stats)
+        info = source.info
         detector = create_detector(self.detector_name, **self.detector_options)
         writer = None
         if stats is not None:
@@ -415,7 +419,7 @@ class VideoAnalyzer:
 
         ok = False
         try:
-            for f in iter_frames(p, fast=self.fast_decode):
+            for f in source.frames():
                 if tagger.failure:
                     break
                 times.append(f.time)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from ..media import Input, discover
-from ..media.video import VIDEO_EXTENSIONS, VideoReadError, probe
+from ..media.video import VIDEO_EXTENSIONS, VideoReadError, VideoSource
 from .analyze import DEFAULT_DETECTOR, VideoAnalyzer, file_sha256
 from .records import Video
 from .sidecar import SidecarError, existing_sidecar, read_sidecar, remove_stale_temporaries, sidecar_path, write_sidecar
@@ -91,10 +91,11 @@ def process_one(
             if sc is not None:
                 return FileResult(video, "skipped", str(sc), doc=doc, frames=doc["video"].get("frame_count", 0))
         target = sidecar_path(p, out, compress)
-        info = probe(p)  # clear errors for unreadable input before anything else
-        _check_writable(target.parent)
-        cb = (lambda done, total: progress(video, done, total)) if progress else None
-        video_rec = analyzer.analyze_video(p, progress=cb, info=info, sha256=hashed.get("sha256"), stats=stats)
+        # opened (and so probed) first: clear errors for unreadable input before anything else
+        with VideoSource(p, fast=analyzer.fast_decode) as source:
+            _check_writable(target.parent)
+            cb = (lambda done, total: progress(video, done, total)) if progress else None
+            video_rec = analyzer.analyze_video(p, cb, source=source, sha256=hashed.get("sha256"), stats=stats)
         doc = video_rec.to_dict()
         remove_stale_temporaries(target)
         try:

@@ -87,9 +87,10 @@ def write(doc: dict, out: Path, *, titles: bool = False, excel: bool = False) ->
             w.writerow(row(doc, shot, titles))
 
 
-def write_results(shots: list[dict], scores: dict[int, float], f) -> None:
-    """Search results to the open text file ``f``: catalog shot id and score, then the columns above."""
+def write_results(found, f) -> None:
+    """Search results (:class:`~cinemanet.search.engine.FoundShot`) to the open text file ``f``:
+    catalog shot id and score, then the columns above."""
     w = csv.writer(f)
     w.writerow(["id", "score", *columns()])
-    for s in shots:
-        w.writerow([str(s["id"]), _num(scores[s["id"]], 4), *row({}, s)])
+    for hit in found:
+        w.writerow([str(hit.id), _num(hit.score, 4), *row({}, hit.shot.to_dict())])
