@@ -513,12 +513,12 @@ class _VideoProgress:
         from rich.console import Console
         from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
-        from ..media.video import VideoReadError, probe
+        from ..media.video import VideoReadError, probe_header
 
-        self.total = {}
+        self.total = {}  # the container's estimate: the analysis itself probes each video once
         for v in videos:
             try:
-                self.total[v] = max(1, probe(v).frame_count)
+                self.total[v] = max(1, probe_header(v).frame_count)
             except VideoReadError:
                 self.total[v] = 1
         self.p = Progress(

@@ -111,6 +111,14 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         return v.info
 
 
+def probe_header(path: str | os.PathLike) -> VideoInfo:
+    """The container's own account of a video, without decoding a frame (the display rotation
+    of per-frame matrices is missing): enough for progress totals. Raises :class:`VideoReadError`."""
+    p = Path(path)
+    with _open(p) as c:
+        return _info(p, c)
+
+
 class VideoSource:
     """An open video: its properties (:attr:`info`, as :func:`probe` gives them) and then its
     frames (:meth:`frames`) from the same open file, so probing and decoding read the header
