@@ -70,10 +70,51 @@ def test_cli_model_export_reports_parity(tmp_path):
     assert "max abs difference" in r.output and "not included" in r.output
 
 
-@pytest.mark.skipif(importlib.util.find_spec("litert_torch") is not None, reason="litert-torch is installed")
-def test_tflite_without_converter_names_what_is_missing(tmp_path):
-    with pytest.raises(ExportUnavailable, match="litert-torch"):
+_LITERT = importlib.util.find_spec("ai_edge_litert") is not None
+
+
+@pytest.mark.skipif(_LITERT, reason="ai-edge-litert is installed")
+def test_tflite_without_litert_names_the_extra(tmp_path):
+    with pytest.raises(ExportUnavailable, match=r"cinemanet\[tflite\]"):
         export_model("default", "tflite", tmp_path / "m.tflite")
+
+
+@pytest.mark.skipif(not _LITERT, reason="ai-edge-litert is not installed (pip install 'cinemanet[tflite]')")
+def test_tflite_export_runs_and_matches_the_python_model(tmp_path):
+    from ai_edge_litert import schema_py_generated as tfl
+
+    res = export_model("default", "tflite", tmp_path / "m.tflite")
+    assert res.parity is not None, "the .tflite file was not run"
+    print(
+        f"TFLite parity: max abs diff {res.parity['max_abs_diff']:.2e}, embedding {res.parity['embedding_max_abs_diff']:.2e}"
+    )
+    assert res.parity["max_abs_diff"] < 1e-4 and res.parity["embedding_max_abs_diff"] < 1e-3
+    m = tfl.Model.GetRootAsModel(res.path.read_bytes(), 0)
+    sg = m.Subgraphs(0)
+    assert [sg.Tensors(sg.Outputs(i)).Name().decode() for i in range(sg.OutputsLength())] == res.outputs
+    assert list(sg.Tensors(sg.Inputs(0)).ShapeAsNumpy()) == [1, 3, 224, 224]  # the ONNX export's input, NCHW
+    (md,) = [m.Metadata(i) for i in range(m.MetadataLength())]
+    meta = json.loads(m.Buffers(md.Buffer()).DataAsNumpy().tobytes())
+    assert md.Name() == b"cinemanet" and meta["format"] == "tflite" and set(meta["outputs"]) == set(res.outputs)
+
+
+@pytest.mark.skipif(not _LITERT, reason="ai-edge-litert is not installed (pip install 'cinemanet[tflite]')")
+def test_tflite_writer_names_an_operator_it_does_not_translate(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    from cinemanet.training.tflite import TFLiteConversionError, onnx_to_tflite
+
+    g = helper.make_graph(
+        [helper.make_node("Tanh", ["image"], ["y"], name="squash")],
+        "g",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 8, 8])],
+    )
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), str(tmp_path / "t.onnx"))
+    with pytest.raises(TFLiteConversionError, match="squash: ONNX operator Tanh"):
+        onnx_to_tflite(tmp_path / "t.onnx", tmp_path / "t.tflite")
+    assert not (tmp_path / "t.tflite").exists()
 
 
 def test_unknown_format_is_rejected(tmp_path):

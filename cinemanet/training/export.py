@@ -25,6 +25,7 @@ import numpy as np
 
 from ..concepts.heads import LinearHead
 from ..perception.backbone import INPUT_SIZE, build_torch_backbone
+from ..util.files import atomic_write
 
 EXPORT_SCHEMA = "cinemanet.export/1"
 FORMATS = ("onnx", "coreml", "tflite")
@@ -276,18 +277,17 @@ def to_coreml(model, plan: ExportPlan, path: Path) -> None:
 
 
 def to_tflite(model, plan: ExportPlan, path: Path) -> None:
-    try:
-        import litert_torch
-    except ImportError:
-        raise ExportUnavailable(
-            "TFLite export needs litert-torch, whose dependencies (jax, transformers, an older pydantic) would "
-            "break this project's pinned environment; install it in a separate environment "
-            "(pip install litert-torch) and run `cinemanet model export --format tflite` there, or convert the "
-            "ONNX export with your own TFLite tool chain"
-        ) from None
-    edge = litert_torch.convert(model, (_example(),))
-    edge.export(str(path))
-    Path(str(path) + ".json").write_text(json.dumps(metadata(plan, "tflite"), indent=2, sort_keys=True) + "\n")
+    """Through the ONNX export, written as TFLite by :mod:`.tflite` (same input, NCHW, and outputs)."""
+    import tempfile
+
+    from .tflite import _schema, onnx_to_tflite
+
+    _schema()  # the one-line message naming the extra, before any work
+    with tempfile.TemporaryDirectory(prefix="cinemanet-tflite-") as tmp:
+        onnx_path = Path(tmp) / "model.onnx"
+        to_onnx(model, plan, onnx_path)
+        onnx_to_tflite(onnx_path, path, metadata=metadata(plan, "tflite"))
+    atomic_write(Path(str(path) + ".json"), json.dumps(metadata(plan, "tflite"), indent=2, sort_keys=True) + "\n")
 
 
 CONVERTERS = {"onnx": (to_onnx, ".onnx"), "coreml": (to_coreml, ".mlpackage"), "tflite": (to_tflite, ".tflite")}
@@ -375,7 +375,7 @@ def _run(path: Path, fmt: str, x: np.ndarray, names: list[str]) -> dict[str, np.
         it.set_tensor(it.get_input_details()[0]["index"], x)
         it.invoke()
         outs = [it.get_tensor(d["index"])[0] for d in it.get_output_details()]
-        return dict(zip(names, outs))  # litert-torch keeps the output order
+        return dict(zip(names, outs))  # the writer keeps the ONNX output order
     return None
 
 
