@@ -50,7 +50,7 @@ def fresh(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("pip-install")
     src = tmp / "src"
     src.mkdir()
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "README.md", "NOTICE"):
         shutil.copy(ROOT / name, src / name)
     shutil.copytree(ROOT / "cinemanet", src / "cinemanet", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}

@@ -254,7 +254,7 @@ def to_coreml(model, plan: ExportPlan, path: Path) -> None:
         import coremltools as ct
     except ImportError:
         raise ExportUnavailable(
-            "Core ML export needs coremltools: pip install coremltools (9.0 converts on Linux; "
+            "Core ML export needs coremltools: pip install 'cinemanet[export]' (9.0 converts on Linux; "
             "running the .mlpackage needs macOS)"
         ) from None
     torch = require_torch("exporting a model")
