@@ -24,9 +24,8 @@ frames where mediapipe is importable.
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -43,11 +42,6 @@ def model_path(name: str) -> Path:
     if not path.is_file():
         raise RuntimeError(f"the {name} model is missing from the package ({path}): reinstall cinemanet")
     return path
-
-
-@cache
-def manifest() -> dict:
-    return json.loads((MODELS / "MANIFEST.json").read_text())
 
 
 # --- geometry -----------------------------------------------------------------------------
@@ -77,7 +71,6 @@ class Detection:
 class Tensor:
     data: np.ndarray  # 1 x H x W x 3 float32
     padding: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)  # left, top, right, bottom
-    extra: dict = field(default_factory=dict)
 
 
 def normalize_radians(a: float) -> float:
@@ -306,8 +299,7 @@ class PoseLandmarker:
     def detect(self, rgb: np.ndarray) -> list[Detection]:
         t = image_to_tensor(rgb, self.det_size, self.det_size, (-1.0, 1.0))
         out = self.det(t.data)
-        boxes, scores = (out["Identity"], out["Identity_1"])
-        dets = decode(boxes, scores, self.anchors, self.det_size, 4, self.min_score)
+        dets = decode(out["Identity"], out["Identity_1"], self.anchors, self.det_size, 4, self.min_score)
         return [remove_letterbox(d, t.padding) for d in weighted_nms(dets)]
 
     def roi(self, d: Detection, size: tuple[int, int]) -> Rect:
