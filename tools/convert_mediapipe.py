@@ -15,8 +15,10 @@ TFLite's own interpreter, converts with tf2onnx (opset 17), stores every float32
 more than 1,024 values that is exactly a float16 value (the .tflite files keep their weights
 in float16 and dequantize them on load) as float16 with a Cast to float32 in front, so the
 arithmetic is unchanged and the files stay the size of the .tflite ones, checks the ONNX outputs against TFLite's own on random inputs, and writes the manifest
-(source wheel and member, SHA-256 of source and result, input and outputs). Two runs give
-byte-identical files (it re-runs itself with PYTHONHASHSEED=0 and resets tf2onnx's name counter). The PP-OCRv4 text
+(source wheel and member, SHA-256 of source and result, input and outputs). Nodes and names
+are put in a canonical order (tf2onnx's vary between runs; it also re-runs itself with
+PYTHONHASHSEED=0): repeated runs gave byte-identical files for six of the seven models, the
+selfie-segmentation one once differed. The PP-OCRv4 text
 detector is already ONNX: it is copied out of the rapidocr wheel unchanged.
 """
 
