@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.cinemanet-installed
 
-.PHONY: demo test lint bench bench-library clean-venv
+.PHONY: demo test lint install-check bench bench-library clean-venv
 
 $(STAMP): pyproject.toml requirements/base.txt requirements/nodeps.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ demo: $(STAMP)
 ## test: set up .venv, then run the test suite (no network, no GPU, ../shared optional)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+## install-check: what a user gets: `pip install .` into a fresh venv, pip check, cinemanet tag and
+## analyze (needs the package index at install time; also part of `make test`)
+install-check: $(STAMP)
+	$(BIN)/python -m pytest -q tests/test_pip_install.py
 
 ## lint: ruff check and ruff format --check (the configuration is in pyproject.toml)
 lint: $(STAMP)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Generic, Iterator, Mapping, TypeVar
 
@@ -227,6 +228,9 @@ class Registry(Mapping[str, T], Generic[T]):
         try:
             return self._items[name]
         except KeyError:
+            for where, why in self._unavailable.items():  # a known plug-in whose dependency is missing
+                if where.rsplit(".", 1)[-1].split(" ")[0] == name or re.search(rf"\b{re.escape(name)}\b", why):
+                    raise KeyError(why) from None  # says what it needs and how to install it
             msg = f"unknown {self.noun} {name!r}; choose from {', '.join(self)}"
             if self._unavailable:
                 msg += "; unavailable: " + "; ".join(f"{k} ({v})" for k, v in self._unavailable.items())

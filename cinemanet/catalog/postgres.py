@@ -158,7 +158,7 @@ def _psycopg():
     try:
         import psycopg
     except ImportError:
-        raise CatalogError("PostgreSQL catalogs need psycopg: pip install 'psycopg[binary]'") from None
+        raise CatalogError("PostgreSQL catalogs need psycopg: pip install 'cinemanet[scale]'") from None
     return psycopg
 
 

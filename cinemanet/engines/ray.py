@@ -32,7 +32,7 @@ from ..plugins import MissingDependency
 from . import Engine, EngineError, register_engine
 
 if importlib.util.find_spec("ray") is None:
-    raise MissingDependency("the ray engine needs Ray: pip install 'ray==2.60.0'")
+    raise MissingDependency("the ray engine needs Ray: pip install 'cinemanet[scale]'")
 
 OBJECT_STORE_BYTES = 200 * 1024 * 1024
 MAX_TASK_RETRIES = 3

