@@ -106,7 +106,7 @@ class _Worker:
         last = [0.0]
 
         def report(done: int, total: int) -> None:
-            if die and marker and die in plan.path and done * 2 >= total and not os.path.exists(marker):
+            if die and marker and spec.k == 1 and die in plan.path and done * 2 >= total and not os.path.exists(marker):
                 open(marker, "w").close()
                 os._exit(1)  # a worker killed mid-range (tests)
             now = time.monotonic()
@@ -261,7 +261,10 @@ class RayEngine(Engine):
         started = self._init()
         try:
             cpus = int(ray.cluster_resources().get("CPU", 1))
-            n = max(1, min(len(todo), self.workers or (opts.jobs if opts.jobs > 1 else cpus)))
+            split = SPLIT_SECONDS if opts.split_seconds is None else float(opts.split_seconds)
+            n = max(1, self.workers or (opts.jobs if opts.jobs > 1 else cpus))
+            if not split:  # (a split video keeps every worker busy, whatever the number of videos)
+                n = min(len(todo), n)
             progress_name = f"cinemanet-progress-{uuid.uuid4().hex[:12]}"
             progress = ray.remote(num_cpus=0)(_Progress).options(name=progress_name).remote()
             worker_cls = ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=MAX_TASK_RETRIES)(_Worker)
@@ -273,7 +276,6 @@ class RayEngine(Engine):
                 for _ in range(n)
             ]
             marker_dir = os.environ.get(_DIE_ENV + "_DIR")
-            split = SPLIT_SECONDS if opts.split_seconds is None else float(opts.split_seconds)
             refs = {}
             for k, inp in enumerate(todo):  # round robin: each actor's queue is worked in order
                 marker = os.path.join(marker_dir, f"{k}.died") if marker_dir else None

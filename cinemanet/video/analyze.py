@@ -287,10 +287,13 @@ class ShotBook:
     It reads only frame indices (``f.index``), the frames' times and the boundaries, so the
     same code serves a real pass (``VideoAnalyzer.analyze_video``), a split range's pass and
     the replay that stitches split ranges (``video.split``), which therefore pick exactly the
-    samples an unsplit pass picks. ``start``: the first frame of the open shot.
+    samples an unsplit pass picks. ``start``: the first frame of the open shot;
+    ``skip_first``: the first shot began before ``start`` (a range's warm-up), so it is
+    neither sampled nor submitted.
     """
 
-    def __init__(self, fps, submit: Callable[[int, list], None], start: int = 0, times=None):
+    def __init__(self, fps, submit: Callable[[int, list], None], start: int = 0, times=None, skip_first: bool = False):
+        self.skip_first = skip_first
         self.fps = fps
         self.submit = submit
         self.times = times if times is not None else array("d")
@@ -312,6 +315,12 @@ class ShotBook:
 
     def close(self, end: int, boundary: Boundary | None) -> None:
         start, number, times = self.start, self.number, self.times
+        if number == 0 and self.skip_first:
+            self.cands.take(start, end)
+            self.number += 1
+            if boundary is not None:
+                self.start, self.incoming = boundary.frame, boundary
+            return
         span = set()
         for b in (self.incoming, boundary):
             if b is not None and b.kind != "cut":

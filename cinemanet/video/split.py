@@ -210,20 +210,21 @@ def analyze_range(
         detector = pickle.loads(spec.resume)
     else:
         detector = create_detector(analyzer.detector_name, **analyzer.detector_options)
-    last_range = spec.decode_end == p.n_frames
+    last_range = spec.own_end == p.n_frames  # (a range before it may decode to the end too, for the hand-over)
     info = p.info
     apath = p.path
     tagger = analyzer._new_tagger()
     keys: list[tuple[int, ...]] = []
 
     def submit(number: int, ordered) -> None:
-        if number == 0 and spec.feed_from > 0:
-            return  # the first shot began before the warm-up: its true start is unknown here
         keys.append(tuple(f.index for f in ordered))
         tagger.submit(len(keys) - 1, [f.working_frame(info.width, info.height, apath) for f in ordered])
 
     times_all = array("d")
-    book = ShotBook(info.fps, submit, start=spec.feed_from, times=_Offset(times_all, spec.feed_from))
+    # (the first shot began before the warm-up, unless at frame 0: its true start is unknown here)
+    book = ShotBook(
+        info.fps, submit, start=spec.feed_from, times=_Offset(times_all, spec.feed_from), skip_first=spec.feed_from > 0
+    )
     times, motion = array("d"), array("f")
     emitted: list[tuple[int, list[Boundary]]] = []
     digests: dict[int, bytes] = {}
@@ -435,7 +436,7 @@ def analyze_split(
             return None
 
         def cb(d: int, _t: int) -> None:
-            done[k] = d
+            done[k] = max(done[k], d)  # (a resumed range counts again from 0)
             progress(min(sum(done), p.n_frames), p.n_frames)
 
         return cb
