@@ -166,6 +166,9 @@ def _psycopg():
 class PostgresCatalog(Catalog):
     """An open catalog in a PostgreSQL database (see the module's notes)."""
 
+    #: the query language can be compiled to SQL and run here (``search/sql.py``)
+    sql_search = True
+
     schemes = ("postgresql", "postgres")
 
     def __init__(self, url: str, readonly: bool = False):
