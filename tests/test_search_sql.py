@@ -147,3 +147,21 @@ def test_engine_and_cli_run_the_sql_path(pgcat, tmp_path):
     ]
     with pytest.raises(QueryError, match="PostgreSQL"):
         SearchEngine(open_catalog(str(tmp_path / "c.sqlite")), where="sql")
+
+
+def test_pgvector_parts_that_run_without_it(pgcat):
+    """pgvector is not in Debian's packages here: the server has no extension, the catalog says
+    so and serves similarity from the ANN index; what the pgvector path shares with this server,
+    the SQL reading the stored int8 embedding, gives the stored values."""
+    import numpy as np
+
+    from cinemanet.catalog.postgres import int8_array_sql
+
+    cat, eng, labels = pgcat
+    assert cat.pgvector is False and cat.pgvector_ready is False
+    assert cat.storage_info()["pgvector"].startswith("not installed")
+    sid = eng.search(labels[0], limit=1).hits[0].shot_id
+    raw = cat.con.raw.execute(f"SELECT embedding, {int8_array_sql('embedding')} FROM shots WHERE id = {sid}").fetchone()
+    assert raw[1] == np.frombuffer(raw[0], np.int8).astype(np.float32).tolist()
+    with pytest.raises(QueryError, match="pgvector"):
+        search_sql(cat, labels[0], like_vector=np.ones(16, np.float32) / 4)

@@ -166,10 +166,11 @@ class SearchEngine:
         ``time``, with an optional ``:asc``/``:desc``) overrides a ``sort:`` in the query.
         Raises :class:`QueryError` (with ``suggestions``) for a query or ``like`` it cannot use.
         """
-        if self.where == "sql" and like is None:
+        if self.where == "sql" and (like is None or getattr(self.cat, "pgvector_ready", False)):
             from .sql import search_sql
 
-            return search_sql(self.cat, query, limit=limit, offset=offset, sort=sort)
+            qv = self._like_vector(like) if like is not None else None
+            return search_sql(self.cat, query, limit=limit, offset=offset, sort=sort, like_vector=qv)
         t0 = time.perf_counter()
         q = parse(query or "")
         notes = list(q.notes)
@@ -305,6 +306,11 @@ class SearchEngine:
             a = self._media_cache[text] = np.array(self.cat.media_ids_matching(text), np.int32)
         return a
 
+    def _dim(self) -> int:
+        if self.where == "sql" and getattr(self.cat, "pgvector_ready", False):
+            return self.cat._vector_table(self.cat.con) or 0  # (no index to build for it)
+        return self.index.dim
+
     def _like_vector(self, like) -> np.ndarray:
         if isinstance(like, np.ndarray) or (
             isinstance(like, (list, tuple)) and like and isinstance(like[0], (int, float))
@@ -332,8 +338,9 @@ class SearchEngine:
         norm = float(np.linalg.norm(v))
         if norm == 0:
             raise QueryError(f"{what}: the embedding is all zeros")
-        if self.index.dim and len(v) != self.index.dim:
-            raise QueryError(f"{what}: embedding has {len(v)} values, the catalog's have {self.index.dim}")
+        dim = self._dim()
+        if dim and len(v) != dim:
+            raise QueryError(f"{what}: embedding has {len(v)} values, the catalog's have {dim}")
         return (v / norm).astype(np.float32)
 
 

@@ -15,8 +15,9 @@ index (``search/engine.py``), term for term:
 
 Every term is two-valued (never NULL), so NOT means what it means in the index.
 ``tests/test_search_sql.py`` checks the two paths give the same page and total for random
-queries (hypothesis) on a PostgreSQL catalog. Similarity (``like``) is not compiled: it is
-served by pgvector where the server has it, else by the ANN index (see ``catalog/postgres.py``).
+queries (hypothesis) on a PostgreSQL catalog. Similarity (``like``) is compiled to an ORDER BY
+over pgvector's HNSW index where the catalog uses pgvector (:func:`compile_like`; not run here
+against such a server), else served by the ANN index (see ``catalog/postgres.py``).
 """
 
 from __future__ import annotations
@@ -149,8 +150,32 @@ def compile_query(q: Query, space, *, sort_key: str | None, desc: bool, limit: i
     return page, count
 
 
-def search_sql(catalog, query: str = "", *, limit: int = 50, offset: int = 0, sort: str | None = None) -> SearchResult:
-    """:meth:`SearchEngine.search` without ``like``, run on the PostgreSQL server."""
+def compile_like(q: Query, space, qvec: np.ndarray, *, limit: int, offset: int) -> tuple[str, str]:
+    """(page SQL, count SQL) ranking the shots ``q`` matches by cosine similarity to the unit
+    vector ``qvec`` through pgvector's HNSW index on ``shot_vectors`` (see catalog/postgres.py)."""
+    c = _Compiler(space)
+    where, _ = c.run(q.expr) if q.expr is not None else ("true", None)
+    where = f"COALESCE({where}, false)"
+    vec = "'[" + ",".join(repr(float(x)) for x in np.asarray(qvec, np.float32)) + "]'::vector"
+    lat = c.laterals()
+    page = (
+        f"SELECT s.id, (1 - (sv.v <=> {vec}))::real AS sim FROM shots s JOIN shot_vectors sv ON sv.shot_id = s.id"
+        f"{lat} WHERE {where} ORDER BY sv.v <=> {vec}, s.id LIMIT {int(limit)} OFFSET {int(offset)}"
+    )
+    return page, f"SELECT count(*) FROM shots s{lat} WHERE {where}"
+
+
+def search_sql(
+    catalog,
+    query: str = "",
+    *,
+    limit: int = 50,
+    offset: int = 0,
+    sort: str | None = None,
+    like_vector: np.ndarray | None = None,
+) -> SearchResult:
+    """:meth:`SearchEngine.search`, run on the PostgreSQL server; ``like_vector`` (a unit
+    vector) ranks by similarity through pgvector (``catalog.pgvector_ready`` must be true)."""
     t0 = time.perf_counter()
     q = parse(query or "")
     sort_key, desc = q.sort, q.descending
@@ -160,15 +185,32 @@ def search_sql(catalog, query: str = "", *, limit: int = 50, offset: int = 0, so
     if q.limit is not None:
         limit = min(limit, q.limit) if limit else q.limit
     limit, offset = max(0, int(limit)), max(0, int(offset))
-    page, count = compile_query(q, catalog.space, sort_key=sort_key, desc=desc, limit=limit, offset=offset)
+    notes = list(q.notes)
     raw = catalog.con.raw
-    with raw.transaction():  # one snapshot: the page and the total agree
-        rows = raw.execute(page).fetchall() if limit else []
-        total = int(raw.execute(count).fetchone()[0])
-    hits = [Hit(int(i), round(float(np.float32(s)), 4)) for i, s in rows]
+    if like_vector is not None:
+        if not getattr(catalog, "pgvector_ready", False):
+            raise QueryError("similarity in SQL needs pgvector on the server")
+        if sort_key not in (None, "confidence"):
+            notes.append(f"sort:{sort_key} ignored: --like ranks by similarity")
+        page, count = compile_like(q, catalog.space, like_vector, limit=limit, offset=offset)
+        with raw.transaction():
+            ver = raw.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone()
+            raw.execute(f"SET LOCAL hnsw.ef_search = {min(1000, max(40, 2 * (limit + offset)))}")
+            if ver and tuple(int(x) for x in str(ver[0]).split(".")[:2]) >= (0, 8):
+                raw.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")  # filtered: keep scanning
+            rows = raw.execute(page).fetchall() if limit else []
+            total = int(raw.execute(count).fetchone()[0])
+        rows.sort(key=lambda r: (-r[1], r[0]))  # (relaxed order: exact among what was found)
+        hits = [Hit(int(i), round(float(s), 6)) for i, s in rows]
+    else:
+        page, count = compile_query(q, catalog.space, sort_key=sort_key, desc=desc, limit=limit, offset=offset)
+        with raw.transaction():  # one snapshot: the page and the total agree
+            rows = raw.execute(page).fetchall() if limit else []
+            total = int(raw.execute(count).fetchone()[0])
+        hits = [Hit(int(i), round(float(np.float32(s)), 4)) for i, s in rows]
     return SearchResult(
-        hits, total, str(q) if (query or "").strip() else "", (time.perf_counter() - t0) * 1000.0, list(q.notes)
+        hits, total, str(q) if (query or "").strip() else "", (time.perf_counter() - t0) * 1000.0, notes
     )
 
 
-__all__ = ["compile_query", "search_sql"]
+__all__ = ["compile_like", "compile_query", "search_sql"]
