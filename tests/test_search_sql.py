@@ -92,12 +92,20 @@ def _queries(labels):
     return st.builds(lambda e, s: e + s, st.one_of(expr, st.just("")), sort)
 
 
-def test_fixed_queries_agree(pgcat):
+@pytest.mark.parametrize("table", [True, False], ids=["side-table", "row-bytes"])
+def test_fixed_queries_agree(pgcat, monkeypatch, table):
+    """Both SQL forms: over the search side table, and decoding each row's own bytes (what a
+    read-only catalog whose side table is behind falls back to)."""
     cat, eng, labels = pgcat
-    for q in ("", labels[0], f"-{labels[1]} sort:duration", f"{labels[0]} OR {labels[2]}>0.3", "duration>1 sort:time"):
+    if not table:
+        monkeypatch.setattr(cat, "search_table_ready", lambda: False)
+    queries = ("", labels[0], f"-{labels[1]} sort:duration", f"{labels[0]} OR {labels[2]}>0.3", "duration>1 sort:time")
+    for q in (*queries, f"({labels[4]} {labels[5]}=0.25) OR -file:reel3 sort:confidence:asc"):
         a, b = eng.search(q, limit=40), search_sql(cat, q, limit=40)
         assert (a.total, [(h.shot_id, h.score) for h in a.hits]) == (b.total, [(h.shot_id, h.score) for h in b.hits]), q
+        assert ("behind" in " ".join(b.notes)) is not table
     assert eng.search(labels[0]).total > 0
+    assert search_sql(cat, labels[0], offset=10_000).total == eng.search(labels[0]).total  # (a page past the end)
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -320,6 +320,35 @@ class PostgresCatalog(Catalog):
             )
         self._space = None
 
+    # --- the search side table ------------------------------------------------------------------
+    def _sync_search(self, con: _Con) -> None:
+        """Bring ``shot_search`` (``search/sql.py``) up to date, in the caller's transaction."""
+        from ..search.sql import SEARCH_TABLE_DDL, search_rows_sql
+
+        if con.execute("SELECT to_regclass('shot_search')").fetchone()[0] is None:
+            for stmt in SEARCH_TABLE_DDL:
+                con.raw.execute(stmt)
+        con.raw.execute(search_rows_sql(len(self.space)))
+
+    def search_table_ready(self) -> bool:
+        """True when ``shot_search`` covers every shot (brought up to date first when writable)."""
+        con = self.con
+
+        def behind() -> bool:
+            r = con.execute(
+                "SELECT to_regclass('shot_search') IS NULL OR (SELECT coalesce(max(id), 0) FROM shots) > "
+                "(SELECT coalesce(max(shot_id), 0) FROM shot_search)"
+            ).fetchone()
+            return bool(r[0])
+
+        if con.execute("SELECT to_regclass('shot_search')").fetchone()[0] is not None and not behind():
+            return True
+        if self.readonly:
+            return False
+        with self._write(con):
+            self._sync_search(con)
+        return True
+
     # --- pgvector ------------------------------------------------------------------------------
     def _setup_pgvector(self, con: _Con) -> None:
         """Use pgvector if this role may (see the module's notes); else say why not."""
@@ -376,6 +405,7 @@ class PostgresCatalog(Catalog):
         try:
             with self._write() as con:
                 out = replace_media(con, media, rows, skip_unchanged, self._insert_media, self._insert_shots)
+                self._sync_search(con)
                 if self.pgvector_ready:
                     self._sync_vectors(con)
                 return out
@@ -444,6 +474,8 @@ class PostgresCatalog(Catalog):
                     f"greatest((SELECT coalesce(max(id), 0) FROM {table}), 1))"
                 )
             con.execute("UPDATE meta SET value=? WHERE key='epoch'", (uuid.uuid4().hex,))
+            self._space = None  # (the labels are the source's now)
+            self._sync_search(con)
             if self.pgvector_ready:
                 self._sync_vectors(con)
         self._space = None

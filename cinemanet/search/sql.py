@@ -33,9 +33,56 @@ _F32_MAX = float(np.finfo(np.float32).max)
 _SORT_FIELDS = {"duration": "duration", "brightness": "brightness", "motion": "motion"}
 
 
+def score_sql(pos: str, col: str = "s.scores") -> str:
+    """SQL for the index's uint8 score of label position ``pos`` (SQL) from the float16 scores
+    in BYTEA ``col``: round(score * 255) clipped to 0..255, 0 past the end of the row."""
+    b = f"(get_byte({col}, 2 * ({pos})) + 256 * get_byte({col}, 2 * ({pos}) + 1))"
+    e, m = f"(({b} >> 10) & 31)", f"({b} & 1023)"
+    half = f"(CASE WHEN {e} = 0 THEN {m} * 2::float8 ^ (-24) ELSE (1024 + {m}) * 2::float8 ^ ({e} - 25) END)"
+    return (
+        f"(CASE WHEN length({col}) < 2 * ({pos}) + 2 THEN 0 WHEN {b} >= 32768 THEN 0 "
+        f"WHEN {e} = 31 THEN 255 ELSE least(255, round({half} * 255))::int END)"
+    )
+
+
+def ids_sql(col: str, width: int) -> str:
+    """SQL for the uint16 label ids at the start of each ``width``-byte entry of BYTEA ``col``."""
+    return (
+        f"SELECT get_byte({col}, {width} * i) + 256 * get_byte({col}, {width} * i + 1) AS x "
+        f"FROM generate_series(0, length({col}) / {width} - 1) i"
+    )
+
+
+#: the search side table (PostgreSQL, derived, outside the versioned schema): per shot its
+#: label scores as the index stores them and its tags (tags and group picks) as label ids
+SEARCH_TABLE_DDL = (
+    "CREATE TABLE shot_search (shot_id BIGINT PRIMARY KEY REFERENCES shots(id) ON DELETE CASCADE, "
+    "sc SMALLINT[] NOT NULL, tg SMALLINT[] NOT NULL)",
+    "CREATE INDEX shot_search_tg ON shot_search USING gin (tg)",
+)
+
+
+def search_rows_sql(n_labels: int) -> str:
+    """INSERT of the side-table rows of every shot newer than the table's largest id."""
+    sc = f"ARRAY(SELECT {score_sql('i')} FROM generate_series(0, least({int(n_labels)}, length(s.scores) / 2) - 1) i ORDER BY i)"
+    tg = (
+        f"ARRAY(SELECT DISTINCT u.x FROM ({ids_sql('s.tags', 2)} UNION ALL {ids_sql('s.picks', 4)}) u "
+        f"WHERE u.x < 32768 ORDER BY u.x)"
+    )
+    return (
+        f"INSERT INTO shot_search(shot_id, sc, tg) SELECT s.id, {sc}::smallint[], {tg}::smallint[] FROM shots s "
+        f"WHERE s.id > (SELECT coalesce(max(shot_id), 0) FROM shot_search)"
+    )
+
+
 class _Compiler:
-    def __init__(self, space):
+    """``table``: read scores and tags from ``shot_search`` (alias ``t``); else decode them
+    from the shot rows' own BYTEA columns (slow: every row's bytes, for a catalog whose side
+    table is behind and cannot be brought up to date, read-only)."""
+
+    def __init__(self, space, table: bool = True):
         self.space = space
+        self.table = table
         self.lateral: dict[int, str] = {}  # label position -> alias of its decoded score
 
     @staticmethod
@@ -48,31 +95,26 @@ class _Compiler:
 
     def score(self, pos: int) -> str:
         """The index's uint8 score of label ``pos``: round(float16 * 255), clipped to 0..255."""
+        if self.table:
+            return f"COALESCE(t.sc[{pos + 1}], 0)"  # (a row shorter than the taxonomy: 0, as the index pads)
         if pos not in self.lateral:
             self.lateral[pos] = f"l{len(self.lateral)}"
         return f"{self.lateral[pos]}.sc"
 
-    def laterals(self) -> str:
-        out = []
-        for pos, a in self.lateral.items():
-            lo, hi = 2 * pos, 2 * pos + 1
-            b = f"(get_byte(s.scores, {lo}) + 256 * get_byte(s.scores, {hi}))"
-            e, m = f"(({b} >> 10) & 31)", f"({b} & 1023)"
-            half = f"(CASE WHEN {e} = 0 THEN {m} * 2::float8 ^ (-24) ELSE (1024 + {m}) * 2::float8 ^ ({e} - 25) END)"
-            sc = (
-                f"CASE WHEN length(s.scores) < {2 * pos + 2} THEN 0 WHEN {b} >= 32768 THEN 0 "
-                f"WHEN {e} = 31 THEN 255 ELSE least(255, round({half} * 255))::int END"
-            )
-            out.append(f" CROSS JOIN LATERAL (SELECT {sc} AS sc) {a}")
-        return "".join(out)
+    def source(self) -> str:
+        """The FROM clause."""
+        if self.table:
+            return "shots s JOIN shot_search t ON t.shot_id = s.id"
+        return "shots s" + "".join(
+            f" CROSS JOIN LATERAL (SELECT {score_sql(str(pos))} AS sc) {a}" for pos, a in self.lateral.items()
+        )
 
-    @staticmethod
-    def tag(pos: int) -> str:
-        ids = "get_byte(s.{c}, {w} * i) + 256 * get_byte(s.{c}, {w} * i + 1)"
+    def tag(self, pos: int) -> str:
+        if self.table:
+            return f"(t.tg @> ARRAY[{pos}]::smallint[])"
         return (
-            f"(EXISTS (SELECT 1 FROM generate_series(0, length(s.tags) / 2 - 1) i WHERE {ids.format(c='tags', w=2)} = {pos})"
-            f" OR EXISTS (SELECT 1 FROM generate_series(0, length(s.picks) / 4 - 1) i "
-            f"WHERE {ids.format(c='picks', w=4)} = {pos}))"
+            f"(EXISTS (SELECT 1 FROM ({ids_sql('s.tags', 2)}) u WHERE u.x = {pos})"
+            f" OR EXISTS (SELECT 1 FROM ({ids_sql('s.picks', 4)}) u WHERE u.x = {pos}))"
         )
 
     def run(self, n) -> tuple[str, str | None]:
@@ -129,9 +171,13 @@ class _Compiler:
         raise QueryError(f"cannot compile {n!r}")  # pragma: no cover - the parser makes no other nodes
 
 
-def compile_query(q: Query, space, *, sort_key: str | None, desc: bool, limit: int, offset: int) -> tuple[str, str]:
-    """(page SQL, count SQL) for ``q``. The page query returns ``(id, score)`` rows, best first."""
-    c = _Compiler(space)
+def compile_query(
+    q: Query, space, *, sort_key: str | None, desc: bool, limit: int, offset: int, table: bool = True
+) -> tuple[str, str]:
+    """(page SQL, count SQL) for ``q``. The page query returns ``(id, score, total)`` rows,
+    best first (``total``: every match, counted in the same scan); the count query is for a
+    page past the end."""
+    c = _Compiler(space, table)
     where, score = c.run(q.expr) if q.expr is not None else ("true", None)
     where = f"COALESCE({where}, false)"
     conf = f"({score} / 255::real)" if score is not None else "s.confidence::real"
@@ -144,25 +190,27 @@ def compile_query(q: Query, space, *, sort_key: str | None, desc: bool, limit: i
         order = f"s.media_id {d}, s.start_time::real {d}, s.id"
     else:
         order = f"s.{_SORT_FIELDS[sort_key]}::real {'DESC' if desc else 'ASC'}, s.id"
-    base = f"FROM shots s{c.laterals()} WHERE {where}"
-    page = f"SELECT s.id, {conf} AS conf {base} ORDER BY {order} LIMIT {int(limit)} OFFSET {int(offset)}"
+    base = f"FROM {c.source()} WHERE {where}"
+    page = (
+        f"SELECT s.id, {conf} AS conf, count(*) OVER () {base} ORDER BY {order} LIMIT {int(limit)} OFFSET {int(offset)}"
+    )
     count = f"SELECT count(*) {base}"
     return page, count
 
 
-def compile_like(q: Query, space, qvec: np.ndarray, *, limit: int, offset: int) -> tuple[str, str]:
+def compile_like(q: Query, space, qvec: np.ndarray, *, limit: int, offset: int, table: bool = True) -> tuple[str, str]:
     """(page SQL, count SQL) ranking the shots ``q`` matches by cosine similarity to the unit
     vector ``qvec`` through pgvector's HNSW index on ``shot_vectors`` (see catalog/postgres.py)."""
-    c = _Compiler(space)
+    c = _Compiler(space, table)
     where, _ = c.run(q.expr) if q.expr is not None else ("true", None)
     where = f"COALESCE({where}, false)"
     vec = "'[" + ",".join(repr(float(x)) for x in np.asarray(qvec, np.float32)) + "]'::vector"
-    lat = c.laterals()
+    src = c.source()
     page = (
-        f"SELECT s.id, (1 - (sv.v <=> {vec}))::real AS sim FROM shots s JOIN shot_vectors sv ON sv.shot_id = s.id"
-        f"{lat} WHERE {where} ORDER BY sv.v <=> {vec}, s.id LIMIT {int(limit)} OFFSET {int(offset)}"
+        f"SELECT s.id, (1 - (sv.v <=> {vec}))::real AS sim FROM {src} JOIN shot_vectors sv ON sv.shot_id = s.id"
+        f" WHERE {where} ORDER BY sv.v <=> {vec}, s.id LIMIT {int(limit)} OFFSET {int(offset)}"
     )
-    return page, f"SELECT count(*) FROM shots s{lat} WHERE {where}"
+    return page, f"SELECT count(*) FROM {src} WHERE {where}"
 
 
 def search_sql(
@@ -187,12 +235,15 @@ def search_sql(
     limit, offset = max(0, int(limit)), max(0, int(offset))
     notes = list(q.notes)
     raw = catalog.con.raw
+    table = catalog.search_table_ready()
+    if not table:
+        notes.append("the search side table is behind (read-only): scores decoded row by row, slowly")
     if like_vector is not None:
         if not getattr(catalog, "pgvector_ready", False):
             raise QueryError("similarity in SQL needs pgvector on the server")
         if sort_key not in (None, "confidence"):
             notes.append(f"sort:{sort_key} ignored: --like ranks by similarity")
-        page, count = compile_like(q, catalog.space, like_vector, limit=limit, offset=offset)
+        page, count = compile_like(q, catalog.space, like_vector, limit=limit, offset=offset, table=table)
         with raw.transaction():
             ver = raw.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone()
             raw.execute(f"SET LOCAL hnsw.ef_search = {min(1000, max(40, 2 * (limit + offset)))}")
@@ -203,14 +254,16 @@ def search_sql(
         rows.sort(key=lambda r: (-r[1], r[0]))  # (relaxed order: exact among what was found)
         hits = [Hit(int(i), round(float(s), 6)) for i, s in rows]
     else:
-        page, count = compile_query(q, catalog.space, sort_key=sort_key, desc=desc, limit=limit, offset=offset)
+        page, count = compile_query(
+            q, catalog.space, sort_key=sort_key, desc=desc, limit=limit, offset=offset, table=table
+        )
         with raw.transaction():  # one snapshot: the page and the total agree
             rows = raw.execute(page).fetchall() if limit else []
-            total = int(raw.execute(count).fetchone()[0])
-        hits = [Hit(int(i), round(float(np.float32(s)), 4)) for i, s in rows]
+            total = int(rows[0][2]) if rows else int(raw.execute(count).fetchone()[0])
+        hits = [Hit(int(r[0]), round(float(np.float32(r[1])), 4)) for r in rows]
     return SearchResult(
         hits, total, str(q) if (query or "").strip() else "", (time.perf_counter() - t0) * 1000.0, notes
     )
 
 
-__all__ = ["compile_like", "compile_query", "search_sql"]
+__all__ = ["SEARCH_TABLE_DDL", "compile_like", "compile_query", "search_rows_sql", "search_sql"]

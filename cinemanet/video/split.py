@@ -118,6 +118,8 @@ class Stitched:
     tags: dict[tuple[int, ...], dict]
     handovers: list[int]  # the frame after which each split was handed over
     resumed: int  # ranges analysed again from their neighbour's state
+    shots: int = 0  # (set by finish) shots in the video
+    fixups: int = 0  # ... of which no range had tagged the samples: tagged in finish
 
 
 # ------------------------------------------------------------------------------------ plan
@@ -164,6 +166,12 @@ def plan(
     if len(starts) < 2:
         return None
     return SplitPlan(str(Path(path).absolute()), info, pts, keys, starts)
+
+
+def decoded_frames(p: SplitPlan) -> int:
+    """Frames the ranges decode together (each from its keyframe to its tail's end); against
+    ``p.n_frames``, the decoding the split costs (warm-up and hand-over overlap)."""
+    return sum(s.decode_end - p.keyframe_before(s.feed_from) for s in range_specs(p))
 
 
 def range_specs(p: SplitPlan) -> list[RangeSpec]:
@@ -379,6 +387,7 @@ def finish(analyzer: VideoAnalyzer, p: SplitPlan, st: Stitched) -> Video:
         book.boundaries(bs, n - 1)
     book.close(n - 1, None)
     missing = sorted({k for k in wanted if k not in st.tags})
+    st.shots, st.fixups = len(wanted), len(missing)
     tags = dict(st.tags)
     if missing:
         tags.update(tag_samples(analyzer, p, missing))
