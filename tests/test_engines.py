@@ -279,3 +279,31 @@ def test_killed_worker_range_is_retried(ray_cluster, long_clip, tmp_path, monkey
     local.mkdir()
     list(analyze_paths([long_clip], out_dir=local, engine="local"))
     assert _shots(out) == _shots(local)
+
+
+def test_training_features_on_ray_match_local(ray_cluster, tmp_path, monkeypatch):
+    """Training's feature cache computed through the engine: the same rows, in order, an
+    unreadable image reported by path; the cache is written by the driver either way."""
+    import numpy as np
+
+    from cinemanet.training.featurecache import FeatureRun, compute_features
+    from cinemanet.training.sources import Item
+
+    src = sorted((Path(__file__).resolve().parents[1] / "examples" / "images").glob("*.jpg"))[:5]
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"no image")
+    items = [Item(p, "x", f"{i:064x}") for i, p in enumerate([*src, bad])]
+    rows, runs = {}, {}
+    for eng in ("local", "ray"):
+        monkeypatch.setenv("CINEMANET_CACHE", str(tmp_path / eng))
+        runs[eng] = FeatureRun()
+        rows[eng] = compute_features(items, ["measured"], jobs=2, run=runs[eng], engine=eng)
+        assert (tmp_path / eng / "features").is_dir()
+    assert np.array_equal(rows["local"], rows["ray"], equal_nan=True) and rows["ray"].shape[0] == len(items)
+    assert np.isfinite(rows["ray"][:-1]).all() and np.isnan(rows["ray"][-1]).all()
+    assert [p for p, _ in runs["ray"].failed] == [str(bad)]
+
+
+def test_train_ray_address_needs_the_ray_engine(tmp_path):
+    res = runner.invoke(app, ["train", "--dataset", "x", "--out", str(tmp_path / "m"), "--ray-address", "1.2.3.4:1"])
+    assert res.exit_code == 2 and "--ray-address needs --engine ray" in res.output

@@ -46,6 +46,7 @@ SPLIT_SECONDS = 300.0
 PROGRESS_EVERY_S = 0.25
 POLL_S = 0.2
 TAG_CHUNK = 16
+FEATURE_CHUNK = 16
 #: tests only: the worker exits hard on its first attempt at a video whose path contains this text
 _DIE_ENV = "CINEMANET_TEST_RAY_DIE"
 
@@ -137,6 +138,18 @@ class _Tagger:
         return [_tag_one(self.net, inp, embeddings) for inp in inputs]
 
 
+class _Features:
+    """Head input features for training's cache: one Perception per actor."""
+
+    def __init__(self):
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+    def run(self, jobs, names):
+        from ..training.featurecache import features_chunk
+
+        return features_chunk(jobs, tuple(names))
+
+
 @register_engine
 class RayEngine(Engine):
     name = "ray"
@@ -205,6 +218,26 @@ class RayEngine(Engine):
             cls = ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=MAX_TASK_RETRIES)(_Tagger)
             actors = [cls.remote(str(model)) for _ in range(n)]
             refs = [actors[k % n].run.remote(c, embeddings) for k, c in enumerate(chunks)]
+            for ref in refs:
+                yield from ray.get(ref)
+        finally:
+            if started:
+                ray.shutdown()
+
+    def features(self, jobs, names, workers=None) -> Iterator:
+        """Training's features in chunks of :data:`FEATURE_CHUNK` per task, on actors that keep
+        their Perception (models loaded once); rows come back in input order."""
+        import ray
+
+        jobs = list(jobs)
+        started = self._init()
+        try:
+            cpus = int(ray.cluster_resources().get("CPU", 1))
+            chunks = [jobs[i : i + FEATURE_CHUNK] for i in range(0, len(jobs), FEATURE_CHUNK)]
+            n = max(1, min(len(chunks), self.workers or workers or cpus))
+            cls = ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=MAX_TASK_RETRIES)(_Features)
+            actors = [cls.remote() for _ in range(n)]
+            refs = [actors[k % n].run.remote(c, tuple(names)) for k, c in enumerate(chunks)]
             for ref in refs:
                 yield from ray.get(ref)
         finally:
