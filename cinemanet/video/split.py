@@ -8,12 +8,12 @@ starting at a keyframe (``align="any"``: at any frame, for tests). Range ``k`` *
 
 Ranges (:func:`analyze_range`, one task each, in parallel): range ``k`` decodes from the
 keyframe at least ``WARMUP`` frames before its start, feeding the shot detector from there
-(warm-up), and goes on ``TAIL`` frames into the next range. The detector's state after each
-frame of the overlap (the next range's first ``TAIL`` frames) is recorded as a digest
+(warm-up), and goes on ``TAIL`` frames into the next range. The detector's state after every
+``DIGEST_EVERY``-th frame of the overlap (the next range's first ``TAIL`` frames) is recorded as a digest
 (``ShotDetector.sync_state``: its ring of recent frames, pending candidates, open fades and
-dissolves, in the caller's frame numbers). Each range also picks and tags shot samples as an
-unsplit pass would, speculatively: a shot wholly inside it usually gets exactly the samples
-the unsplit pass picks, and its tags are then reused.
+dissolves, in the caller's frame numbers). Each range also picks and tags the samples of the
+shots that start in it as an unsplit pass would, speculatively: such a shot usually gets
+exactly the samples the unsplit pass picks, and its tags are then reused.
 
 Stitching (:func:`stitch`): for each pair of neighbours the first overlap frame ``q`` where the
 two detectors' digests agree is where the earlier range hands over: its boundaries reported
@@ -49,12 +49,16 @@ from .analyze import ShotBook, VideoAnalyzer
 from .detectors import Boundary, create_detector
 from .records import Video
 
-#: frames fed to a range's detector before its first frame, at least (then back to a keyframe)
-WARMUP = 96
+#: frames fed to a range's detector before its first frame, at least (then back to a keyframe):
+#: the ``fast`` detector's ring (66 frames) and a few to settle
+WARMUP = 72
 #: frames a range goes on into the next one, for the hand-over
-TAIL = 160
+TAIL = 120
 #: a range is at least this many frames
 MIN_RANGE = 8
+#: the detector's digest is taken every this many frames of a hand-over zone (two detectors
+#: equal after a frame stay equal: a later common frame is as good a hand-over)
+DIGEST_EVERY = 8
 
 Progress = Callable[[int, int], None]
 
@@ -225,6 +229,8 @@ def analyze_range(
     keys: list[tuple[int, ...]] = []
 
     def submit(number: int, ordered) -> None:
+        if not spec.own_start <= book.jobs[number].start < spec.own_end:
+            return  # a shot of a neighbour (it tags it), or of the warm-up
         keys.append(tuple(f.index for f in ordered))
         tagger.submit(len(keys) - 1, [f.working_frame(info.width, info.height, apath) for f in ordered])
 
@@ -262,7 +268,7 @@ def analyze_range(
             if bs:
                 emitted.append((i, bs))
                 book.boundaries(bs, i)
-            if any(a <= i < b for a, b in zones):
+            if any(a <= i < b and (i - a) % DIGEST_EVERY == 0 for a, b in zones):
                 d = detector.sync_state()
                 if d is not None:
                     digests[i] = d
