@@ -165,3 +165,29 @@ def test_unsplittable_detector_is_not_split(gradual_video):
     path, _ = gradual_video
     assert split.plan(path, 10, detector="content") is None  # PySceneDetect's state is not comparable
     assert split.plan(path, 1000) is None  # shorter than two ranges
+
+
+@needs_media
+def test_late_hand_over_inside_the_zone(cnet, reference, monkeypatch):
+    """Without warm-up the later range's detector only fills its ring part-way into the zone:
+    the hand-over is proven there, later than the split point, and the list is still exact."""
+    monkeypatch.setattr(split, "WARMUP", 0)
+    path = MEDIA / "clip_01_tears_of_steel.mp4"  # keyframes 0, 65, 185
+    p, st, video = _split(cnet, path, 100, "any")
+    assert p.starts == [0, 100] and st.resumed == 0
+    assert 100 < st.handovers[0] < 100 + split.TAIL  # handed over inside the zone, not at its start
+    assert _shots(video) == reference(path)
+
+
+def test_a_range_that_cannot_be_split_safely_falls_back_to_one_pass(cnet, reference, gradual_video, monkeypatch):
+    path, _ = gradual_video
+
+    calls = []
+
+    def broken(*a, **k):
+        calls.append(1)
+        raise split.SplitError("frame 12 decoded where frame 11 was due")
+
+    monkeypatch.setattr(split, "analyze_range", broken)
+    video = VideoAnalyzer(cnet, split_seconds=0.5).analyze_video(path)
+    assert calls and _shots(video) == reference(path)  # the split was tried, then one pass
