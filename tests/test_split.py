@@ -191,3 +191,17 @@ def test_a_range_that_cannot_be_split_safely_falls_back_to_one_pass(cnet, refere
     monkeypatch.setattr(split, "analyze_range", broken)
     video = VideoAnalyzer(cnet, split_seconds=0.5).analyze_video(path)
     assert calls and _shots(video) == reference(path)  # the split was tried, then one pass
+
+
+def test_open_gop_b_frames(cnet, reference, tmp_path):
+    """Open GOPs with B-frames: the pictures before a keyframe that refer across it are never
+    taken from a range decoding from that keyframe."""
+    path = tmp_path / "opengop.mp4"
+    rng = np.random.default_rng(5)
+    trs = random_transitions(rng, 8, gradual=True)
+    lengths = shot_lengths_for(trs, rng, 16, 40)
+    frames, _ = compose([SyntheticShot(5000 + i, n, 160, 96) for i, n in enumerate(lengths)], trs)
+    write_video(path, frames, gop=15, open_gop=True)
+    for frames_, align in ((40, "keyframe"), (11, "any")):
+        p, st, video = _split(cnet, path, frames_, align)
+        assert _shots(video) == reference(path), (frames_, align)

@@ -43,9 +43,11 @@ def write_video(
     crf: int = 20,
     preset: str = "veryfast",
     gop: int | None = None,
+    open_gop: bool = False,
 ) -> int:
     """Encode RGB frames as H.264 (libx264, yuv420p) with PyAV. Returns the frame count.
-    ``gop``: a keyframe every this many frames (else x264's own choice)."""
+    ``gop``: a keyframe every this many frames (else x264's own choice); ``open_gop``: B-frames
+    before a keyframe may refer across it (decoding from that keyframe cannot show them)."""
     import av
 
     n = 0
@@ -59,7 +61,8 @@ def write_video(
                 # threads=1 keeps the bitstream identical from run to run
                 s.options = {"crf": str(crf), "preset": preset, "threads": "1"}
                 if gop:
-                    s.options = {**s.options, "x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0"}
+                    extra = ":open-gop=1:bframes=3" if open_gop else ""
+                    s.options = {**s.options, "x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0{extra}"}
             for pkt in s.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")):
                 c.mux(pkt)
             n += 1
