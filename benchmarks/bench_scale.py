@@ -3,6 +3,8 @@ PostgreSQL catalog against SQLite (query latency, index build, import with concu
 
     .venv/bin/python benchmarks/bench_scale.py engines [--videos 20]
     .venv/bin/python benchmarks/bench_scale.py catalog [--shots 1000000] [--writers 4]
+    .venv/bin/python benchmarks/bench_scale.py split [--seconds 120] [--range-seconds 30]
+    .venv/bin/python benchmarks/bench_scale.py sql [--shots 50000]
 
 ``engines``: the same synthetic short videos (hard cuts, 640x360, ~6 s each) analysed by
 ``--engine local`` (one process; and ``--jobs 2``) and ``--engine ray`` (a local head and two
@@ -14,6 +16,14 @@ and also shown apart); then Ray's round trip for an empty actor call and an empt
 is built from the backend's rows and the query benchmark of bench_search.py runs (two filters
 and a sort; query plus similarity), p50 and p95, side by side in one process. Then the import
 rate of ``--writers`` processes importing JSON sidecars at once into each backend.
+
+``split``: one long generated 1080p file (benchmarks/videogen.py ``concat_1080p``) analysed in one
+pass and split into keyframe-aligned ranges, on the local engine (ranges one after another: the
+split's overhead) and on Ray with two worker actors (one task against ranges in parallel); the
+four shot lists must be identical.
+
+``sql``: a synthetic catalog copied into PostgreSQL; the query benchmark on the columnar index
+against the same queries compiled to SQL (``search --sql``), with the answers compared.
 
 Prints Markdown and writes benchmarks/results/scale-<part>.json.
 """
@@ -163,6 +173,172 @@ def _ray_overhead(ray) -> dict:
         "task_ms_median": statistics.median(tasks),
         "tasks_per_s_pipelined": pipelined,
     }
+
+
+# ---------------------------------------------------------------------------------- split
+def bench_split(a) -> dict:
+    """One long 1080p file: one pass against split ranges, on the local engine and on Ray."""
+    import videogen
+
+    from cinemanet.engines import create_engine
+    from cinemanet.media.video import probe
+    from cinemanet.video import split as sp
+    from cinemanet.video.batch import BatchOptions, analyze_paths
+
+    tmp = Path(tempfile.mkdtemp(prefix="cn-scale-split-"))
+    res: dict = {"machine": machine(), "seconds": a.seconds, "range_seconds": a.range_seconds}
+    try:
+        path = tmp / "long1080p.mp4"
+        t0 = time.perf_counter()
+        videogen.concat_1080p(path, seconds=a.seconds)
+        res["generate_s"] = time.perf_counter() - t0
+        info = probe(path)
+        plan = sp.plan(path, sp.range_frames(a.range_seconds, info))
+        assert plan is not None, "too short to split"
+        res["frames"] = n = plan.n_frames
+        res["keyframes"] = len(plan.keyframes)
+        res["ranges"] = len(plan.starts)
+        res["range_starts"] = plan.starts
+        res["decoded_frames_split"] = sp.decoded_frames(plan)
+        res["decode_overhead"] = res["decoded_frames_split"] / n - 1
+
+        def run(name: str, engine: str, split: float) -> dict:
+            out = tmp / name
+            out.mkdir()
+            t0 = time.perf_counter()
+            if engine == "ray":
+                eng = create_engine("ray")
+                rs = list(eng.analyze(_inputs([path]), BatchOptions(str(out), split_seconds=split)))
+                extra = eng.splits.get(str(path), {})
+            else:
+                rs = list(analyze_paths([path], out_dir=out, engine="local", split_seconds=split))
+                extra = {}
+            wall = time.perf_counter() - t0
+            assert rs[0].status == "done", rs[0].error
+            return {
+                "wall_s": wall,
+                "frames_per_s": n / wall,
+                "x_real_time": info.duration / wall,
+                "shots": len(rs[0].doc["shots"]),
+                "_shots": json.dumps(rs[0].doc["shots"], sort_keys=True),
+                **{k: v for k, v in extra.items() if k != "handovers"},
+            }
+
+        res["local_one_pass"] = run("local1", "local", 0)
+        res["local_split"] = run("local_split", "local", a.range_seconds)
+        import ray
+
+        ray.init(
+            address="local",
+            num_cpus=2,
+            object_store_memory=200 * 1024 * 1024,
+            include_dashboard=False,
+            log_to_driver=False,
+        )
+        try:
+            res["ray_one_task"] = run("ray1", "ray", 0)
+            res["ray_split"] = run("ray_split", "ray", a.range_seconds)
+        finally:
+            ray.shutdown()
+        keys = ("local_one_pass", "local_split", "ray_one_task", "ray_split")
+        res["identical_shots"] = len({res[k]["_shots"] for k in keys}) == 1
+        for k in keys:
+            res[k].pop("_shots")
+        res["split_overhead_local"] = res["local_split"]["wall_s"] / res["local_one_pass"]["wall_s"] - 1
+        res["ratio_ray_split_vs_one_task"] = res["ray_one_task"]["wall_s"] / res["ray_split"]["wall_s"]
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(
+        f"## One long video split into ranges: {a.seconds:.0f} s of 1080p24 H.264 ({res['frames']} frames, "
+        f"{res['keyframes']} keyframes), ranges of ~{a.range_seconds:.0f} s ({res['ranges']} ranges; {res['machine']})\n"
+    )
+    print("| run | wall (s) | frames/s | x real time |\n|---|---:|---:|---:|")
+    for k, label in (
+        ("local_one_pass", "local, one pass"),
+        ("local_split", f"local, {res['ranges']} ranges one after another"),
+        ("ray_one_task", "ray (2 actors), one task"),
+        ("ray_split", f"ray (2 actors), {res['ranges']} ranges"),
+    ):
+        r = res[k]
+        print(f"| {label} | {r['wall_s']:.1f} | {r['frames_per_s']:.0f} | {r['x_real_time']:.2f} |")
+    print(
+        f"\n- frames decoded by the ranges together: {res['decoded_frames_split']} of {res['frames']} "
+        f"(+{100 * res['decode_overhead']:.1f}%); split overhead on one process: {100 * res['split_overhead_local']:+.1f}% wall"
+    )
+    print(
+        f"- ray: split / one task speed-up {res['ratio_ray_split_vs_one_task']:.2f}x; ranges resumed "
+        f"{res['ray_split'].get('resumed')}; shot lists identical across the four runs: {res['identical_shots']}"
+    )
+    return res
+
+
+def _inputs(paths):
+    from cinemanet.media import discover
+    from cinemanet.media.video import VIDEO_EXTENSIONS
+
+    return list(discover(paths, VIDEO_EXTENSIONS, kind="videos"))
+
+
+# ---------------------------------------------------------------------------------------- sql
+def bench_sql(a) -> dict:
+    """The query language on PostgreSQL: compiled to SQL against the columnar index."""
+    import pgserver
+    from catalog_gen import build_synthetic_catalog
+
+    from cinemanet.catalog import open_catalog
+    from cinemanet.catalog.copy import copy_catalog
+    from cinemanet.search.engine import SearchEngine
+    from cinemanet.search.index import SearchIndex
+
+    tmp = Path(tempfile.mkdtemp(prefix="cn-scale-sql-"))
+    os.environ["CINEMANET_INDEX_DIR"] = str(tmp / "pg-cache")
+    res: dict = {"machine": machine(), "shots": a.shots, "runs": a.runs}
+    srv = pgserver.start(durable=True)
+    try:
+        lite = tmp / "lib.sqlite"
+        build_synthetic_catalog(lite, a.shots, seed=0)
+        url = srv.create_db()
+        copy_catalog(str(lite), url)
+        with open_catalog(url) as cat:
+            t0 = time.perf_counter()
+            idx = SearchIndex(cat, persist=False)
+            idx.refresh()
+            res["index_build_s"] = time.perf_counter() - t0
+            eng, sql = SearchEngine(cat, idx), SearchEngine(cat, where="sql")
+            for name, e in (("index", eng), ("sql", sql)):
+                t = timed(lambda i, e=e: e.search(QUERIES[i % len(QUERIES)], limit=50), a.runs)
+                res[name] = {"query_p50_ms": pct(t, 50), "query_p95_ms": pct(t, 95)}
+                res[name]["per_query_p50_ms"] = {
+                    q: pct(timed(lambda i, e=e, q=q: e.search(q, limit=50), max(3, a.runs // 8)), 50) for q in QUERIES
+                }
+            res["side_table_bytes_per_shot"] = (
+                cat.con.raw.execute("SELECT pg_total_relation_size('shot_search')").fetchone()[0] / a.shots
+            )
+            res["same_answers"] = all(
+                [(h.shot_id, h.score) for h in eng.search(q, limit=50).hits]
+                == [(h.shot_id, h.score) for h in sql.search(q, limit=50).hits]
+                and eng.search(q).total == sql.search(q).total
+                for q in QUERIES
+            )
+    finally:
+        srv.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    i, s = res["index"], res["sql"]
+    print(
+        f"## Query language on PostgreSQL, {a.shots:,} synthetic shots: columnar index vs compiled SQL ({res['machine']})\n"
+    )
+    print("| path | p50 | p95 | to build first |\n|---|---:|---:|---:|")
+    print(
+        f"| columnar index (default) | {i['query_p50_ms']:.1f} ms | {i['query_p95_ms']:.1f} ms | {res['index_build_s']:.1f} s (rows read, no ANN) |"
+    )
+    print(f"| compiled to SQL (`--sql`) | {s['query_p50_ms']:.1f} ms | {s['query_p95_ms']:.1f} ms | nothing |")
+    print(
+        f"\n- same pages and totals on every query: {res['same_answers']}; the SQL path's side table "
+        f"(scores and tags as arrays, GIN on tags): {res['side_table_bytes_per_shot']:.0f} bytes/shot"
+    )
+    for q in QUERIES:
+        print(f"- `{q}`: index {i['per_query_p50_ms'][q]:.1f} ms, SQL {s['per_query_p50_ms'][q]:.1f} ms")
+    return res
 
 
 # ---------------------------------------------------------------------------------- catalog
@@ -353,8 +529,14 @@ def main() -> None:
         "over the matches): the ANN build takes ~11 min per backend at 1M shots on 2 cores.",
     )
     c.add_argument("--name", default="catalog", help="Results file: benchmarks/results/scale-NAME.json.")
+    sp = sub.add_parser("split")
+    sp.add_argument("--seconds", type=float, default=120.0, help="Length of the generated 1080p video.")
+    sp.add_argument("--range-seconds", type=float, default=30.0, help="Split into ranges of about this long.")
+    q = sub.add_parser("sql")
+    q.add_argument("--shots", type=int, default=50_000)
+    q.add_argument("--runs", type=int, default=40)
     a = ap.parse_args()
-    res = bench_engines(a) if a.part == "engines" else bench_catalog(a)
+    res = {"engines": bench_engines, "catalog": bench_catalog, "split": bench_split, "sql": bench_sql}[a.part](a)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"scale-{getattr(a, 'name', a.part)}.json").write_text(json.dumps(res, indent=2, default=str) + "\n")
 

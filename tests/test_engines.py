@@ -219,3 +219,91 @@ def test_joins_a_running_cluster_by_address(clips, tmp_path):
         head.terminate()
         head.wait(timeout=60)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def long_clip(tmp_path_factory):
+    """Cuts, fades and dissolves with a keyframe every 12 frames: split into many ranges."""
+    import numpy as np
+
+    from videos import SyntheticShot, compose, random_transitions, shot_lengths_for, write_video
+
+    d = tmp_path_factory.mktemp("long")
+    rng = np.random.default_rng(3)
+    trs = random_transitions(rng, 8, gradual=True)
+    lengths = shot_lengths_for(trs, rng, 16, 40)
+    frames, _ = compose([SyntheticShot(3000 + i, n, 160, 96) for i, n in enumerate(lengths)], trs)
+    write_video(d / "longclip.mp4", frames, gop=12)
+    synthetic_hard_cuts(d / "short.mp4", n_shots=2, seed=9)  # and a short one, not split
+    return d
+
+
+def test_split_video_on_ray_matches_local_one_pass(ray_cluster, long_clip, tmp_path):
+    from cinemanet.engines import create_engine
+    from cinemanet.video.batch import BatchOptions
+    from cinemanet.media import discover
+    from cinemanet.media.video import VIDEO_EXTENSIONS
+
+    local, remote = tmp_path / "local", tmp_path / "ray"
+    local.mkdir(), remote.mkdir()
+    list(analyze_paths([long_clip], out_dir=local, engine="local"))  # one pass each
+    events = []
+    eng = create_engine("ray")
+    opts = BatchOptions(str(remote), progress=lambda v, d, t: events.append((v, d, t)), split_seconds=2.0)
+    res = list(eng.analyze(list(discover([long_clip], VIDEO_EXTENSIONS, kind="videos")), opts))
+    assert [r.status for r in res] == ["done", "done"]
+    assert _shots(local) == _shots(remote)
+    long = str(long_clip / "longclip.mp4")
+    assert list(eng.splits) == [long] and eng.splits[long]["ranges"] >= 6  # only the long one split
+    mine = [(d, t) for v, d, t in events if v == long]
+    assert {v for v, _, _ in events} == {r.path for r in res}  # one bar per video, ranges summed
+    assert len({t for _, t in mine}) == 1 and mine[-1][0] == mine[-1][1]
+
+
+def test_killed_worker_range_is_retried(ray_cluster, long_clip, tmp_path, monkeypatch):
+    out, marks = tmp_path / "out", tmp_path / "marks"
+    out.mkdir(), marks.mkdir()
+    monkeypatch.setenv("CINEMANET_TEST_RAY_DIE", "longclip")
+    monkeypatch.setenv("CINEMANET_TEST_RAY_DIE_DIR", str(marks))
+    cat = tmp_path / "cat.sqlite"
+    args = ["analyze", str(long_clip), "--engine", "ray", "--split", "2", "--out", str(out)]
+    res = runner.invoke(app, [*args, "--catalog", str(cat), "--format", "jsonl", "--quiet"])
+    assert res.exit_code == 0, res.output
+    # died once at the start of the video's task (before the plan), once half-way through range 1
+    assert sorted(p.name.split(".", 1)[-1] for p in marks.iterdir()) == ["1.range.died", "died"]
+    docs = [json.loads(p.read_text()) for p in sorted(out.glob("*.cinemanet.json"))]
+    with open_catalog(str(cat)) as c:
+        assert c.counts() == (2, sum(len(d["shots"]) for d in docs))
+        assert c.integrity() == []
+    local = tmp_path / "local"
+    local.mkdir()
+    list(analyze_paths([long_clip], out_dir=local, engine="local"))
+    assert _shots(out) == _shots(local)
+
+
+def test_training_features_on_ray_match_local(ray_cluster, tmp_path, monkeypatch):
+    """Training's feature cache computed through the engine: the same rows, in order, an
+    unreadable image reported by path; the cache is written by the driver either way."""
+    import numpy as np
+
+    from cinemanet.training.featurecache import FeatureRun, compute_features
+    from cinemanet.training.sources import Item
+
+    src = sorted((Path(__file__).resolve().parents[1] / "examples" / "images").glob("*.jpg"))[:5]
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"no image")
+    items = [Item(p, "x", f"{i:064x}") for i, p in enumerate([*src, bad])]
+    rows, runs = {}, {}
+    for eng in ("local", "ray"):
+        monkeypatch.setenv("CINEMANET_CACHE", str(tmp_path / eng))
+        runs[eng] = FeatureRun()
+        rows[eng] = compute_features(items, ["measured"], jobs=2, run=runs[eng], engine=eng)
+        assert (tmp_path / eng / "features").is_dir()
+    assert np.array_equal(rows["local"], rows["ray"], equal_nan=True) and rows["ray"].shape[0] == len(items)
+    assert np.isfinite(rows["ray"][:-1]).all() and np.isnan(rows["ray"][-1]).all()
+    assert [p for p, _ in runs["ray"].failed] == [str(bad)]
+
+
+def test_train_ray_address_needs_the_ray_engine(tmp_path):
+    res = runner.invoke(app, ["train", "--dataset", "x", "--out", str(tmp_path / "m"), "--ray-address", "1.2.3.4:1"])
+    assert res.exit_code == 2 and "--ray-address needs --engine ray" in res.output

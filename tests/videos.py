@@ -37,9 +37,17 @@ class Truth:
 
 
 def write_video(
-    path: str | Path, frames: Iterable[np.ndarray], fps: int = 24, crf: int = 20, preset: str = "veryfast"
+    path: str | Path,
+    frames: Iterable[np.ndarray],
+    fps: int = 24,
+    crf: int = 20,
+    preset: str = "veryfast",
+    gop: int | None = None,
+    open_gop: bool = False,
 ) -> int:
-    """Encode RGB frames as H.264 (libx264, yuv420p) with PyAV. Returns the frame count."""
+    """Encode RGB frames as H.264 (libx264, yuv420p) with PyAV. Returns the frame count.
+    ``gop``: a keyframe every this many frames (else x264's own choice); ``open_gop``: B-frames
+    before a keyframe may refer across it (decoding from that keyframe cannot show them)."""
     import av
 
     n = 0
@@ -52,6 +60,9 @@ def write_video(
                 s.width, s.height, s.pix_fmt = w, h, "yuv420p"
                 # threads=1 keeps the bitstream identical from run to run
                 s.options = {"crf": str(crf), "preset": preset, "threads": "1"}
+                if gop:
+                    extra = ":open-gop=1:bframes=3" if open_gop else ""
+                    s.options = {**s.options, "x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0{extra}"}
             for pkt in s.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")):
                 c.mux(pkt)
             n += 1

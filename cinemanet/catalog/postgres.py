@@ -13,10 +13,22 @@ workers import in parallel and only the short insert is serialised. The lock is 
 order, which the search index relies on (newer shots are ``id > max_id``). A dropped
 connection rolls its transaction back on the server; the next call reconnects.
 
-Search: the query language runs on the same columnar index as SQLite (:mod:`cinemanet.search`),
-read from these rows and kept beside it in the user's cache folder, in sync by the same epoch,
-largest id and tombstones. pgvector is detected at connect time and reported by
-``catalog status``; similarity is served by the ANN index in this version either way.
+Search: by default the query language runs on the same columnar index as SQLite
+(:mod:`cinemanet.search`), read from these rows and kept beside it in the user's cache folder, in
+sync by the same epoch, largest id and tombstones; ``search --sql`` (``$CINEMANET_SEARCH=sql``)
+compiles it to SQL and runs it here instead (``search/sql.py``).
+
+pgvector: detected at connect time (``pg_available_extensions``). Where the server has it and
+the catalog is opened read-write, ``CREATE EXTENSION vector`` is run and the embeddings are
+mirrored, as they are stored (int8; cosine ignores the scale), in ``shot_vectors(shot_id, v
+vector(D))`` with an HNSW index (``vector_cosine_ops``): created when the first embeddings
+arrive, filled from ``shots`` inside every import's transaction (rows newer than its largest
+id; deleted shots go by ``ON DELETE CASCADE``), so it cannot fall behind. It is derived data,
+outside the versioned schema: dropping it is harmless, the next write rebuilds it. SQL-side
+similarity (``search --sql --like``) then orders by ``v <=> q`` through the HNSW index;
+without pgvector (and always on the index path) similarity comes from the ANN index beside
+the catalog. This path has not been run against a server with pgvector: Debian's packages
+here do not include it (``tests/test_search_sql.py`` checks the parts that run without it).
 """
 
 from __future__ import annotations
@@ -166,13 +178,18 @@ def _psycopg():
 class PostgresCatalog(Catalog):
     """An open catalog in a PostgreSQL database (see the module's notes)."""
 
+    #: the query language can be compiled to SQL and run here (``search/sql.py``)
+    sql_search = True
+
     schemes = ("postgresql", "postgres")
 
     def __init__(self, url: str, readonly: bool = False):
         super().__init__(Path(redact(url)), readonly)
         self._url = url
         self.path = redact(url)  # type: ignore[assignment]  # named in messages, never a file
-        self.pgvector = False
+        self.pgvector = False  # the server has the extension
+        self.pgvector_ready = False  # ... and this catalog mirrors its embeddings in shot_vectors
+        self.pgvector_note = ""
 
     @property
     def url(self) -> str:
@@ -212,6 +229,8 @@ class PostgresCatalog(Catalog):
                 cat._migrate(con)
                 cat._init_meta(con)
             cat.pgvector = bool(con.execute("SELECT 1 FROM pg_available_extensions WHERE name='vector'").fetchone())
+            if cat.pgvector:
+                cat._setup_pgvector(con)
         except CatalogError:
             cat.close()
             raise
@@ -301,12 +320,95 @@ class PostgresCatalog(Catalog):
             )
         self._space = None
 
+    # --- the search side table ------------------------------------------------------------------
+    def _sync_search(self, con: _Con) -> None:
+        """Bring ``shot_search`` (``search/sql.py``) up to date, in the caller's transaction."""
+        from ..search.sql import SEARCH_TABLE_DDL, search_rows_sql
+
+        if con.execute("SELECT to_regclass('shot_search')").fetchone()[0] is None:
+            for stmt in SEARCH_TABLE_DDL:
+                con.raw.execute(stmt)
+        con.raw.execute(search_rows_sql(len(self.space)))
+
+    def search_table_ready(self) -> bool:
+        """True when ``shot_search`` covers every shot (brought up to date first when writable)."""
+        con = self.con
+
+        def behind() -> bool:
+            r = con.execute(
+                "SELECT to_regclass('shot_search') IS NULL OR (SELECT coalesce(max(id), 0) FROM shots) > "
+                "(SELECT coalesce(max(shot_id), 0) FROM shot_search)"
+            ).fetchone()
+            return bool(r[0])
+
+        if con.execute("SELECT to_regclass('shot_search')").fetchone()[0] is not None and not behind():
+            return True
+        if self.readonly:
+            return False
+        with self._write(con):
+            self._sync_search(con)
+        return True
+
+    # --- pgvector ------------------------------------------------------------------------------
+    def _setup_pgvector(self, con: _Con) -> None:
+        """Use pgvector if this role may (see the module's notes); else say why not."""
+        psycopg = _psycopg()
+        installed = con.execute("SELECT 1 FROM pg_extension WHERE extname='vector'").fetchone()
+        if self.readonly:
+            self.pgvector_ready = bool(installed) and self._vector_table(con) is not None
+            return
+        try:
+            with self._write(con):
+                if not installed:
+                    con.raw.execute("CREATE EXTENSION IF NOT EXISTS vector")
+                self._sync_vectors(con)
+            self.pgvector_ready = True
+        except psycopg.Error as e:
+            self.pgvector_note = f"cannot use it: {_one_line(e)}"
+
+    @staticmethod
+    def _vector_table(con: _Con) -> int | None:
+        """The dimension of ``shot_vectors.v``, or None without the table."""
+        if con.execute("SELECT to_regclass('shot_vectors')").fetchone()[0] is None:
+            return None
+        r = con.execute(
+            "SELECT atttypmod FROM pg_attribute WHERE attrelid = 'shot_vectors'::regclass AND attname = 'v'"
+        ).fetchone()
+        return int(r[0]) if r else None
+
+    def _sync_vectors(self, con: _Con) -> None:
+        """Mirror the embeddings of shots newer than ``shot_vectors``'s largest id (in the
+        caller's transaction); create the table and its HNSW index with the first embeddings."""
+        dim = self._vector_table(con)
+        if dim is None:
+            r = con.execute(
+                "SELECT length(embedding) FROM shots WHERE embedding IS NOT NULL ORDER BY id DESC LIMIT 1"
+            ).fetchone()
+            if r is None:
+                return
+            dim = int(r[0])
+            con.raw.execute(
+                f"CREATE TABLE shot_vectors (shot_id BIGINT PRIMARY KEY REFERENCES shots(id) ON DELETE CASCADE, "
+                f"v vector({dim}) NOT NULL)"
+            )
+            con.raw.execute("CREATE INDEX shot_vectors_hnsw ON shot_vectors USING hnsw (v vector_cosine_ops)")
+        con.raw.execute(
+            f"INSERT INTO shot_vectors(shot_id, v) SELECT s.id, ({int8_array_sql('s.embedding')})::vector "
+            f"FROM shots s WHERE s.embedding IS NOT NULL AND length(s.embedding) = {dim} "
+            f"AND ltrim(encode(s.embedding, 'hex'), '0') <> '' "  # (an all-zero vector has no direction)
+            f"AND s.id > (SELECT coalesce(max(shot_id), 0) FROM shot_vectors)"
+        )
+
     # --- importing -----------------------------------------------------------------------------
     def _store(self, media: dict, rows: list[dict], skip_unchanged: bool) -> tuple[int, int, bool, str | None]:
         psycopg = _psycopg()
         try:
             with self._write() as con:
-                return replace_media(con, media, rows, skip_unchanged, self._insert_media, self._insert_shots)
+                out = replace_media(con, media, rows, skip_unchanged, self._insert_media, self._insert_shots)
+                self._sync_search(con)
+                if self.pgvector_ready:
+                    self._sync_vectors(con)
+                return out
         except psycopg.Error as e:
             raise CatalogError(f"cannot write the catalog {self.path}: {_one_line(e)}") from None
 
@@ -372,6 +474,10 @@ class PostgresCatalog(Catalog):
                     f"greatest((SELECT coalesce(max(id), 0) FROM {table}), 1))"
                 )
             con.execute("UPDATE meta SET value=? WHERE key='epoch'", (uuid.uuid4().hex,))
+            self._space = None  # (the labels are the source's now)
+            self._sync_search(con)
+            if self.pgvector_ready:
+                self._sync_vectors(con)
         self._space = None
 
     @property
@@ -410,9 +516,13 @@ class PostgresCatalog(Catalog):
             "backend": "postgresql",
             "journal_mode": "wal",
             "server": f"{v // 10000}.{v % 10000}",
-            "pgvector": "available (similarity still from the ANN index)"
-            if self.pgvector
-            else "not installed (similarity from the ANN index)",
+            "pgvector": (
+                "in use (HNSW over shot_vectors for search --sql --like; the index path uses the ANN index)"
+                if self.pgvector_ready
+                else f"available, {self.pgvector_note or 'not set up (open the catalog read-write)'}"
+                if self.pgvector
+                else "not installed (similarity from the ANN index)"
+            ),
         }
 
     def integrity(self) -> list[str]:
@@ -423,6 +533,14 @@ class PostgresCatalog(Catalog):
             if r["n"] != r["shot_count"]:
                 out.append(f"{r['path']}: {r['n']} shots stored, {r['shot_count']} expected")
         return out
+
+
+def int8_array_sql(col: str) -> str:
+    """SQL for the int8 embedding in BYTEA column ``col`` as a ``real[]`` (its stored values)."""
+    return (
+        f"(SELECT array_agg(CASE WHEN get_byte({col}, i) > 127 THEN get_byte({col}, i) - 256 "
+        f"ELSE get_byte({col}, i) END ORDER BY i) FROM generate_series(0, length({col}) - 1) i)::real[]"
+    )
 
 
 def _one_line(e: Exception) -> str:

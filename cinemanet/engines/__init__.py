@@ -44,6 +44,15 @@ class Engine:
 
         return tag_files(inputs, model, embeddings=embeddings, jobs=jobs)
 
+    def features(self, jobs: list[tuple], names: tuple[str, ...], workers: int | None = None) -> Iterator:
+        """Head input features (training's feature cache, ``training.featurecache``): for each
+        ``(path, recipe, source_sha256)`` its feature row, None (a generated example that does
+        not apply) or a one-line reason it could not be read; in input order. By default this
+        machine's worker processes."""
+        from ..training.featurecache import local_features
+
+        return local_features(jobs, names, workers)
+
 
 def register_engine(cls: type[Engine]) -> type[Engine]:
     """Class decorator: registers ``cls`` under ``cls.name``."""

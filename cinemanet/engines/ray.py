@@ -15,8 +15,13 @@ the driver does everything after (the catalog import, the output).
   store, no dashboard) and shut down after; with ``--ray-address`` (or ``$RAY_ADDRESS``) the
   cluster is joined, and left running. Every node needs cinemanet installed.
 
-Not done yet: splitting one long video into keyframe-aligned time ranges across workers.
-A video is one task; throughput comes from many videos at once (see docs/SCALING.md).
+- Long videos (at least two ranges of ``split_seconds``, default :data:`SPLIT_SECONDS`) are
+  split at keyframes (``cinemanet.video.split``): the worker that got the video returns the
+  plan, the driver sends each range to an actor (``analyze_range``), stitches the detector
+  outputs at proven hand-over frames (re-running a range from its neighbour's state where
+  none is found) and an actor replays the shot bookkeeping, tags the shots no range tagged,
+  and writes the sidecar: the same shot list as one pass, byte for byte. Ranges report
+  progress under their video, summed into its one bar; a range whose worker dies is retried.
 """
 
 from __future__ import annotations
@@ -36,9 +41,12 @@ if importlib.util.find_spec("ray") is None:
 
 OBJECT_STORE_BYTES = 200 * 1024 * 1024
 MAX_TASK_RETRIES = 3
+#: ranges of about this many seconds, for videos at least twice as long (``--split``)
+SPLIT_SECONDS = 300.0
 PROGRESS_EVERY_S = 0.25
 POLL_S = 0.2
 TAG_CHUNK = 16
+FEATURE_CHUNK = 16
 #: tests only: the worker exits hard on its first attempt at a video whose path contains this text
 _DIE_ENV = "CINEMANET_TEST_RAY_DIE"
 
@@ -47,13 +55,13 @@ class _Progress:
     """Collects progress events from the workers until the driver takes them."""
 
     def __init__(self):
-        self.events: dict[str, tuple[int, int]] = {}
+        self.events: dict[tuple[str, int | None], tuple[int, int]] = {}
 
-    def report(self, video: str, done: int, total: int) -> None:
-        self.events[video] = (done, total)
+    def report(self, video: str, done: int, total: int, part: int | None = None) -> None:
+        self.events[(video, part)] = (done, total)
 
-    def take(self) -> list[tuple[str, int, int]]:
-        out = [(v, d, t) for v, (d, t) in self.events.items()]
+    def take(self) -> list[tuple[str, int | None, int, int]]:
+        out = [(v, p, d, t) for (v, p), (d, t) in self.events.items()]
         self.events.clear()
         return out
 
@@ -74,7 +82,7 @@ class _Worker:
         # by name, not by handle: plain constructor arguments survive an actor's restart
         self.progress = ray.get_actor(progress)
 
-    def run(self, video: str, out_dir: str | None, compress: bool, force: bool, marker: str | None):
+    def run(self, video: str, out_dir: str | None, compress: bool, force: bool, marker: str | None, split: float = 0.0):
         from ..video.batch import process_one
 
         die = os.environ.get(_DIE_ENV)
@@ -89,7 +97,30 @@ class _Worker:
                 last[0] = now
                 self.progress.report.remote(v, done, total)
 
-        return process_one(self.analyzer, video, out_dir, compress, force, progress=report)
+        return process_one(self.analyzer, video, out_dir, compress, force, progress=report, defer_split=split or None)
+
+    def analyze_range(self, plan, spec, marker: str | None = None):
+        """One range of a split video (``video.split.analyze_range``)."""
+        from ..video.split import analyze_range
+
+        die = os.environ.get(_DIE_ENV)
+        last = [0.0]
+
+        def report(done: int, total: int) -> None:
+            if die and marker and spec.k == 1 and die in plan.path and done * 2 >= total and not os.path.exists(marker):
+                open(marker, "w").close()
+                os._exit(1)  # a worker killed mid-range (tests)
+            now = time.monotonic()
+            if now - last[0] >= PROGRESS_EVERY_S or done >= total:
+                last[0] = now
+                self.progress.report.remote(plan.path, done, plan.n_frames, spec.k)
+
+        return analyze_range(self.analyzer, plan, spec, progress=report)
+
+    def finish_split(self, video: str, out_dir: str | None, compress: bool, plan, stitched):
+        from ..video.batch import finish_split
+
+        return finish_split(self.analyzer, video, out_dir, compress, plan, stitched)
 
 
 class _Tagger:
@@ -107,6 +138,18 @@ class _Tagger:
         return [_tag_one(self.net, inp, embeddings) for inp in inputs]
 
 
+class _Features:
+    """Head input features for training's cache: one Perception per actor."""
+
+    def __init__(self):
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+    def run(self, jobs, names):
+        from ..training.featurecache import features_chunk
+
+        return features_chunk(jobs, tuple(names))
+
+
 @register_engine
 class RayEngine(Engine):
     name = "ray"
@@ -115,6 +158,8 @@ class RayEngine(Engine):
     def __init__(self, address: str | None = None, workers: int | None = None):
         self.address = address or os.environ.get("RAY_ADDRESS") or None
         self.workers = workers
+        #: how the last batch's split videos went: path -> {"ranges", "resumed", "handovers"}
+        self.splits: dict[str, dict] = {}
 
     def analyze(self, inputs, opts) -> Iterator:
         from ..video.batch import FileResult
@@ -179,6 +224,68 @@ class RayEngine(Engine):
             if started:
                 ray.shutdown()
 
+    def features(self, jobs, names, workers=None) -> Iterator:
+        """Training's features in chunks of :data:`FEATURE_CHUNK` per task, on actors that keep
+        their Perception (models loaded once); rows come back in input order."""
+        import ray
+
+        jobs = list(jobs)
+        started = self._init()
+        try:
+            cpus = int(ray.cluster_resources().get("CPU", 1))
+            chunks = [jobs[i : i + FEATURE_CHUNK] for i in range(0, len(jobs), FEATURE_CHUNK)]
+            n = max(1, min(len(chunks), self.workers or workers or cpus))
+            cls = ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=MAX_TASK_RETRIES)(_Features)
+            actors = [cls.remote() for _ in range(n)]
+            refs = [actors[k % n].run.remote(c, tuple(names)) for k, c in enumerate(chunks)]
+            for ref in refs:
+                yield from ray.get(ref)
+        finally:
+            if started:
+                ray.shutdown()
+
+    def _split(self, res, actors, opts, pump, marker_dir):
+        """Run a split video's ranges on the actors, stitch them, and have an actor write it."""
+        import ray
+
+        from ..video import split as sp
+
+        plan, n = res.plan, len(actors)
+        t0 = time.perf_counter()
+        plan_ref = ray.put(plan)
+        specs = sp.range_specs(plan)
+        tag = uuid.uuid4().hex[:8]
+        marks = [os.path.join(marker_dir, f"{tag}.{s.k}.range.died") if marker_dir else None for s in specs]
+        refs = [actors[s.k % n].analyze_range.remote(plan_ref, s, marks[s.k]) for s in specs]
+        try:
+            while len(ray.wait(refs, num_returns=len(refs), timeout=POLL_S)[0]) < len(refs):
+                pump()
+            results = ray.get(refs)
+
+            def rerun(spec):
+                ref = actors[spec.k % n].analyze_range.remote(plan_ref, spec, None)
+                while not ray.wait([ref], timeout=POLL_S)[0]:
+                    pump()
+                return ray.get(ref)
+
+            stitched = sp.stitch(plan, results, rerun)
+        except (ray.exceptions.RayTaskError, sp.SplitError) as e:
+            if not isinstance(e, sp.SplitError) and not isinstance(getattr(e, "cause", None), sp.SplitError):
+                raise
+            # this file cannot be split safely: one pass on one worker
+            ref = actors[0].run.remote(res.path, opts.out_dir, opts.compress, True, None, 0.0)
+            while not ray.wait([ref], timeout=POLL_S)[0]:
+                pump()
+            return ray.get(ref)
+        ref = actors[len(specs) % n].finish_split.remote(res.path, opts.out_dir, opts.compress, plan_ref, stitched)
+        while not ray.wait([ref], timeout=POLL_S)[0]:
+            pump()
+        pump()
+        out = ray.get(ref)
+        out.seconds = time.perf_counter() - t0
+        self.splits[res.path] = {"ranges": len(specs), "resumed": stitched.resumed, "handovers": stitched.handovers}
+        return out
+
     def _run(self, inputs, todo, opts) -> Iterator:
         import ray
 
@@ -187,7 +294,10 @@ class RayEngine(Engine):
         started = self._init()
         try:
             cpus = int(ray.cluster_resources().get("CPU", 1))
-            n = max(1, min(len(todo), self.workers or (opts.jobs if opts.jobs > 1 else cpus)))
+            split = SPLIT_SECONDS if opts.split_seconds is None else float(opts.split_seconds)
+            n = max(1, self.workers or (opts.jobs if opts.jobs > 1 else cpus))
+            if not split:  # (a split video keeps every worker busy, whatever the number of videos)
+                n = min(len(todo), n)
             progress_name = f"cinemanet-progress-{uuid.uuid4().hex[:12]}"
             progress = ray.remote(num_cpus=0)(_Progress).options(name=progress_name).remote()
             worker_cls = ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=MAX_TASK_RETRIES)(_Worker)
@@ -202,12 +312,20 @@ class RayEngine(Engine):
             refs = {}
             for k, inp in enumerate(todo):  # round robin: each actor's queue is worked in order
                 marker = os.path.join(marker_dir, f"{k}.died") if marker_dir else None
-                refs[inp.path] = actors[k % n].run.remote(inp.path, opts.out_dir, opts.compress, opts.force, marker)
+                refs[inp.path] = actors[k % n].run.remote(
+                    inp.path, opts.out_dir, opts.compress, opts.force, marker, split
+                )
+            parts: dict[str, dict[int, int]] = {}
 
             def pump() -> None:
                 if opts.progress:
-                    for ev in ray.get(progress.take.remote()):
-                        opts.progress(*ev)
+                    for v, part, d, t in ray.get(progress.take.remote()):
+                        if part is None:
+                            opts.progress(v, d, t)
+                        else:  # a range of a split video: one bar for the video
+                            got = parts.setdefault(v, {})
+                            got[part] = max(got.get(part, 0), d)
+                            opts.progress(v, min(sum(got.values()), t), t)
 
             for inp in inputs:
                 if inp.error:
@@ -218,7 +336,10 @@ class RayEngine(Engine):
                     pump()
                 pump()
                 try:
-                    yield ray.get(ref)
+                    res = ray.get(ref)
+                    if res.status == "split":
+                        res = self._split(res, actors, opts, pump, marker_dir)
+                    yield res
                 except ray.exceptions.RayError as e:  # retries used up: this video fails, the batch goes on
                     msg = (str(e).strip().splitlines() or [type(e).__name__])[-1]
                     yield FileResult(inp.path, "error", error=f"ray worker failed: {msg}"[:300])

@@ -329,6 +329,15 @@ def analyze(
         help="With --engine ray: the cluster to join "
         "(e.g. 10.0.0.5:6379; default $RAY_ADDRESS, else a local Ray for this run).",
     ),
+    split: Optional[float] = typer.Option(
+        None,
+        "--split",
+        metavar="SECONDS",
+        min=0.0,
+        help="Split a video at least twice this long into ranges of about SECONDS at keyframes, "
+        "analysed apart and stitched (the same shots as one pass). Default: 300 with --engine ray, "
+        "never with local; 0: never.",
+    ),
     format: Optional[ShotFormat] = typer.Option(
         None,
         "--format",
@@ -425,6 +434,7 @@ def analyze(
             progress=bars.update,
             detector_options=options,
             stats=stats,
+            split_seconds=split,
         ):
             bars.finish(res.path)
             if res.status != "error" and cat is not None:

@@ -266,6 +266,12 @@ def search_cmd(
     ),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
     catalog: Optional[str] = typer.Option(None, "--catalog", "-c", help=CATALOG_HELP),
+    sql: bool = typer.Option(
+        False,
+        "--sql",
+        help="PostgreSQL catalogs: compile the query to SQL and run it on the server (same answers, "
+        "no search index to build; default $CINEMANET_SEARCH=sql).",
+    ),
 ) -> None:
     """Search the catalog with the query language, optionally ranked by similarity.
 
@@ -286,7 +292,7 @@ def search_cmd(
         if like is not None:
             like_arg = int(like) if like.strip().isdigit() and not os.path.exists(like) else Path(like)
         try:
-            eng = SearchEngine(cat)
+            eng = SearchEngine(cat, where="sql" if sql else None)
             res = eng.search(text, like=like_arg, limit=limit, offset=offset, sort=sort)
         except QueryError as e:
             _err(f"search: {e}")

@@ -239,12 +239,28 @@ def train_cmd(
     seed: int = typer.Option(0, "--seed"),
     base_model: str = typer.Option("default", "--base-model", help="Groups not trained keep this model's predictors."),
     jobs: int = typer.Option(0, "--jobs", "-j", min=0, help="Feature worker processes (0: one per core)."),
+    engine: str = typer.Option(
+        "local", "--engine", help="Where uncached features are computed: local (worker processes) or ray."
+    ),
+    ray_address: Optional[str] = typer.Option(
+        None, "--ray-address", help="With --engine ray: the cluster to join (default $RAY_ADDRESS, else a local Ray)."
+    ),
 ) -> None:
     """Train one multi-task model (a head per group over cached features) on data sets that
     may each label only some groups; writes a model usable with ``cinemanet tag --model``."""
     from ..datasets import DatasetStore
     from ..training.multitask import TrainConfig, train_model
 
+    from ..engines import ENGINES, EngineError
+
+    if ray_address and engine != "ray":
+        _err("--ray-address needs --engine ray")
+        raise typer.Exit(2)
+    try:
+        ENGINES.get_plugin(engine)
+    except Exception as e:  # noqa: BLE001 - an unknown or unavailable engine: its one-line reason
+        _err(f"--engine {engine}: {e}")
+        raise typer.Exit(2)
     dss = _load(DatasetStore(), _csv(dataset))
     cfg = TrainConfig(
         groups=tuple(_groups(_csv(groups))) or None,
@@ -255,7 +271,18 @@ def train_cmd(
         base_model=base_model,
     )
     try:
-        run = train_model(dss, out, cfg, jobs=jobs or None, log=lambda m: typer.echo(m, err=True))
+        run = train_model(
+            dss,
+            out,
+            cfg,
+            jobs=jobs or None,
+            log=lambda m: typer.echo(m, err=True),
+            engine=engine,
+            engine_options={"address": ray_address} if ray_address else None,
+        )
+    except EngineError as e:
+        _err(str(e))
+        raise typer.Exit(1)
     except ValueError as e:
         _err(str(e))
         raise typer.Exit(2)

@@ -119,6 +119,18 @@ def probe_header(path: str | os.PathLike) -> VideoInfo:
         return _info(p, c)
 
 
+def _set_decoder(stream, threads: int, fast: bool) -> None:
+    """Decoder settings, before the first frame is decoded (see :func:`iter_frames` for ``fast``)."""
+    import av
+
+    stream.thread_type = "AUTO"
+    if threads:
+        stream.codec_context.thread_count = threads
+    if fast:
+        stream.codec_context.options = {"skip_loop_filter": "all"}
+        stream.codec_context.flags2 |= av.codec.context.Flags2.fast
+
+
 class VideoSource:
     """An open video: its properties (:attr:`info`, as :func:`probe` gives them) and then its
     frames (:meth:`frames`) from the same open file, so probing and decoding read the header
@@ -133,12 +145,7 @@ class VideoSource:
         try:
             self._base = info = _info(p, c)
             s = self._stream = c.streams.video[0]
-            s.thread_type = "AUTO"
-            if threads:
-                s.codec_context.thread_count = threads
-            if fast:
-                s.codec_context.options = {"skip_loop_filter": "all"}
-                s.codec_context.flags2 |= av.codec.context.Flags2.fast
+            _set_decoder(s, threads, fast)
             self._decoded = c.decode(s)
             try:
                 self._first = next(self._decoded, None)
@@ -320,3 +327,74 @@ def iter_frames(
     """
     with VideoSource(path, threads=threads, fast=fast) as v:
         yield from v.frames(small)
+
+
+def scan_frames(path: str | os.PathLike) -> tuple[list[int], list[int]]:
+    """Every frame's presentation timestamp, in presentation order, and the indices of the
+    keyframes, from the video stream's packets (demuxed, not decoded). Frame ``i`` of
+    :func:`iter_frames` is the one with the ``i``-th smallest timestamp. Raises
+    :class:`VideoReadError` where a packet has no timestamp or two share one (such a file is
+    analysed in one pass)."""
+    import av
+
+    p = Path(path)
+    c = _open(p)
+    try:
+        _info(p, c)
+        s = c.streams.video[0]
+        pts, keys = [], []
+        try:
+            for pk in c.demux(s):
+                if pk.size == 0:
+                    continue  # the demuxer's end-of-stream packet
+                if pk.pts is None:
+                    raise VideoReadError("a packet has no timestamp")
+                pts.append(int(pk.pts))
+                if pk.is_keyframe:
+                    keys.append(int(pk.pts))
+        except av.error.FFmpegError as e:
+            raise VideoReadError(f"cannot read the packets: {_ffmpeg_reason(e)}") from None
+    finally:
+        c.close()
+    order = sorted(pts)
+    if len(set(order)) != len(order):
+        raise VideoReadError("two packets share a timestamp")
+    rank = {t: i for i, t in enumerate(order)}
+    return order, sorted(rank[k] for k in keys)
+
+
+def iter_frames_from(
+    path: str | os.PathLike,
+    key_pts: int | None,
+    index_of: dict[int, int],
+    small: tuple[int, int] = SMALL_SIZE,
+    fast: bool = False,
+) -> Iterator[DecodedFrame]:
+    """Decode from the keyframe whose timestamp is ``key_pts`` (None: from the start) to the
+    end, as :func:`iter_frames` does, each frame numbered by its timestamp (``index_of``, from
+    :func:`scan_frames`). Frames before the keyframe (an open GOP's leading pictures) are
+    left out. Raises :class:`VideoReadError` for a frame whose timestamp is not in
+    ``index_of``."""
+    import av
+
+    p = Path(path)
+    c = _open(p)
+    try:
+        info = _info(p, c)
+        s = c.streams.video[0]
+        _set_decoder(s, 0, fast)
+        tb = info.time_base
+        if key_pts is not None:
+            c.seek(int(key_pts), stream=s, backward=True, any_frame=False)
+        try:
+            for f in c.decode(s):
+                if f.pts is None or f.pts not in index_of:
+                    raise VideoReadError("a decoded frame's timestamp is not a packet's")
+                if key_pts is not None and f.pts < key_pts:
+                    continue
+                rot = (f.rotation or 0) % 360 or info.rotation
+                yield DecodedFrame(index_of[f.pts], float(f.pts * tb), _small_yuv(f, *small), f, rot)
+        except av.error.FFmpegError as e:
+            raise VideoReadError(f"decoding failed: {_ffmpeg_reason(e)}") from None
+    finally:
+        c.close()

@@ -129,22 +129,46 @@ class _Eval:
         raise QueryError(f"cannot evaluate {n!r}")  # pragma: no cover - the parser makes no other nodes
 
 
+SEARCH_WHERE = ("index", "sql")
+
+
 class SearchEngine:
     """Searches one catalog. Thread-safe; call :meth:`refresh` to see catalog changes (the
-    ``search`` calls do not refresh by themselves, so a page of results stays stable)."""
+    ``search`` calls do not refresh by themselves, so a page of results stays stable).
 
-    def __init__(self, catalog: Catalog, index: SearchIndex | None = None):
+    ``where``: ``"index"`` (the default; ``$CINEMANET_SEARCH``) evaluates queries over the
+    columnar index; ``"sql"`` (PostgreSQL catalogs) compiles them to SQL and runs them on the
+    server (``search/sql.py``), same answers, no index to build; only similarity (``like``)
+    then reads the index, built on first use."""
+
+    def __init__(self, catalog: Catalog, index: SearchIndex | None = None, *, where: str | None = None):
         self.cat = catalog
-        self.index = index if index is not None else SearchIndex(catalog)
+        where = where or os.environ.get("CINEMANET_SEARCH") or "index"
+        if where not in SEARCH_WHERE:
+            raise QueryError(f"search where {where!r}: index or sql")
+        if where == "sql" and not getattr(catalog, "sql_search", False):
+            raise QueryError(f"{catalog.path}: queries compile to SQL on PostgreSQL catalogs only")
+        self.where = where
+        self._index = index
         self._lock = threading.RLock()
         self._media_cache: dict[str, np.ndarray] = {}
         self.embedder = ImageEmbedder()
-        self.index.refresh()
+        if where == "index" or index is not None:
+            self.index.refresh()
+
+    @property
+    def index(self) -> SearchIndex:
+        with self._lock:
+            if self._index is None:
+                self._index = SearchIndex(self.cat)
+                self._index.refresh()
+            return self._index
 
     def refresh(self) -> None:
         """Pick up catalog changes (new, removed or moved media)."""
         with self._lock:
-            self.index.refresh()
+            if self._index is not None:
+                self._index.refresh()
             self._media_cache.clear()  # paths change on relink without touching shots
 
     # --- public --------------------------------------------------------------------------------
@@ -158,6 +182,11 @@ class SearchEngine:
         ``time``, with an optional ``:asc``/``:desc``) overrides a ``sort:`` in the query.
         Raises :class:`QueryError` (with ``suggestions``) for a query or ``like`` it cannot use.
         """
+        if self.where == "sql" and (like is None or getattr(self.cat, "pgvector_ready", False)):
+            from .sql import search_sql
+
+            qv = self._like_vector(like) if like is not None else None
+            return search_sql(self.cat, query, limit=limit, offset=offset, sort=sort, like_vector=qv)
         t0 = time.perf_counter()
         q = parse(query or "")
         notes = list(q.notes)
@@ -302,6 +331,11 @@ class SearchEngine:
             a = self._media_cache[text] = np.array(self.cat.media_ids_matching(text), np.int32)
         return a
 
+    def _dim(self) -> int:
+        if self.where == "sql" and getattr(self.cat, "pgvector_ready", False):
+            return self.cat._vector_table(self.cat.con) or 0  # (no index to build for it)
+        return self.index.dim
+
     def _like_vector(self, like) -> np.ndarray:
         if isinstance(like, np.ndarray) or (
             isinstance(like, (list, tuple)) and like and isinstance(like[0], (int, float))
@@ -329,8 +363,9 @@ class SearchEngine:
         norm = float(np.linalg.norm(v))
         if norm == 0:
             raise QueryError(f"{what}: the embedding is all zeros")
-        if self.index.dim and len(v) != self.index.dim:
-            raise QueryError(f"{what}: embedding has {len(v)} values, the catalog's have {self.index.dim}")
+        dim = self._dim()
+        if dim and len(v) != dim:
+            raise QueryError(f"{what}: embedding has {len(v)} values, the catalog's have {dim}")
         return (v / norm).astype(np.float32)
 
 
@@ -352,9 +387,14 @@ def _top(key: np.ndarray, ids: np.ndarray, k: int) -> np.ndarray:
     n = len(key)
     if k < n // 4:
         cand = np.argpartition(key, k)[: k + 1] if k < n else np.arange(n)
-        # widen to every tie of the k-th value, so paging is deterministic
+        # every value below the k-th, and of its ties those of the smallest ids: the same page
+        # as a full sort by (key, id), however many shots tie (the SQL path orders so too)
         kth = key[cand].max()
-        cand = np.flatnonzero(key <= kth) if np.count_nonzero(key <= kth) < 4 * k + 64 else cand
+        less, ties = np.flatnonzero(key < kth), np.flatnonzero(key == kth)
+        need = k - len(less)
+        if len(ties) > need:
+            ties = ties[np.argpartition(ids[ties], need - 1)[:need]] if need > 0 else ties[:0]
+        cand = np.concatenate([less, ties])
     else:
         cand = np.arange(n)
     order = cand[np.lexsort((ids[cand], key[cand]))]

@@ -68,15 +68,37 @@ def _one(job) -> np.ndarray | str | None:
     return build_features(ev, _worker["names"])
 
 
+def local_features(jobs: list[tuple], names: tuple[str, ...], workers: int | None = None):
+    """``jobs`` in ``workers`` processes of this machine (the local engine's way)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    ctx = mp.get_context("spawn")
+    with ProcessPoolExecutor(
+        workers or os.cpu_count() or 1, mp_context=ctx, initializer=_init, initargs=(names,)
+    ) as pool:
+        yield from pool.map(_one, jobs, chunksize=8)
+
+
+def features_chunk(jobs: list[tuple], names: tuple[str, ...]) -> list:
+    """``jobs`` in this process (an engine's worker: the Perception is built once per names)."""
+    if _worker.get("names") != tuple(names):
+        _init(tuple(names))
+    return [_one(j) for j in jobs]
+
+
 def compute_features(
     items: Sequence[Item],
     names: Sequence[str],
     jobs: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     run: FeatureRun | None = None,
+    engine: str = "local",
+    engine_options: dict | None = None,
 ) -> np.ndarray:
     """Features for ``items`` (rows in the same order); unreadable images give NaN rows and
-    a warning naming each (also listed in ``run.failed``)."""
+    a warning naming each (also listed in ``run.failed``). ``engine`` computes the missing ones
+    (``local``: this machine's processes; ``ray``: a Ray cluster, ``engine_options`` e.g.
+    ``{"address": ...}``); the cache is written here, the same whichever engine."""
     run = run if run is not None else FeatureRun()
     names = tuple(names)
     store = cache_dir() / "features" / f"{'+'.join(names)}-v{FEATURES_VERSION}.npz"
@@ -86,24 +108,22 @@ def compute_features(
             cached = dict(zip(z["sha"].tolist(), z["x"]))
     todo = [it for it in dict((it.sha256, it) for it in items).values() if it.sha256 not in cached]
     if todo:
-        jobs = jobs or os.cpu_count() or 1
-        t0 = time.perf_counter()
-        from concurrent.futures import ProcessPoolExecutor
+        from ..engines import create_engine
 
-        ctx = mp.get_context("spawn")
-        with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init, initargs=(names,)) as pool:
-            jobs_ = [(str(it.path), it.recipe, it.source_sha256) for it in todo]
-            for i, (it, x) in enumerate(zip(todo, pool.map(_one, jobs_, chunksize=8))):
-                if isinstance(x, str):
-                    log.warning("%s: cannot compute features: %s", it.path, x)
-                    run.failed.append((str(it.path), x))
-                    x = None
-                # a generated example that does not apply is cached as NaN, so it is not retried
-                cached[it.sha256] = x if x is not None else (np.nan if it.recipe is not None else None)
-                if cached[it.sha256] is None:
-                    del cached[it.sha256]
-                if progress:
-                    progress(i + 1, len(todo))
+        t0 = time.perf_counter()
+        eng = create_engine(engine, **(engine_options or {}))
+        jobs_ = [(str(it.path), it.recipe, it.source_sha256) for it in todo]
+        for i, (it, x) in enumerate(zip(todo, eng.features(jobs_, names, jobs), strict=True)):
+            if isinstance(x, str):
+                log.warning("%s: cannot compute features: %s", it.path, x)
+                run.failed.append((str(it.path), x))
+                x = None
+            # a generated example that does not apply is cached as NaN, so it is not retried
+            cached[it.sha256] = x if x is not None else (np.nan if it.recipe is not None else None)
+            if cached[it.sha256] is None:
+                del cached[it.sha256]
+            if progress:
+                progress(i + 1, len(todo))
         run.computed = len(todo)
         run.rate = len(todo) / (time.perf_counter() - t0)
         store.parent.mkdir(parents=True, exist_ok=True)

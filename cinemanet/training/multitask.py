@@ -123,7 +123,9 @@ def merged_examples(datasets: Sequence[Dataset], config: TrainConfig) -> tuple[l
     return out, info
 
 
-def _features(examples: list[Example], config: TrainConfig, jobs, log) -> tuple[dict[str, np.ndarray], dict]:
+def _features(
+    examples: list[Example], config: TrainConfig, jobs, log, engine: str = "local", engine_options: dict | None = None
+) -> tuple[dict[str, np.ndarray], dict]:
     by_inputs: dict[tuple[str, ...], list[Example]] = {}
     for e in examples:
         by_inputs.setdefault(config.inputs_for(e.group), []).append(e)
@@ -132,7 +134,9 @@ def _features(examples: list[Example], config: TrainConfig, jobs, log) -> tuple[
     for inputs, exs in by_inputs.items():
         t0 = time.perf_counter()
         run = FeatureRun()
-        X = compute_features([e.item for e in exs], inputs, jobs=jobs, run=run)
+        X = compute_features(
+            [e.item for e in exs], inputs, jobs=jobs, run=run, engine=engine, engine_options=engine_options
+        )
         rates["+".join(inputs)] = run.rate
         log(f"features {'+'.join(inputs)}: {len(exs)} examples in {time.perf_counter() - t0:.1f}s")
         for e, x in zip(exs, X):
@@ -146,9 +150,12 @@ def train_model(
     config: TrainConfig | None = None,
     jobs: int | None = None,
     log: Callable[[str], None] = print,
+    engine: str = "local",
+    engine_options: dict | None = None,
 ) -> dict:
     """Train heads for every requested group and write a complete model folder to ``out_dir``:
-    ``model.yaml`` (usable with ``cinemanet tag --model``), ``heads/<group>.npz`` and ``run.json``."""
+    ``model.yaml`` (usable with ``cinemanet tag --model``), ``heads/<group>.npz`` and ``run.json``.
+    ``engine``: where missing features are computed (``local``, ``ray``; see ``compute_features``)."""
     config = config or TrainConfig()
     t_start = time.perf_counter()
     out_dir = Path(out_dir)
@@ -157,7 +164,7 @@ def train_model(
         log("focus: no --deep-focus-from data set, so the head learns shallow vs out only and never answers deep")
     if not examples:
         raise ValueError("no labelled examples for the requested groups")
-    feats, rates = _features(examples, config, jobs, log)
+    feats, rates = _features(examples, config, jobs, log, engine, engine_options)
     bad = sorted(
         {
             str(e.item.path)

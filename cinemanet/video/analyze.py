@@ -280,6 +280,66 @@ class _ProcessTagger:
             self.proc.kill()
 
 
+class ShotBook:
+    """The shots of one pass over a video: candidates for sampling, the open shot, and each
+    shot closed as its end boundary comes in (its samples picked and handed to ``submit``).
+
+    It reads only frame indices (``f.index``), the frames' times and the boundaries, so the
+    same code serves a real pass (``VideoAnalyzer.analyze_video``), a split range's pass and
+    the replay that stitches split ranges (``video.split``), which therefore pick exactly the
+    samples an unsplit pass picks. ``start``: the first frame of the open shot;
+    ``skip_first``: the first shot began before ``start`` (a range's warm-up), so it is
+    neither sampled nor submitted.
+    """
+
+    def __init__(self, fps, submit: Callable[[int, list], None], start: int = 0, times=None, skip_first: bool = False):
+        self.skip_first = skip_first
+        self.fps = fps
+        self.submit = submit
+        self.times = times if times is not None else array("d")
+        self.cands = _Candidates()
+        self.recent: deque = deque(maxlen=RECENT_FRAMES)
+        self.start, self.incoming = start, None  # the open shot: first frame, and the boundary that began it
+        self.number = 0
+        self.jobs: dict[int, _ShotJob] = {}
+
+    def frame(self, f) -> None:
+        self.recent.append(f)
+        self.cands.add(f)
+
+    def boundaries(self, bs, now: int) -> None:
+        """Boundaries reported after frame ``now`` was fed."""
+        for b in bs:
+            if self.start < b.frame <= now:
+                self.close(b.frame - 1, b)
+
+    def close(self, end: int, boundary: Boundary | None) -> None:
+        start, number, times = self.start, self.number, self.times
+        if number == 0 and self.skip_first:
+            self.cands.take(start, end)
+            self.number += 1
+            if boundary is not None:
+                self.start, self.incoming = boundary.frame, boundary
+            return
+        span = set()
+        for b in (self.incoming, boundary):
+            if b is not None and b.kind != "cut":
+                span.update(range(b.start, b.end + 1))
+        mine = self.cands.take(start, end) or [c for c in self.recent if start <= c.index <= end]
+        if not mine:
+            raise VideoReadError(f"internal error: no frame kept for shot {number} (frames {start}-{end})")
+        clean = [c for c in mine if c.index not in span] or mine  # avoid mid-transition frames
+        dur = times[end] - times[start] + (1.0 / float(self.fps))
+        picked = _pick(clean, samples_for(dur, end - start + 1))
+        mid = len(picked) // 2
+        ordered = [picked[mid]] + picked[:mid] + picked[mid + 1 :]  # the middle one first
+        self.jobs[number] = _ShotJob(number, start, end, self.incoming, picked)
+        self.submit(number, ordered)
+        self.number += 1
+        if boundary is not None:
+            self.start, self.incoming = boundary.frame, boundary
+
+
 class VideoAnalyzer:
     """Turns a video file into a ``cinemanet.video/1`` sidecar document.
 
@@ -296,6 +356,8 @@ class VideoAnalyzer:
         tagging: str = "thread",
         model: str = "default",
         detector_options: dict | None = None,
+        split_seconds: float | None = None,
+        split_align: str = "keyframe",
     ):
         if tagging not in ("thread", "process"):
             raise ValueError("tagging must be 'thread' or 'process'")
@@ -307,6 +369,10 @@ class VideoAnalyzer:
         self.embeddings = embeddings
         self.fast_decode = fast_decode
         self.tagging = tagging
+        #: videos of at least two ranges of this length are split at keyframes, analysed range
+        #: by range and stitched (``video.split``): the same document as one pass
+        self.split_seconds = split_seconds
+        self.split_align = split_align
         self._tagger: _ProcessTagger | None = None
 
     def close(self) -> None:
@@ -376,6 +442,23 @@ class VideoAnalyzer:
             with VideoSource(p, fast=self.fast_decode) as own:
                 return self.analyze_video(p, progress, source=own, sha256=sha256, stats=stats)
         info = source.info
+        if self.split_seconds and stats is None:
+            from . import split
+
+            plan = split.plan(
+                p,
+                split.range_frames(self.split_seconds, info),
+                align=self.split_align,
+                info=info,
+                detector=self.detector_name,
+                detector_options=self.detector_options,
+            )
+            if plan is not None:
+                plan.sha256 = sha256
+                try:
+                    return split.analyze_split(self, plan, progress)
+                except split.SplitError:
+                    pass  # analysed in one pass below
         detector = create_detector(self.detector_name, **self.detector_options)
         writer = None
         if stats is not None:
@@ -384,38 +467,16 @@ class VideoAnalyzer:
             writer = StatsWriter(stats, detector.stats_columns)
             detector.stats_sink = writer
         apath = str(p.absolute())
-        tagger = self._process_tagger() if self.tagging == "process" else _ThreadTagger(self.net, self.embeddings)
-        jobs: dict[int, _ShotJob] = {}
+        tagger = self._new_tagger()
 
-        times = array("d")  # one float per frame: presentation time
-        motion = array("f")  # one float per frame: mean abs luma change from the previous frame
-        cands = _Candidates()
-        recent: deque[DecodedFrame] = deque(maxlen=RECENT_FRAMES)
-        start, incoming = 0, None  # the open shot: first frame, and the boundary that began it
-        number = 0
+        def submit(number: int, ordered: list[DecodedFrame]) -> None:
+            tagger.submit(number, [f.working_frame(info.width, info.height, apath) for f in ordered])
+
+        shots = ShotBook(info.fps, submit)
+        times, motion = shots.times, array("f")  # per frame: time; mean abs luma change from the previous one
         prev_y = None
         expected = max(info.frame_count, 1)
         last = -1
-
-        def close(end: int, boundary: Boundary | None) -> None:
-            nonlocal start, incoming, number
-            span = set()
-            for b in (incoming, boundary):
-                if b is not None and b.kind != "cut":
-                    span.update(range(b.start, b.end + 1))
-            mine = cands.take(start, end) or [c for c in recent if start <= c.index <= end]
-            if not mine:
-                raise VideoReadError(f"internal error: no frame kept for shot {number} (frames {start}-{end})")
-            clean = [c for c in mine if c.index not in span] or mine  # avoid mid-transition frames
-            dur = times[end] - times[start] + (1.0 / float(info.fps))
-            picked = _pick(clean, samples_for(dur, end - start + 1))
-            mid = len(picked) // 2
-            ordered = [picked[mid]] + picked[:mid] + picked[mid + 1 :]  # the middle one first
-            jobs[number] = _ShotJob(number, start, end, incoming, picked)
-            tagger.submit(number, [f.working_frame(info.width, info.height, apath) for f in ordered])
-            number += 1
-            if boundary is not None:
-                start, incoming = boundary.frame, boundary
 
         ok = False
         try:
@@ -428,31 +489,37 @@ class VideoAnalyzer:
                 y = f.small[..., 0]
                 motion.append(float(cv2.absdiff(y, prev_y).mean()) / 255.0 if prev_y is not None else 0.0)
                 prev_y = y
-                recent.append(f)
-                cands.add(f)
-                for b in detector.process(f.index, f.time, f.small):
-                    if start < b.frame <= f.index:
-                        close(b.frame - 1, b)
+                shots.frame(f)
+                shots.boundaries(detector.process(f.index, f.time, f.small), f.index)
                 last = f.index
                 if progress and f.index % 24 == 0:
                     progress(f.index + 1, expected)
-            for b in detector.flush():
-                if start < b.frame <= last:
-                    close(b.frame - 1, b)
+            shots.boundaries(detector.flush(), last)
             if last >= 0 and not tagger.failure:
-                close(last, None)
+                shots.close(last, None)
             ok = True
         finally:
             if writer is not None:
                 writer.close(ok)
             if not ok and isinstance(tagger, _ThreadTagger):
                 tagger.stop()  # a process tagger carries on with the next video
+        number = shots.number
         done = tagger.finish(number)
         if progress:
             progress(last + 1, last + 1)
         return self._document(
-            p, info, [done[i] for i in range(number)], [jobs[i] for i in range(number)], times, motion, last + 1, sha256
+            p,
+            info,
+            [done[i] for i in range(number)],
+            [shots.jobs[i] for i in range(number)],
+            times,
+            motion,
+            last + 1,
+            sha256,
         )
+
+    def _new_tagger(self):
+        return self._process_tagger() if self.tagging == "process" else _ThreadTagger(self.net, self.embeddings)
 
     # --- the document --------------------------------------------------------------------------
     def _document(
@@ -525,4 +592,4 @@ def _transition(b: Boundary | None, times, t0: float, n_frames: int, frame_dur: 
     )
 
 
-__all__ = ["VideoAnalyzer", "file_sha256", "dominant_colors", "samples_for"]
+__all__ = ["ShotBook", "VideoAnalyzer", "file_sha256", "dominant_colors", "samples_for"]

@@ -34,6 +34,7 @@ class FileResult:
     video: Video | None = None  # the typed record (done)
     seconds: float = 0.0
     frames: int = 0
+    plan: object | None = None  # status "split": a ``video.split.SplitPlan`` for the engine to run
 
 
 # progress events: (path, frames done, frames expected)
@@ -80,7 +81,11 @@ def process_one(
     force: bool,
     progress: ProgressEvent | None = None,
     stats: str | None = None,
+    defer_split: float | None = None,
 ) -> FileResult:
+    """Analyse one video and write its sidecar (or report it up to date, or its error).
+    ``defer_split`` (seconds, engines that run ranges themselves): a video long enough to split
+    is not analysed here; the result has status "split" and the plan (``video.split``)."""
     t0 = time.perf_counter()
     p = Path(video)
     out = Path(out_dir) if out_dir else None
@@ -93,45 +98,90 @@ def process_one(
         target = sidecar_path(p, out, compress)
         # opened (and so probed) first: clear errors for unreadable input before anything else
         with VideoSource(p, fast=analyzer.fast_decode) as source:
+            info = source.info
             _check_writable(target.parent)
+            if defer_split and stats is None:
+                from . import split
+
+                plan = split.plan(
+                    p,
+                    split.range_frames(defer_split, info),
+                    align=analyzer.split_align,
+                    info=info,
+                    detector=analyzer.detector_name,
+                    detector_options=analyzer.detector_options,
+                )
+                if plan is not None:
+                    plan.sha256 = hashed.get("sha256")
+                    return FileResult(video, "split", str(target), plan=plan, frames=plan.n_frames)
             cb = (lambda done, total: progress(video, done, total)) if progress else None
             video_rec = analyzer.analyze_video(p, cb, source=source, sha256=hashed.get("sha256"), stats=stats)
-        doc = video_rec.to_dict()
-        remove_stale_temporaries(target)
-        try:
-            write_sidecar(doc, target)
-        except PermissionError:
-            raise VideoReadError(f"cannot write the sidecar: permission denied in {target.parent}") from None
-        except OSError as e:
-            raise VideoReadError(f"cannot write the sidecar: {e.strerror or e}") from None
-        for other in (sidecar_path(p, out, not compress),):  # one sidecar per video
-            if other.exists():
-                other.unlink()
-        return FileResult(
-            video,
-            "done",
-            str(target),
-            doc=doc,
-            video=video_rec,
-            seconds=time.perf_counter() - t0,
-            frames=doc["video"]["frame_count"],
-        )
+        return _written(video, video_rec, target, out, compress, t0)
     except VideoReadError as e:
         return FileResult(video, "error", error=str(e), seconds=time.perf_counter() - t0)
     except Exception as e:  # noqa: BLE001 - a bug must not sink the batch; reported with its place
-        tb = traceback.extract_tb(e.__traceback__)[-1]
-        return FileResult(
-            video,
-            "error",
-            error=f"internal error: {type(e).__name__}: {e} ({Path(tb.filename).name}:{tb.lineno})".splitlines()[0],
-            seconds=time.perf_counter() - t0,
+        return _internal_error(video, e, t0)
+
+
+def finish_split(
+    analyzer: VideoAnalyzer, video: str, out_dir: str | None, compress: bool, plan, stitched
+) -> FileResult:
+    """A split video's sidecar from its stitched ranges (``video.split.finish``), written as
+    :func:`process_one` writes it."""
+    from . import split
+
+    t0 = time.perf_counter()
+    p = Path(video)
+    out = Path(out_dir) if out_dir else None
+    try:
+        return _written(
+            video, split.finish(analyzer, plan, stitched), sidecar_path(p, out, compress), out, compress, t0
         )
+    except VideoReadError as e:
+        return FileResult(video, "error", error=str(e), seconds=time.perf_counter() - t0)
+    except Exception as e:  # noqa: BLE001 - as in process_one
+        return _internal_error(video, e, t0)
+
+
+def _internal_error(video: str, e: Exception, t0: float) -> FileResult:
+    tb = traceback.extract_tb(e.__traceback__)[-1]
+    return FileResult(
+        video,
+        "error",
+        error=f"internal error: {type(e).__name__}: {e} ({Path(tb.filename).name}:{tb.lineno})".splitlines()[0],
+        seconds=time.perf_counter() - t0,
+    )
+
+
+def _written(video: str, video_rec: Video, target: Path, out: Path | None, compress: bool, t0: float) -> FileResult:
+    """Write the sidecar of a finished video; its :class:`FileResult`."""
+    p = Path(video)
+    doc = video_rec.to_dict()
+    remove_stale_temporaries(target)
+    try:
+        write_sidecar(doc, target)
+    except PermissionError:
+        raise VideoReadError(f"cannot write the sidecar: permission denied in {target.parent}") from None
+    except OSError as e:
+        raise VideoReadError(f"cannot write the sidecar: {e.strerror or e}") from None
+    for other in (sidecar_path(p, out, not compress),):  # one sidecar per video
+        if other.exists():
+            other.unlink()
+    return FileResult(
+        video,
+        "done",
+        str(target),
+        doc=doc,
+        video=video_rec,
+        seconds=time.perf_counter() - t0,
+        frames=doc["video"]["frame_count"],
+    )
 
 
 _worker: dict = {}
 
 
-def _init(detector: str, embeddings: bool, events, options: dict | None = None) -> None:
+def _init(detector: str, embeddings: bool, events, options: dict | None = None, split: float | None = None) -> None:
     from .lifeline import watch_parent
 
     watch_parent()
@@ -139,7 +189,7 @@ def _init(detector: str, embeddings: bool, events, options: dict | None = None) 
     from ..api import CinemaNet
 
     _worker["analyzer"] = VideoAnalyzer(
-        CinemaNet(threads=1), detector=detector, embeddings=embeddings, detector_options=options
+        CinemaNet(threads=1), detector=detector, embeddings=embeddings, detector_options=options, split_seconds=split
     )
     _worker["events"] = events
 
@@ -166,6 +216,9 @@ class BatchOptions:
     analyzer: VideoAnalyzer | None = None  # reuse this one (single-process runs)
     detector_options: dict | None = None  # validated (``detectors.parse_options``)
     stats: str | None = None  # a CSV of per-frame detector scores (one video only)
+    #: split videos of at least two ranges of this many seconds (``video.split``); None: the
+    #: engine's default (local: never; ray: ``engines.ray.SPLIT_SECONDS``), 0: never
+    split_seconds: float | None = None
 
 
 def analyze_paths(
@@ -183,11 +236,13 @@ def analyze_paths(
     detector_options: dict | None = None,
     stats: str | os.PathLike | None = None,
     engine_options: dict | None = None,
+    split_seconds: float | None = None,
 ) -> Iterator[FileResult]:
     """Analyse every video under ``paths`` (or these already discovered :class:`Input` s);
     yields one :class:`FileResult` per input, in order. ``detector_options``: validated
     options (``detectors.parse_options``); ``stats``: a CSV of per-frame detector scores (one
-    video only); ``engine_options`` go to the engine (for ``ray``: ``address``)."""
+    video only); ``engine_options`` go to the engine (for ``ray``: ``address``); ``split_seconds``:
+    split long videos into ranges of about this length (see :class:`BatchOptions`)."""
     from ..engines import create_engine
 
     paths = list(paths)
@@ -206,6 +261,7 @@ def analyze_paths(
         analyzer,
         detector_options,
         str(stats) if stats is not None else None,
+        split_seconds,
     )
     if opts.stats is not None and sum(i.error is None for i in inputs) > 1:
         raise ValueError("a stats file is written for one video at a time")
@@ -217,7 +273,11 @@ def run_serial(inputs: list[Input], o: BatchOptions) -> Iterator[FileResult]:
     tagging use both cores)."""
     own = o.analyzer is None
     analyzer = o.analyzer or VideoAnalyzer(
-        detector=o.detector, embeddings=o.embeddings, tagging="process", detector_options=o.detector_options
+        detector=o.detector,
+        embeddings=o.embeddings,
+        tagging="process",
+        detector_options=o.detector_options,
+        split_seconds=o.split_seconds or None,
     )
     try:
         for inp in inputs:
@@ -233,11 +293,22 @@ def run_serial(inputs: list[Input], o: BatchOptions) -> Iterator[FileResult]:
 def run_pool(inputs: list[Input], o: BatchOptions) -> Iterator[FileResult]:
     """``o.jobs`` worker processes, one video each at a time."""
     return _pool(
-        inputs, o.out_dir, o.compress, o.detector, o.jobs, o.force, o.embeddings, o.progress, o.detector_options
+        inputs,
+        o.out_dir,
+        o.compress,
+        o.detector,
+        o.jobs,
+        o.force,
+        o.embeddings,
+        o.progress,
+        o.detector_options,
+        o.split_seconds or None,
     )
 
 
-def _pool(inputs, out, compress, detector, jobs, force, embeddings, progress, options=None) -> Iterator[FileResult]:
+def _pool(
+    inputs, out, compress, detector, jobs, force, embeddings, progress, options=None, split=None
+) -> Iterator[FileResult]:
     from concurrent.futures import ProcessPoolExecutor
 
     from multiprocessing.managers import SyncManager
@@ -265,7 +336,7 @@ def _pool(inputs, out, compress, detector, jobs, force, embeddings, progress, op
     th.start()
     try:
         pool = ProcessPoolExecutor(
-            jobs, mp_context=ctx, initializer=_init, initargs=(detector, embeddings, events, options)
+            jobs, mp_context=ctx, initializer=_init, initargs=(detector, embeddings, events, options, split)
         )
         try:
             futures = {}

@@ -133,6 +133,18 @@ class ShotDetector:
         """End of video: boundaries still pending."""
         return []
 
+    #: True if :meth:`sync_state` is implemented: a long video may then be split into
+    #: ranges analysed apart (``cinemanet.video.split``)
+    splittable: ClassVar[bool] = False
+
+    def sync_state(self) -> bytes | None:
+        """A digest of the state that decides every later output, comparable between two
+        detectors fed the same frames from different starting points (the caller's frame
+        indices, not counts of frames seen), or None where not known yet. Two detectors with
+        equal digests after frame ``i`` report the same boundaries from there on, whatever
+        each saw before: that is how split ranges are stitched exactly."""
+        return None
+
 
 def register_detector(cls: type[ShotDetector]) -> type[ShotDetector]:
     """Class decorator: registers ``cls`` under ``cls.name`` (a second detector of that name is an error)."""
@@ -211,6 +223,14 @@ class _MinShot(ShotDetector):
         out = self._keep(self.inner.flush())
         self.last = 0
         return out
+
+    @property
+    def splittable(self) -> bool:  # type: ignore[override]
+        return self.inner.splittable
+
+    def sync_state(self):
+        inner = self.inner.sync_state()
+        return None if inner is None else inner + self.last.to_bytes(8, "little", signed=True)
 
 
 def create_detector(name: str, **params) -> ShotDetector:

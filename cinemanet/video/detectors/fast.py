@@ -42,6 +42,8 @@ fade or a dissolve is still open.
 
 from __future__ import annotations
 
+import hashlib
+import pickle
 from dataclasses import replace
 from statistics import median
 
@@ -225,7 +227,7 @@ class FastDetector(ShotDetector):
             slice(int(h * 0.3), max(int(h * 0.7), int(h * 0.3) + 1)),
             slice(int(w * 0.15), max(int(w * 0.85), int(w * 0.15) + 1)),
         )
-        self._cut_next = 1  # next candidate cut to evaluate (internal frame number)
+        self._cut_next = self._first + 1  # next candidate cut to evaluate (internal frame number)
         self._cut_pending: tuple[int, float, int] | None = None  # (frame, strength, index) awaiting min_gap
         self._diss: list[tuple] = []  # cluster of (c, h, linearity, change, index c-h, index c, index c+h)
         self._diss_hi = 0
@@ -237,14 +239,52 @@ class FastDetector(ShotDetector):
 
     def reset(self) -> None:
         """Forget everything seen (start a new video)."""
-        self._n = 0
+        self._first = None
+
+    # ------------------------------------------------------------------ split ranges
+
+    splittable = True
+
+    def sync_state(self) -> bytes | None:
+        """A digest of everything that decides this detector's future output (see
+        :meth:`ShotDetector.sync_state`); None until the ring holds only frames it was fed.
+
+        Left out, because no later decision reads them: the frame of the first frame fed, a
+        finished fade's record (replaced when the next one starts), a closed dissolve
+        cluster's reach, and the "dissolve through a colour" marks of boundaries already
+        released."""
+        if getattr(self, "_first", None) is None or self._n - self._first <= self._R:
+            return None
+        fade = None
+        if self._fade_state != "idle":
+            fade = {k: (v.tobytes() if isinstance(v, np.ndarray) else v) for k, v in self._fade.items()}
+        queued = {(b.frame, b.start, b.end) for b, _, _ in self._out}
+        state = (
+            self._n,
+            self._cut_next,
+            self._cut_pending,
+            self._diss,
+            self._diss_hi if self._diss else None,
+            self._fade_state,
+            fade,
+            self._out,
+            self._hold_from,
+            sorted(x for x in self._flat if x in queued),
+            *(a.tobytes() for a in (self._frames, self._blocks, self._coarse, self._d1, self._d1b, self._stat)),
+            self._index.tobytes(),
+        )
+        return hashlib.blake2b(pickle.dumps(state, protocol=4), digest_size=16).digest()
 
     # ------------------------------------------------------------------ feed
 
     def process(self, index: int, time: float, small: np.ndarray) -> list[Boundary]:
-        n = getattr(self, "_n", 0)  # frames seen
-        if n == 0:
+        if getattr(self, "_first", None) is None:
+            # internal frame numbers are the caller's indices: a detector started part-way
+            # through a video (a split range's warm-up) numbers its ring slots as one that saw
+            # the whole video, so the two states can be compared (``sync_state``)
+            self._first = self._n = int(index)
             self._setup(small)
+        n = self._n
         R = self._R
         s = n % R
         fr = self._frames[s]
@@ -260,8 +300,8 @@ class FastDetector(ShotDetector):
         if cm.size == 1:  # grey input: no chroma
             cm, csd = np.array([cm[0], 128.0, 128.0]), np.array([csd[0], 0.0, 0.0])
         self._stat[s] = (m[0, 0], sd[0, 0], cm[0], csd[0], cm[1], cm[2], csd[1], csd[2])
-        self._d1[s] = _mad(fr, self._frames[(n - 1) % R]) if n else 0.0
-        self._d1b[s] = _mad(self._blocks[s], self._blocks[(n - 1) % R]) if n else 0.0
+        self._d1[s] = _mad(fr, self._frames[(n - 1) % R]) if n > self._first else 0.0
+        self._d1b[s] = _mad(self._blocks[s], self._blocks[(n - 1) % R]) if n > self._first else 0.0
         self._n = n + 1
         if self.stats_sink is not None:
             for k, v in (
@@ -289,7 +329,7 @@ class FastDetector(ShotDetector):
         return self._release(n - max(self._la + 2 * self._hmax + self.min_gap, self.max_ramp) - 4)
 
     def flush(self) -> list[Boundary]:
-        if getattr(self, "_n", 0) == 0:
+        if getattr(self, "_first", None) is None:
             return []
         last = self._n - 1
         while self._cut_next <= last - 2:
@@ -302,7 +342,7 @@ class FastDetector(ShotDetector):
             self._finish_fade(last, last)
         self._hold_from = None
         out = self._release(None)
-        self._n = 0
+        self._first = None
         return out
 
     # ------------------------------------------------------------------ helpers
@@ -360,7 +400,7 @@ class FastDetector(ShotDetector):
         jump = float(self._d1[c % R])
         if jump < min(self.cut_threshold, self.cut_min_threshold):
             return
-        lo, hi = max(1, c - _BASE_W, last - R + 2), min(last, c + _BASE_W)
+        lo, hi = max(self._first + 1, c - _BASE_W, last - R + 2), min(last, c + _BASE_W)
         before = [float(self._d1[t % R]) for t in range(lo, c)]
         after = [float(self._d1[t % R]) for t in range(c + 1, hi + 1)]
         # the calmer side's baseline: a cut into a whip pan or out of a flash is still a cut
@@ -381,10 +421,10 @@ class FastDetector(ShotDetector):
         if jump < self.cut_threshold:
             # a weak jump must be sharp: the frames a few steps away on either side are no
             # further from the other shot than the jump (the edge of a slow dissolve or fade is)
-            lo_, hi_ = max(0, c - 1 - _P, last - R + 1), min(last, c + _Q)
+            lo_, hi_ = max(self._first, c - 1 - _P, last - R + 1), min(last, c + _Q)
             if max(self._D(lo_, c), self._D(c - 1, hi_)) > self.sharp_ratio * jump:
                 return
-        first = max(0, c - _P, last - R + 1)
+        first = max(self._first, c - _P, last - R + 1)
         ps = range(first, c)
         cross = jump
         for p in ps:  # the new frame against the frames before it
@@ -431,7 +471,7 @@ class FastDetector(ShotDetector):
         B = self._blocks
         for h in self.dissolve_halfwidths:
             c = n - h
-            if c - h < 0:
+            if c - h < self._first:
                 continue
             a, mid, b = B[(c - h) % R], B[c % R], B[n % R]
             e = _mad(a, b)
@@ -486,7 +526,7 @@ class FastDetector(ShotDetector):
         kind = self._uniform(n)
         F = self._fade
         if st == "idle":
-            if kind is None or n == 0:
+            if kind is None or n == self._first:
                 return
             white = kind != "black"
             R = self._R
@@ -494,7 +534,7 @@ class FastDetector(ShotDetector):
             level = (float(st[2]), float(st[4]), float(st[5])) if white else float(st[0])  # the colour faded to
             # walk back along the monotone ramp towards the colour
             t = n
-            oldest = max(0, n - self.max_ramp, n - R + 2)
+            oldest = max(self._first, n - self.max_ramp, n - R + 2)
             while t - 1 >= oldest and self._g(t - 1, white, level) > self._rise(self._g(t, white, level)):
                 t -= 1
             # t is the last frame at the shot's own level; the ramp starts where the picture is
@@ -503,7 +543,7 @@ class FastDetector(ShotDetector):
             ramp_start = t
             while ramp_start < n and self._g(ramp_start, white, level) >= 0.9 * g_full:
                 ramp_start += 1
-            pre = self._frames[t % R].copy() if t < n and t >= 1 else None
+            pre = self._frames[t % R].copy() if t < n and t >= self._first + 1 else None
             self._fade = {
                 "kind": kind,
                 "white": white,
@@ -561,7 +601,7 @@ class FastDetector(ShotDetector):
             for t in range(F["u1"] + 1, last_rising + 1):
                 if self._g(t, w, lv) < 0.9 * g_final:
                     end = t
-        if F["pre"] is None or F["start"] <= 0:
+        if F["pre"] is None or F["start"] <= self._first:
             return  # the video starts in the colour: a fade-in from black is no boundary
         ramps = (F["u0"] - F["start"]) + (end - F["u1"])
         run = F["u1"] - F["u0"] + 1
