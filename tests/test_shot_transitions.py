@@ -121,6 +121,9 @@ def test_options_parse_to_typed_values():
         ("cut_threshold=abc", "'abc' is not a number"),
         ("min_gap=2.5", "is not an integer"),
         ("fades=maybe", "is not true or false"),
+        ("cuts=neural", "'neural' is not one of learned, rules, both"),
+        ("cut_prob=1.5", "'cut_prob' of 'fast': 1.5 is out of range 0.01..0.99"),
+        ("cut_return_veto=2", "out of range 0..1"),
         ("cut_threshold", "expected key=value"),
     ],
 )
@@ -205,10 +208,12 @@ def test_options_are_recorded_and_a_change_means_reanalysis(tmp_path):
 # ------------------------------------------------------------------------------- stats
 
 
-@pytest.mark.parametrize("name", ["fast", "content"])
+@pytest.mark.parametrize("name", ["fast", "fast-rules", "content"])
 def test_stats_file_has_a_row_per_frame_and_the_detector_scores(tmp_path, name):
     path, truth = _two_shots(tmp_path, videos.Transition("cut"), "stats", 30)
-    det = create_detector(name)
+    rules = name == "fast-rules"
+    name = "fast" if rules else name
+    det = create_detector(name, **({"cuts": "rules"} if rules else {}))
     out_csv = tmp_path / "stats.csv"
     w = StatsWriter(out_csv, det.stats_columns)
     det.stats_sink = w
@@ -227,8 +232,12 @@ def test_stats_file_has_a_row_per_frame_and_the_detector_scores(tmp_path, name):
     col = "diff" if name == "fast" else "content_val"
     vals = [float(r[col]) for r in rows[1:]]
     assert int(np.argmax(vals)) + 1 == c  # the largest score is on the cut
-    if name == "fast":
+    if rules:
         assert rows[c]["cut_cross"] != "" and float(rows[c]["cut_cross"]) >= float(rows[c]["cut_bar"])
+    elif name == "fast":  # the learned score: high on the cut, and its inputs alongside
+        assert float(rows[c]["cut_p"]) >= 0.5 and rows[c]["cut_motion"] != "" and rows[c]["cut_base"] != ""
+        assert all(rows[i]["hist_diff"] != "" and rows[i]["ecr"] != "" for i in range(1, n))
+        assert float(rows[c]["hist_diff"]) == max(float(r["hist_diff"]) for r in rows)
 
 
 # ------------------------------------------------------------------------------- contract and editors

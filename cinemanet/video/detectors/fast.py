@@ -85,6 +85,7 @@ CUT_FEATURES = (
     "window_max_rel",  # the largest other difference in the 16 frames around
     "chroma_share",  # share of the change in U, V
     "luma_mean",
+    "rules_cut",  # 1 where the hand-set rules (cuts=rules) call it a cut
 )
 
 
@@ -186,7 +187,7 @@ class FastDetector(ShotDetector):
             "cuts",
             str,
             "learned",
-            help="how hard cuts are decided: the learned score over 21 cheap features, the hand-set rules, or both (either finds a cut)",
+            help="how hard cuts are decided: the learned score over 22 cheap features, the hand-set rules, or both (either finds a cut)",
             choices=("learned", "rules", "both"),
         ),
         Option("cut_prob", float, 0.5, 0.01, 0.99, "learned cuts: the score (0-1) a cut must reach"),
@@ -347,6 +348,7 @@ class FastDetector(ShotDetector):
         )
         self._cut_next = 1  # next candidate cut to evaluate (internal frame number)
         self._cut_pending: tuple[int, float, int] | None = None  # (frame, strength, index) awaiting min_gap
+        self._rules_memo: tuple[int, float | None] | None = None
         self._diss: list[tuple] = []  # cluster of (c, h, linearity, change, index c-h, index c, index c+h)
         self._diss_hi = 0
         self._fade_state = "idle"
@@ -516,15 +518,15 @@ class FastDetector(ShotDetector):
         return float(max(out_, in_))
 
     def _motion_mad(self, p: int, c: int) -> float:
-        """MAD between frames p and c after the best small shift of p (up to 4 pixels across,
+        """MAD between frames p and c after the best small shift of p (up to 3 pixels across,
         2 down, on the 36x64 copy): what is left of the change once the camera's motion is
         taken out."""
         R = self._R
         a, b = self._frames[p % R], self._frames[c % R]
         hh, ww = a.shape[:2]
         best = _mad(a, b)
-        for dy in (-2, 0, 2):
-            for dx in (-4, -2, 0, 2, 4):
+        for dy in (-2, -1, 0, 1, 2):
+            for dx in (-3, -2, -1, 0, 1, 2, 3):
                 if dx == 0 and dy == 0:
                     continue
                 ya, yb = (slice(dy, hh), slice(0, hh - dy)) if dy >= 0 else (slice(0, hh + dy), slice(-dy, hh))
@@ -605,6 +607,7 @@ class FastDetector(ShotDetector):
                 lg(hmax + 0.5) - lg(j),
                 (chroma + 0.1) / (yd + chroma + 0.2),
                 float(st1[0]) / 255.0,
+                0.0 if self._rules_cut(c, last) is None else 1.0,
             ],
             np.float32,
         )
@@ -656,10 +659,36 @@ class FastDetector(ShotDetector):
     def _eval_cut(self, c: int, last: int) -> None:
         if self._learned and (self._eval_learned(c, last) or self.cuts == "learned"):
             return  # ("both": the rules may still find a cut the score passed over)
+        cross = self._rules_cut(c, last)
+        if cross is None:
+            return
+        R = self._R
+        if self.cuts == "both":
+            cross = self.cut_prob  # on the score's scale: a cut the score found wins a min_gap contest
+        pend = self._cut_pending
+        if pend is not None and c - pend[0] < self.min_gap:
+            if cross > pend[1]:
+                self._cut_pending = (c, cross, int(self._index[c % R]))
+            return
+        self._emit_cut()
+        self._cut_pending = (c, cross, int(self._index[c % R]))
+
+    def _rules_cut(self, c: int, last: int) -> float | None:
+        """The hand-set rules' verdict on candidate ``c``: its strength (the smallest
+        before/after difference) if they call it a cut, else None. (Also an input of the
+        learned score; asked once per candidate.)"""
+        memo = self._rules_memo
+        if memo is not None and memo[0] == c:
+            return memo[1]
+        v = self._rules_cut_uncached(c, last)
+        self._rules_memo = (c, v)
+        return v
+
+    def _rules_cut_uncached(self, c: int, last: int) -> float | None:
         R = self._R
         jump = float(self._d1[c % R])
         if jump < min(self.cut_threshold, self.cut_min_threshold):
-            return
+            return None
         lo, hi = max(1, c - _BASE_W, last - R + 2), min(last, c + _BASE_W)
         before = [float(self._d1[t % R]) for t in range(lo, c)]
         after = [float(self._d1[t % R]) for t in range(c + 1, hi + 1)]
@@ -677,20 +706,20 @@ class FastDetector(ShotDetector):
             self.stats_sink(int(self._index[c % R]), "cut_base", base)
             self.stats_sink(int(self._index[c % R]), "cut_bar", bar)
         if jump < bar:
-            return
+            return None
         if jump < self.cut_threshold:
             # a weak jump must be sharp: the frames a few steps away on either side are no
             # further from the other shot than the jump (the edge of a slow dissolve or fade is)
             lo_, hi_ = max(0, c - 1 - _P, last - R + 1), min(last, c + _Q)
             if max(self._D(lo_, c), self._D(c - 1, hi_)) > self.sharp_ratio * jump:
-                return
+                return None
         first = max(0, c - _P, last - R + 1)
         ps = range(first, c)
         cross = jump
         for p in ps:  # the new frame against the frames before it
             d = self._D(p, c)
             if d < bar:
-                return
+                return None
             cross = min(cross, d)
         # and no later frame may look like the old shot again (a flash, a shape crossing the lens)
         ret_bar = max(bar, min(self.return_ratio * jump, self.return_bar * bar))
@@ -698,7 +727,7 @@ class FastDetector(ShotDetector):
             for p in ps:
                 d = self._D(p, q)
                 if d < ret_bar:
-                    return
+                    return None
                 cross = min(cross, d)
         a, b = self._blocks[(c - 1) % R], self._blocks[c % R]
         active = (a[..., 0] > 28) | (b[..., 0] > 28)
@@ -708,16 +737,8 @@ class FastDetector(ShotDetector):
             self.stats_sink(int(self._index[c % R]), "cut_cross", cross)
             self.stats_sink(int(self._index[c % R]), "cut_block", b25)
         if blk.size and b25 < min(self.block_threshold, self.block_ratio * jump):
-            return
-        if self.cuts == "both":
-            cross = self.cut_prob  # on the score's scale: a cut the score found wins a min_gap contest
-        pend = self._cut_pending
-        if pend is not None and c - pend[0] < self.min_gap:
-            if cross > pend[1]:
-                self._cut_pending = (c, cross, int(self._index[c % R]))
-            return
-        self._emit_cut()
-        self._cut_pending = (c, cross, int(self._index[c % R]))
+            return None
+        return cross
 
     def _emit_cut(self) -> None:
         if self._cut_pending is None:
