@@ -76,9 +76,9 @@ def smalls(path: Path) -> list:
 
 #: rows that are one detector with other options: label -> (detector, options)
 VARIANTS = {
-    "fast-rules": ("fast", {"cuts": "rules"}),  # the hand-set cut rules (the default before the learned score)
+    "fast-learned": ("fast", {"cuts": "learned"}),  # the learned cut score (benchmarks/train_cuts.py)
     "fast-both": ("fast", {"cuts": "both"}),  # a cut where either the score or the rules find one
-    "fast-proposals": ("fast", {"cut_prob": CASCADE_PROPOSAL}),  # the cascade's proposals (high recall)
+    "fast-proposals": ("fast", {"cuts": "learned", "cut_prob": CASCADE_PROPOSAL}),  # the cascade's proposals
 }
 
 
@@ -165,7 +165,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--transnet-runs", type=int, default=1, help="TransNetV2 is ~10x slower; fewer speed runs")
-    ap.add_argument("--detectors", default="fast,fast-rules,fast-both,content,adaptive,transnet,cascade")
+    ap.add_argument("--detectors", default="fast,fast-learned,fast-both,content,adaptive,transnet,cascade")
     ap.add_argument("--seconds", type=float, default=120.0, help="length of the 1080p speed file")
     ap.add_argument("--no-speed", action="store_true", help="accuracy only")
     args = ap.parse_args()
@@ -271,7 +271,7 @@ def main() -> None:
                 res = videogen.f1(found[n], truth)
                 res["detected"] = [b.frame for b in found[n]]
                 clip_rows[n][clip] = res
-        for n in all_names:
+        for n in names:
             accuracy[n]["shared clips"] = pooled(list(clip_rows[n].values()))
     speed: dict = {}
     nframes = 0
@@ -339,7 +339,7 @@ def main() -> None:
                 f"second signal ({split}): TransNetV2 also finds {ag['transnet_agrees']} of fast's {ag['fast_cuts']} cuts."
             )
         print("\n### Misses and false cuts on real material (frame, kind)\n")
-        for n in [x for x in ("fast", "transnet", "cascade") if x in all_names]:
+        for n in [x for x in ("fast", "fast-learned", "transnet", "cascade") if x in all_names]:
             for split in real_rows[n]:
                 for v in misses[n][split]:
                     if v["missed"] or v["false"]:

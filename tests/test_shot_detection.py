@@ -131,7 +131,7 @@ def test_fast_parameters_are_constructor_arguments():
     assert det.cut_threshold == 12.0 and det.dissolves is False
     default = create_detector("fast")
     assert default.cut_threshold == 9.0 and default.min_gap == 6
-    assert default.cuts == "learned" and default.cut_prob == 0.5
+    assert default.cuts == "rules" and default.cut_prob == 0.5
 
 
 @pytest.mark.parametrize("cuts", ["learned", "rules", "both"])
@@ -161,14 +161,17 @@ def test_the_learned_cut_model_file_says_what_it_was_trained_on():
     assert 0.0 <= fast.cut_model().score(x) <= 1.0
 
 
-def test_the_default_detector_needs_no_torch():
-    """The default runs on numpy and OpenCV alone (torch stays an option, for transnet)."""
+@pytest.mark.parametrize("cuts", ["rules", "learned"])
+def test_fast_needs_no_torch_and_holds_still_pictures_that_step(cuts):
+    """fast runs on numpy and OpenCV alone, learned score included (torch stays an option, for
+    transnet); a still picture that jumps a pixel every 4 frames (animation held on fours) is
+    one shot."""
     import subprocess
 
     code = (
         "import sys, numpy as np\n"
         "from cinemanet.video.detectors import create_detector\n"
-        "d = create_detector('fast')\n"
+        f"d = create_detector('fast', cuts={cuts!r})\n"
         "rng = np.random.default_rng(0)\n"
         "import cv2\n"
         "a, b = (cv2.resize(rng.integers(16, 236, (6, 8, 3), dtype=np.uint8), (64, 36)) for _ in range(2))\n"

@@ -208,12 +208,13 @@ def test_options_are_recorded_and_a_change_means_reanalysis(tmp_path):
 # ------------------------------------------------------------------------------- stats
 
 
-@pytest.mark.parametrize("name", ["fast", "fast-rules", "content"])
+@pytest.mark.parametrize("name", ["fast", "fast-learned", "content"])
 def test_stats_file_has_a_row_per_frame_and_the_detector_scores(tmp_path, name):
     path, truth = _two_shots(tmp_path, videos.Transition("cut"), "stats", 30)
-    rules = name == "fast-rules"
-    name = "fast" if rules else name
-    det = create_detector(name, **({"cuts": "rules"} if rules else {}))
+    learned = name == "fast-learned"
+    rules = name == "fast"
+    name = "fast" if learned else name
+    det = create_detector(name, **({"cuts": "learned"} if learned else {}))
     out_csv = tmp_path / "stats.csv"
     w = StatsWriter(out_csv, det.stats_columns)
     det.stats_sink = w
@@ -234,7 +235,7 @@ def test_stats_file_has_a_row_per_frame_and_the_detector_scores(tmp_path, name):
     assert int(np.argmax(vals)) + 1 == c  # the largest score is on the cut
     if rules:
         assert rows[c]["cut_cross"] != "" and float(rows[c]["cut_cross"]) >= float(rows[c]["cut_bar"])
-    elif name == "fast":  # the learned score: high on the cut, and its inputs alongside
+    elif learned:  # the learned score: high on the cut, and its inputs alongside
         assert float(rows[c]["cut_p"]) >= 0.5 and rows[c]["cut_motion"] != "" and rows[c]["cut_base"] != ""
         assert all(rows[i]["hist_diff"] != "" and rows[i]["ecr"] != "" for i in range(1, n))
         assert float(rows[c]["hist_diff"]) == max(float(r["hist_diff"]) for r in rows)

@@ -186,7 +186,7 @@ class FastDetector(ShotDetector):
         Option(
             "cuts",
             str,
-            "learned",
+            "rules",
             help="how hard cuts are decided: the learned score over 22 cheap features, the hand-set rules, or both (either finds a cut)",
             choices=("learned", "rules", "both"),
         ),
@@ -268,7 +268,7 @@ class FastDetector(ShotDetector):
         dissolve_smoothness: float = 3.0,
         dissolve_support: int = 4,
         dissolve_sure_linearity: float = 0.2,
-        cuts: str = "learned",
+        cuts: str = "rules",
         cut_prob: float = 0.5,
         cut_gate: float = 1.0,
         cut_gate_ratio: float = 2.0,
@@ -635,7 +635,6 @@ class FastDetector(ShotDetector):
             return False
         p = self._model.score(x)
         if self.stats_sink is not None:
-            self.stats_sink(idx, "cut_base", min(sides) if sides else 0.0)
             self.stats_sink(idx, "cut_motion", math.exp(float(x[_MOTION])) - 0.5)
             self.stats_sink(idx, "cut_p", p)
         if p < self.cut_prob:
