@@ -21,6 +21,12 @@ Hard cuts (frame ``c`` = first frame of the new shot), decided 8 frames later:
     nearly every part of the picture, an object sweeping past the lens only part of it.
   * of several candidates closer than ``min_gap`` frames the strongest is kept.
 
+With ``cuts="learned"`` a small learned score decides instead (``CUT_FEATURES``: 22 cheap
+features of the window, the rules' verdict among them; ``CutModel``, numpy only; weights and
+their training data's hashes in ``data/fast_cuts.json``, made by ``benchmarks/train_cuts.py``
+from the tune split only). ``cuts="both"`` takes either's cuts. The rules stay the default:
+the learned score wins on the tune split but loses recall on the held-out film (docs/SHOTS.md).
+
 Fades: a run of uniform black (or white, judged on the centre band so that letterbox bars do
 not hide it) frames, with the monotone ramps of "distance from that colour" before and after
 it. A fade-out followed by a fade-in is one boundary, ``frame`` in the middle of the uniform run.
@@ -619,8 +625,8 @@ class FastDetector(ShotDetector):
         jump = float(d1[c % R])
         if jump < self.cut_gate:
             return False
-        # a cheap first test: the jump stands out against the calmer side (every true cut of
-        # the training data stands 3.3 times over it; the bar is 2)
+        # a cheap first test: the jump stands out against the calmer side (the weakest true cut
+        # of the training data stood 3.3 times over it; the bar is 2)
         lo, hi = max(1, c - _BASE_W, last - R + 2), min(last, c + _BASE_W)
         before = [float(d1[t % R]) for t in range(lo, c)]
         after = [float(d1[t % R]) for t in range(c + 1, hi + 1)]
