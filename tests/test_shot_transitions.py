@@ -376,14 +376,28 @@ def test_uniform_black_or_white_video_has_no_boundary(tmp_path, value):
     videos.write_video(path, (np.full((90, 160, 3), value, np.uint8) for _ in range(72)))
     for name in ("fast", "content", "adaptive"):
         assert videos.detect(path, create_detector(name)) == [], name
+    for cuts in ("learned", "both"):
+        assert videos.detect(path, create_detector("fast", cuts=cuts)) == [], cuts
 
 
-def test_one_long_fade_is_no_cut(tmp_path):
+@pytest.mark.parametrize("cuts", ["rules", "learned", "both"])
+def test_one_long_fade_is_no_cut(tmp_path, cuts):
     shot = videos.SyntheticShot(9, 200)
     path = tmp_path / "fade.mp4"
     videos.write_video(path, (np.clip(shot.frame(t) * (1 - t / 199), 0, 255).astype(np.uint8) for t in range(200)))
-    out = videos.detect(path, create_detector("fast"))
+    out = videos.detect(path, create_detector("fast", cuts=cuts))
     assert all(b.kind == "fade" for b in out) and len(out) <= 1
+
+
+@pytest.mark.parametrize("cuts", ["learned", "both"])
+@pytest.mark.parametrize("n", [1, 2, 3, 5])
+def test_learned_cuts_on_one_to_five_frames(tmp_path, cuts, n):
+    path = tmp_path / f"short{n}.mp4"
+    shots = [videos.SyntheticShot(7, 3), videos.SyntheticShot(8, 3)]
+    frames, _ = videos.compose(shots, [videos.Transition("cut")])
+    videos.write_video(path, list(frames)[:n])
+    out = videos.detect(path, create_detector("fast", cuts=cuts))
+    assert all(0 < b.frame < n for b in out)
 
 
 def test_broken_frame_in_the_middle(tmp_path):
