@@ -45,6 +45,7 @@ from cinemanet.video.detectors import create_detector, detector_names  # noqa: E
 OUT = ROOT / "benchmarks" / "out"
 RESULTS = ROOT / "benchmarks" / "results" / "shots.json"
 FPS = 24
+CASCADE_PROPOSAL = 0.2  # the lowest bar of train_cuts.py's grid, fixed before any scoring
 
 
 def _recipe_key(name: str, **params) -> str:
@@ -73,9 +74,46 @@ def smalls(path: Path) -> list:
     return [(f.index, f.time, f.small) for f in iter_frames(path)]
 
 
-def run_on_frames(name: str, frames: list) -> tuple[list, float]:
+#: rows that are one detector with other options: label -> (detector, options)
+VARIANTS = {
+    "fast-learned": ("fast", {"cuts": "learned"}),  # the learned cut score (benchmarks/train_cuts.py)
+    "fast-both": ("fast", {"cuts": "both"}),  # a cut where either the score or the rules find one
+    "fast-proposals": ("fast", {"cuts": "learned", "cut_prob": CASCADE_PROPOSAL}),  # the cascade's proposals
+}
+
+
+def make(name: str, sink=None):
+    det_name, opts = VARIANTS.get(name, (name, {}))
+    det = create_detector(det_name, **opts)
+    if sink is not None:
+        det.stats_sink = sink
+    return det
+
+
+def _collector(scores: dict):
+    """A stats sink keeping TransNetV2's per-frame score in ``scores``."""
+
+    def sink(frame, column, value):
+        if column == "transnet_p":
+            scores[frame] = value
+
+    return sink
+
+
+def cascade(proposals: list, transnet_p: dict) -> list:
+    """The cascade, offline: the learned score's proposals (cuts at a low bar) kept only where
+    TransNetV2 (its own default threshold 0.5) scores one of the two frames before the cut or
+    the cut frame itself; gradual transitions as the fast detector found them."""
+    out = []
+    for b in proposals:
+        if b.kind != "cut" or max(transnet_p.get(f, 0.0) for f in (b.frame - 2, b.frame - 1, b.frame)) >= 0.5:
+            out.append(b)
+    return out
+
+
+def run_on_frames(name: str, frames: list, sink=None) -> tuple[list, float]:
     """All boundaries of one detector on pre-decoded frames, and its seconds per frame."""
-    det = create_detector(name)
+    det = make(name, sink)
     out = []
     t0 = time.perf_counter()
     for i, t, s in frames:
@@ -86,7 +124,7 @@ def run_on_frames(name: str, frames: list) -> tuple[list, float]:
 
 def pipeline(path: Path, name: str | None) -> tuple[float, list, int]:
     """Wall seconds of decode (+ detect) over the whole file, the boundaries, the frame count."""
-    det = create_detector(name) if name else None
+    det = make(name) if name else None
     out = []
     n = 0
     t0 = time.perf_counter()
@@ -127,13 +165,20 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--transnet-runs", type=int, default=1, help="TransNetV2 is ~10x slower; fewer speed runs")
-    ap.add_argument("--detectors", default="fast,content,adaptive,transnet")
+    ap.add_argument("--detectors", default="fast,fast-learned,fast-both,content,adaptive,transnet,cascade")
     ap.add_argument("--seconds", type=float, default=120.0, help="length of the 1080p speed file")
     ap.add_argument("--no-speed", action="store_true", help="accuracy only")
     args = ap.parse_args()
-    available = detector_names()
-    names = [d for d in args.detectors.split(",") if d in available]
-    skipped = [d for d in args.detectors.split(",") if d not in available]
+    available = [*detector_names(), *VARIANTS]
+    asked = args.detectors.split(",")
+    with_cascade = "cascade" in asked and "transnet" in available
+    if with_cascade:  # computed from the proposals and TransNetV2's scores of the same run
+        asked = [d for d in asked if d != "cascade"] + [d for d in ("fast-proposals", "transnet") if d not in asked]
+    names = [d for d in asked if d in available]
+    skipped = [d for d in asked if d not in available] + (
+        ["cascade"] if "cascade" in args.detectors.split(",") and not with_cascade else []
+    )
+    # (the cascade's rows are added after the runs; it has no speed run of its own)
     shared = videogen.shared_available()
     info = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
@@ -162,30 +207,69 @@ def main() -> None:
             det, spf = run_on_frames(n, frames)
             cost[n].append(spf)
             accuracy[n][set_name] = videogen.f1(det, truth)
-    real_rows: dict = {n: {} for n in names}
+    all_names = names + (["cascade"] if with_cascade else [])
+    real_rows: dict = {n: {} for n in all_names}
+    misses: dict = {n: {} for n in all_names}
+    windows = {"proposed": 0, "frames": 0}  # TransNetV2 windows the cascade would run
+    agree: dict = {}
     for split, vids in real.items():
-        per = {n: [] for n in names}
+        per = {n: [] for n in all_names}
         for path, truth in vids:
             frames = smalls(path)
+            found = {}
+            tp: dict = {}
             for n in names:
-                det, spf = run_on_frames(n, frames)
+                sink = _collector(tp) if n == "transnet" else None
+                det, spf = run_on_frames(n, frames, sink)
                 cost[n].append(spf)
-                per[n].append(videogen.f1_by_kind(det, truth))
-        for n in names:
+                found[n] = det
+            if "transnet" in found:  # the second signal: which of fast's cuts TransNetV2 also finds
+                fc = [b for b in found["fast"] if b.kind == "cut"]
+                tc = [b for b in found["transnet"] if b.kind == "cut"]
+                ag = agree.setdefault(split, {"fast_cuts": 0, "transnet_agrees": 0})
+                ag["fast_cuts"] += len(fc)
+                ag["transnet_agrees"] += len(videogen.match(tc, fc))
+            if with_cascade:
+                found["cascade"] = cascade(found["fast-proposals"], tp)
+                props = sorted(b.frame for b in found["fast-proposals"] if b.kind == "cut")
+                last_end = -1
+                for f in props:  # a 100-frame window around each proposal, shared when they overlap
+                    if f - 25 > last_end:
+                        windows["proposed"] += 1
+                        last_end = f + 25
+                windows["frames"] += len(frames)
+            for n in all_names:
+                per[n].append(videogen.f1_by_kind(found[n], truth))
+                m = videogen.match(found[n], truth)
+                hit = {t for _, t in m}
+                hitd = {d for d, _ in m}
+                misses[n].setdefault(split, []).append(
+                    {
+                        "video": path.name,
+                        "missed": [(t.frame, t.kind) for i, t in enumerate(truth) if i not in hit],
+                        "false": [(b.frame, b.kind) for i, b in enumerate(found[n]) if i not in hitd],
+                    }
+                )
+        for n in all_names:
             real_rows[n][split] = {k: pooled([r[k] for r in per[n]]) for k in ("cut", "gradual", "all")}
             real_rows[n][split]["truth"] = {
                 "cuts": sum(r["cut"]["tp"] + r["cut"]["fn"] for r in per[n]),
                 "gradual": sum(r["gradual"]["tp"] + r["gradual"]["fn"] for r in per[n]),
             }
-    clip_rows: dict = {n: {} for n in names}
+    clip_rows: dict = {n: {} for n in all_names}
     if shared:
         for clip in videogen.inspected():
             frames = smalls(videogen.MEDIA / clip)
             truth = videogen.inspected_truth(clip)
+            found, tp = {}, {}
             for n in names:
-                det, spf = run_on_frames(n, frames)
-                res = videogen.f1(det, truth)
-                res["detected"] = [b.frame for b in det]
+                sink = _collector(tp) if n == "transnet" else None
+                found[n], _ = run_on_frames(n, frames, sink)
+            if with_cascade:
+                found["cascade"] = cascade(found["fast-proposals"], tp)
+            for n in all_names:
+                res = videogen.f1(found[n], truth)
+                res["detected"] = [b.frame for b in found[n]]
                 clip_rows[n][clip] = res
         for n in names:
             accuracy[n]["shared clips"] = pooled(list(clip_rows[n].values()))
@@ -196,7 +280,7 @@ def main() -> None:
         runs = [pipeline(big, None) for _ in range(args.runs)]
         times, nframes = [r[0] for r in runs], runs[0][2]
         speed["decode only"] = {"seconds": times, "fps": nframes / statistics.median(times)}
-    for n in [] if args.no_speed else names:
+    for n in [] if args.no_speed else [n for n in names if n != "fast-proposals"]:
         runs = args.transnet_runs if n == "transnet" else args.runs
         ts, det = [], []
         for _ in range(runs):
@@ -218,6 +302,14 @@ def main() -> None:
         pass
 
     # ---------------------------------------------------------------- report
+    def cost_of(n):
+        if n != "cascade":
+            return statistics.mean(cost[n])
+        # proposals, plus one TransNetV2 window of 100 frames per proposal (overlapping ones
+        # shared); a window costs what 50 frames cost TransNetV2 streaming (it steps 50)
+        share = windows["proposed"] / max(1, windows["frames"])
+        return statistics.mean(cost["fast-proposals"]) + share * 50 * statistics.mean(cost["transnet"])
+
     def fmt(r):
         return f"{r['f1']:.3f} ({r['precision']:.2f}/{r['recall']:.2f})"
 
@@ -225,10 +317,10 @@ def main() -> None:
         print("\n### Real footage: F1 (precision/recall), hard cuts and gradual transitions\n")
         print("| detector | held-out cuts | held-out gradual | tune cuts | tune gradual | cost (ms/frame) |")
         print("|---|---|---|---|---|---|")
-        for n in names:
+        for n in all_names:
             h, t = real_rows[n]["heldout"], real_rows[n]["tune"]
             print(
-                f"| {n} | {fmt(h['cut'])} | {fmt(h['gradual'])} | {fmt(t['cut'])} | {fmt(t['gradual'])} | {1000 * statistics.mean(cost[n]):.3f} |"
+                f"| {n} | {fmt(h['cut'])} | {fmt(h['gradual'])} | {fmt(t['cut'])} | {fmt(t['gradual'])} | {1000 * cost_of(n):.3f} |"
             )
         h = real_rows[names[0]]["heldout"]["truth"]
         t = real_rows[names[0]]["tune"]["truth"]
@@ -236,6 +328,22 @@ def main() -> None:
             f"\nheld-out: {h['cuts']} cuts, {h['gradual']} gradual (Sintel: clips 03, 04 and two derived videos); "
             f"tune: {t['cuts']} cuts, {t['gradual']} gradual (Tears of Steel, Caminandes, three derived videos)."
         )
+        if with_cascade:
+            print(
+                f"cascade: fast's learned score at {CASCADE_PROPOSAL} proposes, TransNetV2 (0.5) confirms; computed from the "
+                f"same run's TransNetV2 scores; its cost assumes one 100-frame window per proposal "
+                f"({windows['proposed']} windows over {windows['frames']} frames)."
+            )
+        for split, ag in agree.items():
+            print(
+                f"second signal ({split}): TransNetV2 also finds {ag['transnet_agrees']} of fast's {ag['fast_cuts']} cuts."
+            )
+        print("\n### Misses and false cuts on real material (frame, kind)\n")
+        for n in [x for x in ("fast", "fast-learned", "transnet", "cascade") if x in all_names]:
+            for split in real_rows[n]:
+                for v in misses[n][split]:
+                    if v["missed"] or v["false"]:
+                        print(f"- {n}, {split}, {v['video']}: missed {v['missed']}; false {v['false']}")
     cols = ["hard cuts", "gradual"] + (["shared clips"] if shared else [])
     print("\n### Generated sets and the four clips: F1 (precision/recall)\n")
     print("| detector | " + " | ".join(cols) + " | detect cost (ms/frame, 36x64 input) |")
@@ -260,7 +368,7 @@ def main() -> None:
         print("| detector | " + " | ".join(c.split(".")[0] for c in clips) + " |")
         print("|---|" + "---|" * len(clips))
         print("| truth | " + " | ".join(str([b.frame for b in videogen.inspected_truth(c)]) for c in clips) + " |")
-        for n in names:
+        for n in all_names:
             print(
                 f"| {n} | "
                 + " | ".join(f"{clip_rows[n][c]['f1']:.2f} {clip_rows[n][c]['detected']}" for c in clips)
@@ -285,10 +393,13 @@ def main() -> None:
                 "accuracy": accuracy,
                 "real": real_rows,
                 "shared_clips": clip_rows,
+                "misses": misses,
+                "transnet_agreement": agree,
+                "cascade_windows": windows,
                 "clip_truth": {c: [b.to_dict() for b in videogen.inspected_truth(c)] for c in videogen.inspected()}
                 if shared
                 else None,
-                "detect_ms_per_frame_small": {n: 1000 * statistics.mean(cost[n]) for n in names},
+                "detect_ms_per_frame_small": {n: 1000 * cost_of(n) for n in all_names},
                 "speed_1080p": speed,
             },
             indent=2,

@@ -131,6 +131,58 @@ def test_fast_parameters_are_constructor_arguments():
     assert det.cut_threshold == 12.0 and det.dissolves is False
     default = create_detector("fast")
     assert default.cut_threshold == 9.0 and default.min_gap == 6
+    assert default.cuts == "rules" and default.cut_prob == 0.5
+
+
+@pytest.mark.parametrize("cuts", ["learned", "rules", "both"])
+def test_every_cut_mode_finds_the_hard_cuts_frame_exact(hard_video, cuts):
+    path, truth = hard_video
+    out = videos.detect(path, create_detector("fast", cuts=cuts))
+    r = videos.f1(out, truth)
+    assert r["f1"] == 1.0 and r["exact"] == 1.0, (cuts, r, out)
+
+
+def test_the_learned_cut_model_file_says_what_it_was_trained_on():
+    """The weights are data: the features they expect, the tune-split files they were trained
+    on (with hashes), the command that re-trains them, and the threshold chosen on validation."""
+    import json
+
+    from cinemanet.video.detectors import fast
+
+    doc = json.loads(fast.MODEL_FILE.read_text())
+    assert tuple(doc["features"]) == fast.CUT_FEATURES
+    assert doc["threshold"] == create_detector("fast").cut_prob  # the option's default is the chosen one
+    assert "benchmarks/train_cuts.py" in doc["command"]
+    names = [t["file"] for t in doc["trained_on"]]
+    assert names and all(len(t["sha256"]) == 64 for t in doc["trained_on"])
+    # never the held-out film (Sintel: clips 03, 04 and videos derived from them)
+    assert not any("heldout" in n or "sintel" in n.lower() for n in names + doc["validation"]["videos"])
+    x = np.zeros(len(fast.CUT_FEATURES), np.float32)
+    assert 0.0 <= fast.cut_model().score(x) <= 1.0
+
+
+@pytest.mark.parametrize("cuts", ["rules", "learned"])
+def test_fast_needs_no_torch_and_holds_still_pictures_that_step(cuts):
+    """fast runs on numpy and OpenCV alone, learned score included (torch stays an option, for
+    transnet); a still picture that jumps a pixel every 4 frames (animation held on fours) is
+    one shot."""
+    import subprocess
+
+    code = (
+        "import sys, numpy as np\n"
+        "from cinemanet.video.detectors import create_detector\n"
+        f"d = create_detector('fast', cuts={cuts!r})\n"
+        "rng = np.random.default_rng(0)\n"
+        "import cv2\n"
+        "a, b = (cv2.resize(rng.integers(16, 236, (6, 8, 3), dtype=np.uint8), (64, 36)) for _ in range(2))\n"
+        "out = []\n"
+        "for i in range(80):\n"
+        "    out += d.process(i, i / 24, np.roll(a if i < 40 else b, i // 4, axis=1))\n"
+        "out += d.flush()\n"
+        "assert [x.frame for x in out] == [40], out\n"
+        "assert 'torch' not in sys.modules and 'sklearn' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 
 def _shot_frames(n_shots: int, per_shot: int, seed: int = 0):

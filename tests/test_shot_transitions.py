@@ -121,6 +121,9 @@ def test_options_parse_to_typed_values():
         ("cut_threshold=abc", "'abc' is not a number"),
         ("min_gap=2.5", "is not an integer"),
         ("fades=maybe", "is not true or false"),
+        ("cuts=neural", "'neural' is not one of learned, rules, both"),
+        ("cut_prob=1.5", "'cut_prob' of 'fast': 1.5 is out of range 0.01..0.99"),
+        ("cut_return_veto=2", "out of range 0..1"),
         ("cut_threshold", "expected key=value"),
     ],
 )
@@ -205,10 +208,13 @@ def test_options_are_recorded_and_a_change_means_reanalysis(tmp_path):
 # ------------------------------------------------------------------------------- stats
 
 
-@pytest.mark.parametrize("name", ["fast", "content"])
+@pytest.mark.parametrize("name", ["fast", "fast-learned", "content"])
 def test_stats_file_has_a_row_per_frame_and_the_detector_scores(tmp_path, name):
     path, truth = _two_shots(tmp_path, videos.Transition("cut"), "stats", 30)
-    det = create_detector(name)
+    learned = name == "fast-learned"
+    rules = name == "fast"
+    name = "fast" if learned else name
+    det = create_detector(name, **({"cuts": "learned"} if learned else {}))
     out_csv = tmp_path / "stats.csv"
     w = StatsWriter(out_csv, det.stats_columns)
     det.stats_sink = w
@@ -227,8 +233,12 @@ def test_stats_file_has_a_row_per_frame_and_the_detector_scores(tmp_path, name):
     col = "diff" if name == "fast" else "content_val"
     vals = [float(r[col]) for r in rows[1:]]
     assert int(np.argmax(vals)) + 1 == c  # the largest score is on the cut
-    if name == "fast":
+    if rules:
         assert rows[c]["cut_cross"] != "" and float(rows[c]["cut_cross"]) >= float(rows[c]["cut_bar"])
+    elif learned:  # the learned score: high on the cut, and its inputs alongside
+        assert float(rows[c]["cut_p"]) >= 0.5 and rows[c]["cut_motion"] != "" and rows[c]["cut_base"] != ""
+        assert all(rows[i]["hist_diff"] != "" and rows[i]["ecr"] != "" for i in range(1, n))
+        assert float(rows[c]["hist_diff"]) == max(float(r["hist_diff"]) for r in rows)
 
 
 # ------------------------------------------------------------------------------- contract and editors
@@ -366,14 +376,28 @@ def test_uniform_black_or_white_video_has_no_boundary(tmp_path, value):
     videos.write_video(path, (np.full((90, 160, 3), value, np.uint8) for _ in range(72)))
     for name in ("fast", "content", "adaptive"):
         assert videos.detect(path, create_detector(name)) == [], name
+    for cuts in ("learned", "both"):
+        assert videos.detect(path, create_detector("fast", cuts=cuts)) == [], cuts
 
 
-def test_one_long_fade_is_no_cut(tmp_path):
+@pytest.mark.parametrize("cuts", ["rules", "learned", "both"])
+def test_one_long_fade_is_no_cut(tmp_path, cuts):
     shot = videos.SyntheticShot(9, 200)
     path = tmp_path / "fade.mp4"
     videos.write_video(path, (np.clip(shot.frame(t) * (1 - t / 199), 0, 255).astype(np.uint8) for t in range(200)))
-    out = videos.detect(path, create_detector("fast"))
+    out = videos.detect(path, create_detector("fast", cuts=cuts))
     assert all(b.kind == "fade" for b in out) and len(out) <= 1
+
+
+@pytest.mark.parametrize("cuts", ["learned", "both"])
+@pytest.mark.parametrize("n", [1, 2, 3, 5])
+def test_learned_cuts_on_one_to_five_frames(tmp_path, cuts, n):
+    path = tmp_path / f"short{n}.mp4"
+    shots = [videos.SyntheticShot(7, 3), videos.SyntheticShot(8, 3)]
+    frames, _ = videos.compose(shots, [videos.Transition("cut")])
+    videos.write_video(path, list(frames)[:n])
+    out = videos.detect(path, create_detector("fast", cuts=cuts))
+    assert all(0 < b.frame < n for b in out)
 
 
 def test_broken_frame_in_the_middle(tmp_path):

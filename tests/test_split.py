@@ -141,14 +141,16 @@ def test_videogen_footage(cnet, reference, tmp_path):
     assert _shots(video) == reference(path)
 
 
-def test_detectors_started_apart_meet_and_agree(gradual_video):
+@pytest.mark.parametrize("cuts", ["rules", "learned", "both"])
+def test_detectors_started_apart_meet_and_agree(gradual_video, cuts):
     """The hand-over rule itself: a fast detector started part-way reaches the digest of one
-    that saw everything, and from there on reports exactly the same boundaries."""
+    that saw everything, and from there on reports exactly the same boundaries (in every cut
+    mode: the learned score's per-frame features are part of the state)."""
     from cinemanet.media.video import iter_frames
 
     path, _ = gradual_video
     frames = [(f.index, f.time, f.small) for f in iter_frames(path)]
-    full, late = create_detector("fast"), create_detector("fast")
+    full, late = create_detector("fast", cuts=cuts), create_detector("fast", cuts=cuts)
     a, b, meet = {}, {}, None
     for i, t, s in frames:
         a[i] = full.process(i, t, s)
