@@ -6,8 +6,7 @@ One colour backbone pass per image (EfficientNet-Lite0: global embedding + 3x3 l
 :mod:`cinemanet.perception.backbone`) feeds six tasks trained together with masked losses
 (:mod:`.joint`): framing, over-the-shoulder, interior/exterior, place, texture, time of day.
 Every source class is mapped onto v1 keys by one table (``datasets/source_map.yaml``).
-Places are fitted source-balanced (within a class every source weighs the same). Night is
-taught from day-for-night images generated from daylight exteriors (:func:`.augment.day_for_night`;
+Night is taught from day-for-night images generated from daylight exteriors (:func:`.augment.day_for_night`;
 no real night photo exists here, so night is validated on generated images only).
 
 The protocol, fixed before any tuning:
@@ -72,11 +71,11 @@ LOSO_TASKS = ("side", "place", "timeofday")
 #: tasks whose thresholds and temperature come from leave-one-source-out predictions
 CALIBRATE_CROSS_SOURCE = ("side",)
 #: tasks fitted source-balanced (:func:`.joint.source_balanced_weights`: within a class, every
-#: source weighs the same). Chosen on 80% out-of-fold accuracy per source, never on the kept-apart
-#: images (``benchmarks/heads_variants.py --cv``): for places it lifted the weakest scene set
-#: (15-Scene 0.860 -> 0.892) at a small cost to Intel6 (0.913 -> 0.896); for interior/exterior
-#: it did not help (indoor-outdoor 0.945 -> 0.939, leave-one-source-out 0.919 -> 0.915).
-SOURCE_BALANCED: tuple[str, ...] = ("place",)
+#: source weighs the same). None by default, measured (``benchmarks/heads_variants.py --cv``,
+#: docs/MODEL_CARD.md): for places it lifts 15-Scene (80% out-of-fold 0.860 -> 0.892) but makes
+#: the head emit "desert" and "store" more often on film stills (the known false places) and
+#: calls the lab sample a store; for interior/exterior it does not help.
+SOURCE_BALANCED: tuple[str, ...] = ()
 #: label smoothing per task (none until measured better)
 SMOOTHING: dict[str, float] = {}
 #: day for night (:func:`.augment.day_for_night`): night examples for the time-of-day head made

@@ -142,7 +142,8 @@ def make_crops(
     import cv2
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    body = body_evidence({s: p for s, p, _ in stills}, out_dir / "body.json", log)
+    croppable = ("shot.framing.long", "shot.framing.medium", "shot.framing.closeup")
+    body = body_evidence({s: p for s, p, lab in stills if lab in croppable}, out_dir / "body.json", log)
     pool = sorted(stills)
     made: list[tuple[str, Path, str, str]] = []
     counts: dict[str, int] = {}
