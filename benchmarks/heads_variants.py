@@ -111,11 +111,12 @@ def judge(tr: dh.Trainer, task: dh.Task, wd: float, cv: bool = False) -> dict:
             pc["recall"][1],
         )
     if "shot.timeofday.night" in task.outputs:
-        real = np.array([r[2] != dh.GEN_NIGHT for r in test])
+        real = np.array([r[2] not in (dh.GEN_NIGHT, dh.PAIRED_DAY) for r in test])
         night = task.outputs.index("shot.timeofday.night")
         out["real_accuracy"] = accuracy(y[real], pred[real])
         out["real_called_night"] = float(np.mean(pred[real] == night))
-        out["generated_night_recall"] = accuracy(y[~real], pred[~real])
+        gen = np.array([r[2] == dh.GEN_NIGHT for r in test])
+        out["generated_night_recall"] = accuracy(y[gen], pred[gen])
         # film stills (no time-of-day labels; mostly interiors and day): how often the head alone says night
         stills = [s for s, im in imgs.items() if im.test and "shot.framing" in im.labels]
         zs = tr.Z(stills) @ fit.W.T + fit.b

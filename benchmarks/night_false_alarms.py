@@ -28,6 +28,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
     ap.add_argument("--per-source", type=int, default=150, help="kept-apart photos per source (by hash order)")
+    ap.add_argument("--model", default="default", help="a model name or model.yaml (to compare with an older model)")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "night_false_alarms.json")
     a = ap.parse_args()
     log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
@@ -36,9 +37,9 @@ def main() -> None:
     for _sha, im in sorted(prep.images.items()):
         if im.test and not im.generated:
             by[im.sources[0]].append(im)
-    net = CinemaNet(threads=1)
+    net = CinemaNet(a.model, threads=1)
     t0 = time.perf_counter()
-    report = {"load_average_start": os.getloadavg(), "sources": {}}
+    report = {"model": f"{net.spec.name} {net.spec.version}", "load_average_start": os.getloadavg(), "sources": {}}
     for src, ims in sorted(by.items()):
         ims = ims[: a.per_source]
         night = [str(im.path.name) for im in ims if "shot.timeofday.night" in net.tag(im.path).tags]

@@ -137,3 +137,41 @@ def test_night_from_the_head_is_capped_and_the_rest_left_unknown():
     p.heads = {"head": _Head({"shot.timeofday.day": 0.9, "shot.timeofday.twilight": 0.1})}
     s2 = p.predict(ev, {"shot.location": {"shot.location.exterior": 1.0}})
     assert s2["shot.timeofday.night"] > 0.5  # dark, point lights: the rule says night
+
+
+@pytest.mark.parametrize("pair", [False, True])
+def test_day_for_night_examples_keep_their_photos_split(tmp_path, monkeypatch, pair):
+    import cv2
+
+    from cinemanet.training import default_heads as dh
+
+    monkeypatch.setenv("CINEMANET_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(dh, "PAIR_DAY", pair)
+    images = {}
+    for i, (cls, labels, test, bright) in enumerate(
+        [
+            ("weather/shine", {"shot.timeofday": "shot.timeofday.day"}, False, True),
+            ("indoor-outdoor/outdoor", {"shot.location": "shot.location.exterior"}, True, True),
+            ("weather/cloudy", {"shot.timeofday": "shot.timeofday.day"}, False, False),  # too dark
+            ("indoor-outdoor/indoor", {"shot.location": "shot.location.interior"}, False, True),  # not a source
+        ]
+    ):
+        path = tmp_path / f"{i}.jpg"
+        img = _daylight(i) if bright else (_daylight(i) * 0.15).astype(np.uint8)
+        cv2.imwrite(str(path), img[..., ::-1])
+        sha = f"{i:02d}" * 32
+        images[sha] = dh.Image(path, sha, [cls.split("/")[0]], dict(labels), test=test, cluster=i, classes=[cls])
+    assert dh.add_day_for_night(images, log=lambda m: None) == 2
+    nights = [im for im in images.values() if im.generated]
+    assert {im.labels["shot.timeofday"] for im in nights} == {"shot.timeofday.night"}
+    assert sorted((im.cluster, im.test) for im in nights) == [(0, False), (1, True)]  # the photo's side and cluster
+    assert all(im.path.exists() for im in nights)
+    # with PAIR_DAY the outdoor photo, which had no time-of-day label, becomes a day example of its own
+    outdoor = images["01" * 32]
+    assert (outdoor.labels.get("shot.timeofday") == "shot.timeofday.day") is pair
+    assert (outdoor.timeofday_from == dh.PAIRED_DAY) is pair
+    assert images["00" * 32].timeofday_from is None  # a real day label stays the set's own
+    tasks = dh.build_tasks(images)
+    srcs = {r[2] for r in tasks["timeofday"].rows}
+    assert srcs == ({"weather", dh.PAIRED_DAY, dh.GEN_NIGHT} if pair else {"weather", dh.GEN_NIGHT})
+    assert not any(r[0] in {im.sha256 for im in nights} for r in tasks["texture"].rows)
