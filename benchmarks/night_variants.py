@@ -10,8 +10,9 @@ leave one source out). It is judged on the **80% part only**:
   the generated nights;
 - how often the head alone calls night on the 80% part of photos that no variant trains time of
   day on and no night was made from (film stills, DTD, 15-Scene, SUN8, Intel6 classes other than
-  street and buildings, indoor-outdoor "indoor"): none of them is a night photo by its labels, so
-  each night answer is a false alarm (by the head's argmax, before the rule and the cap).
+  street and buildings, indoor-outdoor "indoor"): none of them is a night photo by its labels
+  (the film stills have no time-of-day labels and a few are night scenes: there the count is an
+  upper bound), so each night answer is a false alarm (the head's argmax, before the rule and cap).
 
 Variants: ``unpaired`` (nights from weather day, indoor-outdoor outdoor, 1 in 10 Intel6
 street/buildings), ``paired`` (the same, and those photos become day examples too),
