@@ -64,6 +64,7 @@ def test_issue_targets_that_are_met(kept_apart):
     assert kept_apart["texture"]["texture_top1"] >= 0.75  # 10 DTD classes
     tod = kept_apart["timeofday"]
     assert tod.get("real_accuracy", tod["accuracy"]) >= 0.90  # day vs twilight on the real photos
+    assert tod.get("real_called_night", 0.0) == 0.0  # no labelled day or twilight photo is called night
     assert kept_apart["place"]["accuracy"] >= 0.85
     assert kept_apart["framing"]["within_one"] >= 0.97
 
