@@ -197,6 +197,45 @@ def _key(rgb, rng, label, mask):
     return rgb if 0.3 <= y.mean() <= 0.6 and 0.45 <= p95 - p5 <= 0.9 else None
 
 
+# ---------------------------------------------------------------------------- day for night
+def day_for_night(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A daylight exterior made to look shot at night, the way day-for-night is done on film and
+    in the grade: (1) underexposed by 2.5-4 stops in linear light, the top of the frame (the
+    sky) by up to 1.5 stops more; (2) a blue cast (red x 0.55-0.75, green x 0.75-0.9 of blue)
+    and half the saturation gone; (3) crushed blacks (a black point at 2-6% and a contrast
+    curve); (4) 3-14 point lights (warm or white lamps, windows, headlights: a bright core in a
+    soft glow) in the lower four fifths of the frame; (5) a little sensor noise."""
+    h, w = rgb.shape[:2]
+    lin = (rgb.astype(np.float32) / 255.0) ** 2.2
+    stops = rng.uniform(2.5, 4.0)
+    ramp = np.clip(1.0 - np.linspace(0.0, 1.0, h, dtype=np.float32) / 0.45, 0.0, 1.0)[:, None, None]
+    lin = lin * 2.0 ** (-(stops + rng.uniform(0.5, 1.5) * ramp))
+    cast = np.array([rng.uniform(0.55, 0.75), rng.uniform(0.75, 0.9), 1.0], np.float32)
+    lum = lin @ np.array([0.2126, 0.7152, 0.0722], np.float32)
+    lin = (0.5 * lin + 0.5 * lum[..., None]) * cast
+    x = np.clip(lin, 0, 1) ** (1 / 2.2)
+    black = rng.uniform(0.02, 0.06)
+    x = np.clip((x - black) / (1.0 - black), 0.0, 1.0) ** rng.uniform(1.1, 1.4)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    for _ in range(int(rng.integers(3, 15))):
+        cx, cy = rng.uniform(0, w), rng.uniform(0.2 * h, h)
+        r = max(1.0, rng.uniform(0.004, 0.012) * max(h, w))
+        colour = (
+            np.array([1.0, 0.85, 0.55], np.float32) if rng.random() < 0.7 else np.array([1.0, 1.0, 1.0], np.float32)
+        )
+        d2 = ((xx - cx) ** 2 + (yy - cy) ** 2) / (r * r)
+        light = np.exp(-d2 / 0.5) + 0.25 * np.exp(-d2 / 12.0)
+        x = x + light[..., None] * colour * rng.uniform(0.7, 1.0)
+    x = x + rng.normal(0.0, 0.01, x.shape).astype(np.float32)
+    return np.clip(x * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def _night(rgb, rng, label, mask):
+    # only a photo bright enough to be daylight can be turned into night
+    y = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
+    return day_for_night(rgb, rng) if y.mean() >= 0.3 else None
+
+
 @dataclass(frozen=True)
 class Concept:
     group: str
@@ -225,6 +264,8 @@ CONCEPTS: dict[str, Concept] = {
         "shot.focus", ("shot.focus.deep", "shot.focus.shallow", "shot.focus.out"), _focus, True, ("shot.focus.deep",)
     ),
     "key": Concept("shot.lighting", ("shot.lighting.key.high", "shot.lighting.key.low", "shot.lighting.neutral"), _key),
+    # night from daylight exteriors (no real night photos exist here): validated on generated data only
+    "night": Concept("shot.timeofday", ("shot.timeofday.night",), _night),
 }
 
 

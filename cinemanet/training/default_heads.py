@@ -6,6 +6,8 @@ One colour backbone pass per image (EfficientNet-Lite0: global embedding + 3x3 l
 :mod:`cinemanet.perception.backbone`) feeds six tasks trained together with masked losses
 (:mod:`.joint`): framing, over-the-shoulder, interior/exterior, place, texture, time of day.
 Every source class is mapped onto v1 keys by one table (``datasets/source_map.yaml``).
+Night is taught from day-for-night images generated from daylight exteriors (:func:`.augment.day_for_night`;
+no real night photo exists here, so night is validated on generated images only).
 
 The protocol, fixed before any tuning:
 
@@ -19,6 +21,8 @@ The protocol, fixed before any tuning:
   other tasks calibrate on the out-of-fold predictions.
 - **thresholds** per label so that an emitted label is right at least 90% of the time on those
   predictions (:mod:`.calibrate`); below them the group answers not applicable.
+- **generated images** keep the split side and near-duplicate cluster of the photo they were
+  made from; generated training aids (framing crops) are never scored or used to calibrate.
 
 Reproducible: features are cached by content hash, the split is a function of the image
 contents, seeds are fixed, and every head records the hash of exactly its data.
@@ -39,7 +43,7 @@ from ..datasets.phash import dhash
 from ..taxonomy import get_taxonomy
 from .backbone_cache import backbone_features
 from .calibrate import emitted, label_thresholds, softmax
-from .joint import fit_softmax, grouped_folds, standardiser
+from .joint import fit_softmax, grouped_folds, source_balanced_weights, standardiser
 from .metrics import accuracy, confusion, expected_calibration_error, fit_temperature, macro_f1, per_class, within_one
 from .sources import Labelled, data_hash, shared_items, train_ids
 from .split import bounded_clusters, holdout_mask
@@ -66,6 +70,35 @@ HEAD_FILES = {
 LOSO_TASKS = ("side", "place", "timeofday")
 #: tasks whose thresholds and temperature come from leave-one-source-out predictions
 CALIBRATE_CROSS_SOURCE = ("side",)
+#: tasks fitted source-balanced (:func:`.joint.source_balanced_weights`: within a class, every
+#: source weighs the same). None by default, measured (``benchmarks/heads_variants.py --cv``,
+#: docs/MODEL_CARD.md): for places it lifts 15-Scene (80% out-of-fold 0.860 -> 0.892) but makes
+#: the head emit "desert" and "store" more often on film stills (the known false places) and
+#: calls the lab sample a store; for interior/exterior it does not help.
+SOURCE_BALANCED: tuple[str, ...] = ()
+#: label smoothing per task (none until measured better)
+SMOOTHING: dict[str, float] = {}
+#: day for night (:func:`.augment.day_for_night`): night examples for the time-of-day head made
+#: from daylight exteriors, because no real night photo exists here. Night is validated on
+#: generated images only (the kept-apart ones are made from kept-apart photos with another seed).
+DAY_FOR_NIGHT = True
+GEN_NIGHT = "day-for-night (generated)"
+#: with PAIR_DAY, the daylight photos the nights are made from become day examples too (where
+#: their set has no time-of-day labels), so the head sees the same places by day and by night and
+#: must learn the light, not the place: unpaired, it learnt "city buildings = night" and called
+#: 7.7% of not-night photos night; paired 1.8%, at a cost of 1.6 points of out-of-fold day vs
+#: twilight on the real photos (``benchmarks/night_variants.py``, 80% part only; docs/MODEL_CARD.md)
+PAIR_DAY = True
+PAIRED_DAY = "daylight exteriors (the nights' own photos)"
+#: the daylight exteriors night is made from; Intel6 (8,727 small photos) contributes one in ten
+NIGHT_FROM = {"weather/cloudy": 1, "weather/rain": 1, "weather/shine": 1, "indoor-outdoor/outdoor": 1}
+NIGHT_FROM_SPARSE = {"intel6/street": 10, "intel6/buildings": 10}
+#: framing crops (:mod:`.framing_crops`): closer framings cropped around the body from real
+#: training stills, each with a resolution-matched real still; training data only
+FRAMING_CROPS = False
+GEN_CROPS = "framing crops (generated)"
+#: sources that only ever train: never scored, never used to choose, calibrate or threshold
+TRAIN_ONLY = (GEN_CROPS,)
 
 
 @dataclass
@@ -78,6 +111,9 @@ class Image:
     faces: int | None = None
     test: bool = False
     cluster: int = 0
+    classes: list[str] = field(default_factory=list)  # "source/class" of every copy of the file
+    generated: bool = False  # made by a label generator (day for night), not a file of the data
+    timeofday_from: str | None = None  # the task source of a time-of-day label this code inferred
 
 
 @dataclass
@@ -99,6 +135,8 @@ def merge_items(items: list[Labelled], log: Callable[[str], None]) -> dict[str, 
         im = out.setdefault(it.sha256, Image(it.path, it.sha256, [], {}))
         if it.source not in im.sources:
             im.sources.append(it.source)
+        if f"{it.source}/{it.cls}" not in im.classes:
+            im.classes.append(f"{it.source}/{it.cls}")
         im.mixed_side = im.mixed_side or it.mixed_side
         for g, k in it.labels:
             if im.labels.get(g, k) != k:
@@ -142,6 +180,8 @@ def build_tasks(images: dict[str, Image]) -> dict[str, Task]:
     tasks["place"].outputs = places
     textures = sorted({im.labels["texture"] for im in images.values() if "texture" in im.labels})
     tasks["texture"].outputs = textures + [NONE]
+    if any(im.labels.get("shot.timeofday") == "shot.timeofday.night" for im in images.values()):
+        tasks["timeofday"].outputs.append("shot.timeofday.night")
     for sha, im in sorted(images.items()):
         src = im.sources[0]
         L = im.labels
@@ -166,10 +206,13 @@ def build_tasks(images: dict[str, Image]) -> dict[str, Task]:
                 tasks["place"].rows.append((sha, places.index(k), src))
         if "texture" in L:
             tasks["texture"].rows.append((sha, textures.index(L["texture"]), src))
-        elif int(sha[:8], 16) % 10 == 0:  # a tenth of every other source: frames where no texture stands out
+        elif (
+            not im.generated and int(sha[:8], 16) % 10 == 0
+        ):  # a tenth of every other source: frames where no texture stands out
             tasks["texture"].rows.append((sha, len(textures), f"{src} (no texture)"))
         if "shot.timeofday" in L:
-            tasks["timeofday"].rows.append((sha, tasks["timeofday"].outputs.index(L["shot.timeofday"]), src))
+            tod_src = im.timeofday_from or src
+            tasks["timeofday"].rows.append((sha, tasks["timeofday"].outputs.index(L["shot.timeofday"]), tod_src))
     return tasks
 
 
@@ -205,6 +248,83 @@ def count_faces(images: dict[str, Image], jobs: int | None, log) -> None:
         im.faces = known.get(im.sha256)
 
 
+def add_day_for_night(images: dict[str, Image], log: Callable[[str], None]) -> int:
+    """Night examples made from the daylight exteriors of :data:`NIGHT_FROM` by
+    :func:`.augment.day_for_night` (training photos with seed 0, kept-apart photos with seed 1,
+    so the kept-apart nights are other photos *and* other draws). Each keeps its photo's side of
+    the split and near-duplicate cluster; the JPEGs are cached under
+    ``cache_dir()/day-for-night/`` by recipe key. Returns how many were added."""
+    import cv2
+
+    from ..perception.backbone import cache_dir
+    from .augment import Recipe, apply
+
+    out_dir = cache_dir() / "day-for-night"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    added = 0
+    for sha, im in sorted(images.items()):
+        rates = [r for r in (NIGHT_FROM.get(c) or NIGHT_FROM_SPARSE.get(c) for c in im.classes) if r]
+        if im.generated or not rates:
+            continue
+        if min(rates) > 1 and int(sha[8:16], 16) % min(rates):
+            continue
+        recipe = Recipe("night", "shot.timeofday.night", 1 if im.test else 0)
+        key = recipe.key(sha)
+        path = out_dir / f"{key}.jpg"
+        if not path.exists():
+            bgr = cv2.imread(str(im.path), cv2.IMREAD_COLOR)
+            if bgr is None:
+                continue
+            rgb = apply(recipe, bgr[..., ::-1], sha)
+            if rgb is None:  # too dark to be daylight
+                continue
+            ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(rgb[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, 90])
+            tmp = path.with_suffix(".tmp")
+            tmp.write_bytes(buf.tobytes())
+            tmp.replace(path)
+        if PAIR_DAY and "shot.timeofday" not in im.labels:  # a daylight exterior without a time-of-day label
+            im.labels["shot.timeofday"] = "shot.timeofday.day"
+            im.timeofday_from = PAIRED_DAY
+        images[key] = Image(
+            path,
+            key,
+            [GEN_NIGHT],
+            {"shot.timeofday": "shot.timeofday.night"},
+            test=im.test,
+            cluster=im.cluster,
+            classes=[GEN_NIGHT],
+            generated=True,
+        )
+        added += 1
+    log(f"day for night: {added} night examples generated from daylight exteriors")
+    return added
+
+
+def add_framing_crops(images: dict[str, Image], log: Callable[[str], None]) -> int:
+    """Closer framings cropped from the training split's framing stills (never a kept-apart
+    one), each with a resolution-matched real still; see :mod:`.framing_crops`."""
+    from ..perception.backbone import cache_dir
+    from .framing_crops import make_crops
+
+    stills = [
+        (s, im.path, im.labels["shot.framing"])
+        for s, im in sorted(images.items())
+        if "shot.framing" in im.labels and not im.test and not im.generated
+    ]
+    made = make_crops(stills, cache_dir() / "framing-crops", log)
+    for key, path, label, parent in made:
+        images[key] = Image(
+            path,
+            key,
+            [GEN_CROPS],
+            {"shot.framing": label},
+            cluster=images[parent].cluster,
+            classes=[GEN_CROPS],
+            generated=True,
+        )
+    return len(made)
+
+
 @dataclass
 class Prepared:
     images: dict[str, Image]
@@ -212,7 +332,13 @@ class Prepared:
     feats: dict[str, dict[str, np.ndarray]]  # view -> sha -> row
 
 
-def prepare(data: Path, jobs: int | None = None, log: Callable[[str], None] = print) -> Prepared:
+def prepare(
+    data: Path,
+    jobs: int | None = None,
+    log: Callable[[str], None] = print,
+    day_for_night: bool | None = None,
+    framing_crops: bool | None = None,
+) -> Prepared:
     items = shared_items(data, log=log)
     images = merge_items(items, log)
     log(f"{len(items)} labelled files, {len(images)} distinct images from {len({i.source for i in items})} sources")
@@ -232,6 +358,11 @@ def prepare(data: Path, jobs: int | None = None, log: Callable[[str], None] = pr
         images[s].cluster, images[s].test = int(c), bool(t)
     log(f"kept-apart split: {int(test.sum())} of {len(shas)} images ({time.perf_counter() - t0:.1f}s)")
     count_faces(images, jobs, log)
+    if DAY_FOR_NIGHT if day_for_night is None else day_for_night:
+        add_day_for_night(images, log)
+    if FRAMING_CROPS if framing_crops is None else framing_crops:
+        add_framing_crops(images, log)
+    shas = sorted(images)
     log(f"face counts ready ({time.perf_counter() - t0:.1f}s); loading backbone features...")
     feats = backbone_features([(str(images[s].path), s) for s in shas], ARCH, TRAIN_VIEWS, jobs=jobs, log=log)
     for s in shas:
@@ -264,6 +395,15 @@ def _report(P: np.ndarray, y: np.ndarray, task: Task, thresholds: np.ndarray, so
         real = y < k - 1
         out["texture_top1"] = accuracy(y[real], P[real, : k - 1].argmax(1))
         out["texture_n"] = int(real.sum())
+    if "shot.timeofday.night" in task.outputs:  # real photos (day, twilight) apart from generated nights
+        real = np.array([s not in (GEN_NIGHT, PAIRED_DAY) for s in sources], bool)
+        gen = np.array([s == GEN_NIGHT for s in sources], bool)
+        night = task.outputs.index("shot.timeofday.night")
+        out["real_accuracy"] = accuracy(y[real], pred[real])
+        out["real_n"] = int(real.sum())
+        out["real_called_night"] = float(np.mean(pred[real] == night)) if real.any() else float("nan")
+        out["generated_night_recall"] = accuracy(y[gen], pred[gen]) if gen.any() else float("nan")
+        out["generated_night_n"] = int(gen.sum())
     by: dict[str, list[int]] = defaultdict(list)
     for i, s in enumerate(sources):
         by[s].append(i)
@@ -276,12 +416,21 @@ class Trainer:
     the training images' features: 4,160 inputs to PCA_DIM) and one linear head per task on it.
     The projection is linear, so each saved head folds it in and reads the raw features."""
 
-    def __init__(self, prep: Prepared, seed: int = 0, log: Callable[[str], None] = print):
+    def __init__(
+        self,
+        prep: Prepared,
+        seed: int = 0,
+        log: Callable[[str], None] = print,
+        source_balanced: tuple[str, ...] | None = None,
+        smoothing: dict[str, float] | None = None,
+    ):
         from sklearn.utils.extmath import randomized_svd
 
         self.prep, self.seed, self.log = prep, seed, log
+        self.source_balanced = SOURCE_BALANCED if source_balanced is None else tuple(source_balanced)
+        self.smoothing = SMOOTHING if smoothing is None else dict(smoothing)
         t0 = time.perf_counter()
-        train = [s for s, im in prep.images.items() if not im.test]
+        train = [s for s, im in prep.images.items() if not im.test and not im.generated]
         rows = np.stack([prep.feats["rgb"][s] for s in train]).astype(np.float32)
         self.mean, self.scale = standardiser(rows)
         pick = np.random.default_rng(seed).permutation(len(train))[:PCA_FIT_ROWS]
@@ -308,7 +457,19 @@ class Trainer:
 
     def fit(self, task: Task, rows, wd: float):
         Z, y = self.design(rows)
-        return fit_softmax(Z, y, len(task.outputs), wd, seed=self.seed, iters=FIT_ITERS)
+        w = None
+        if task.name in self.source_balanced:
+            w = np.tile(source_balanced_weights(np.array([r[1] for r in rows]), [r[2] for r in rows]), len(TRAIN_VIEWS))
+        return fit_softmax(
+            Z,
+            y,
+            len(task.outputs),
+            wd,
+            seed=self.seed,
+            iters=FIT_ITERS,
+            weights=w,
+            smoothing=self.smoothing.get(task.name, 0.0),
+        )
 
     def predict(self, fit, rows) -> np.ndarray:
         return self.Z([r[0] for r in rows]) @ fit.W.T + fit.b
@@ -348,13 +509,15 @@ class Trainer:
         y_te = np.array([r[1] for r in test])
         t0 = time.perf_counter()
         folds = grouped_folds(np.array([imgs[r[0]].cluster for r in train]), FOLDS, self.seed)
-        oof = {wd: np.zeros((len(train), len(task.outputs))) for wd in WD_GRID}
+        scored = np.array([r[2] not in TRAIN_ONLY for r in train], bool)  # generated training aids are never scored
+        oof = {wd: np.zeros((int(scored.sum()), len(task.outputs))) for wd in WD_GRID}
         self.log(f"{task.name}: {len(train)} training / {len(test)} kept-apart images, {len(task.outputs)} outputs")
         for f in range(FOLDS):
             tr = [r for r, ff in zip(train, folds) if ff != f]
-            va = [r for r, ff in zip(train, folds) if ff == f]
+            va = [r for r, ff, sc in zip(train, folds, scored) if ff == f and sc]
             for wd in WD_GRID:
-                oof[wd][folds == f] = self.predict(self.fit(task, tr, wd), va)
+                oof[wd][folds[scored] == f] = self.predict(self.fit(task, tr, wd), va)
+        y_tr = y_tr[scored]
         scores = {wd: float(np.mean(_balanced(y_tr, oof[wd].argmax(1), len(task.outputs)))) for wd in WD_GRID}
         wd = max(WD_GRID, key=lambda w: (round(scores[w], 3), w))
         cv = {"wd_grid": list(WD_GRID), "balanced_accuracy": [scores[w] for w in WD_GRID], "wd": wd}

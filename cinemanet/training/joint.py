@@ -11,6 +11,7 @@ NumPy (:class:`cinemanet.concepts.heads.LinearHead`).
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,9 +32,20 @@ def standardiser(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def fit_softmax(
-    Z: np.ndarray, y: np.ndarray, k: int, wd: float, seed: int = 0, iters: int = 150, weights: np.ndarray | None = None
+    Z: np.ndarray,
+    y: np.ndarray,
+    k: int,
+    wd: float,
+    seed: int = 0,
+    iters: int = 150,
+    weights: np.ndarray | None = None,
+    smoothing: float = 0.0,
 ) -> Fit:
-    """Class-balanced softmax regression on standardised ``Z`` (rows), L2 strength ``wd``."""
+    """Class-balanced softmax regression on standardised ``Z`` (rows), L2 strength ``wd``.
+
+    ``weights`` (per row) multiply the class balance; :func:`source_balanced_weights` gives
+    weights under which every (class, source) cell weighs the same within its class.
+    ``smoothing`` is label smoothing (the target puts ``smoothing`` on the other classes)."""
     torch = require_torch("training heads")
 
     torch.manual_seed(seed)
@@ -59,12 +71,25 @@ def fit_softmax(
     def closure():
         opt.zero_grad()
         logits = Zt @ W.T + b
-        loss = (torch.nn.functional.cross_entropy(logits, yt, reduction="none") * wt).sum() + wd * (W * W).sum()
+        loss = (
+            torch.nn.functional.cross_entropy(logits, yt, reduction="none", label_smoothing=smoothing) * wt
+        ).sum() + wd * (W * W).sum()
         loss.backward()
         return loss
 
     opt.step(closure)
     return Fit(W.detach().numpy().copy(), b.detach().numpy().copy())
+
+
+def source_balanced_weights(y: np.ndarray, sources: list[str]) -> np.ndarray:
+    """Row weights under which, within each class, every source that has the class counts the
+    same in total (a source with 7,000 photos of a class weighs as much as one with 50), scaled so
+    that, after :func:`fit_softmax`'s class balance, each class still weighs the same."""
+    y = np.asarray(y)
+    cells = Counter(zip(y.tolist(), sources))
+    per_class = Counter(c for c, _ in cells)
+    counts = np.bincount(y)
+    return np.array([counts[c] / (per_class[c] * cells[(c, s)]) for c, s in zip(y.tolist(), sources)], dtype=np.float64)
 
 
 def logits(fit: Fit, Z: np.ndarray) -> np.ndarray:

@@ -32,28 +32,49 @@ class TimeOfDayFromLight(ConceptPredictor):
         )
 
 
+#: night is taught and checked on generated day-for-night images only: its score never exceeds this
+NIGHT_CAP = 0.6
+
+
 @register_predictor
 class TimeOfDayFromHead(TimeOfDayFromLight):
-    """Day against twilight from a head trained on real outdoor photos (weather and
-    sunrise/sunset sets); night and not applicable (likely interiors) from the light rule,
-    because no real night photos exist to train or check night on."""
+    """Day, twilight and night from a head trained on real outdoor photos (weather and
+    sunrise/sunset sets: day and twilight) and on day-for-night images generated from daylight
+    exteriors (night: no real night photos exist here, so night is validated on generated
+    images only and its score is capped at :data:`NIGHT_CAP`); not applicable (likely
+    interiors) from the light rule. A head without a night output (an older model) leaves
+    night to the light rule."""
 
     name = "shot.timeofday/head"
     group = "shot.timeofday"
     method = (
-        "trained head (day vs twilight, real photos); night and not applicable from the light rule (night unvalidated)"
+        "trained head (day vs twilight on real photos; night on generated day-for-night images only, "
+        "capped); not applicable from the light rule"
     )
 
     def predict(self, ev, done):
         rule = super().predict(ev, done)
-        na, night = rule["shot.timeofday.na"], rule["shot.timeofday.night"]
+        na = rule["shot.timeofday.na"]
         p = self.heads["head"](ev)
-        rest = 1.0 - na - night
+        if "shot.timeofday.night" not in p:
+            night = rule["shot.timeofday.night"]
+            rest = 1.0 - na - night
+            return self.full_scores(
+                {
+                    "day": rest * p["shot.timeofday.day"],
+                    "twilight": rest * p["shot.timeofday.twilight"],
+                    "night": night,
+                    "na": na,
+                }
+            )
+        rest = 1.0 - na
+        night = rest * p["shot.timeofday.night"]
+        capped = min(night, NIGHT_CAP)
         return self.full_scores(
             {
                 "day": rest * p["shot.timeofday.day"],
                 "twilight": rest * p["shot.timeofday.twilight"],
-                "night": night,
-                "na": na,
+                "night": capped,
+                "na": na + night - capped,  # what night cannot claim is left unknown
             }
         )
