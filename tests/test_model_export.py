@@ -115,6 +115,18 @@ def test_tflite_writer_names_an_operator_it_does_not_translate(tmp_path):
     with pytest.raises(TFLiteConversionError, match="squash: ONNX operator Tanh"):
         onnx_to_tflite(tmp_path / "t.onnx", tmp_path / "t.tflite")
     assert not (tmp_path / "t.tflite").exists()
+    # a per-channel [C,1,1] constant would broadcast along the wrong axis in NHWC: refused, not miswritten
+    scale = helper.make_tensor("scale", TensorProto.FLOAT, [3, 1, 1], [0.5, 1.0, 2.0])
+    g = helper.make_graph(
+        [helper.make_node("Mul", ["image", "scale"], ["y"], name="per_channel")],
+        "g",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 8, 8])],
+        initializer=[scale],
+    )
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), str(tmp_path / "c.onnx"))
+    with pytest.raises(TFLiteConversionError, match=r"per_channel: a \(3, 1, 1\) constant"):
+        onnx_to_tflite(tmp_path / "c.onnx", tmp_path / "c.tflite")
 
 
 def test_unknown_format_is_rejected(tmp_path):

@@ -182,9 +182,14 @@ def onnx_to_tflite(onnx_path: str | Path, out: str | Path, metadata: dict | None
 
     def binary(n, code, opt_type, opt) -> None:
         a, b = n.input
+        four = any(w.rank.get(x) == 4 for x in (a, b) if x in w.index)
         for x in (a, b):  # a constant beside a 4-D tensor must broadcast in NHWC
-            if x in consts and consts[x].ndim == 4 and x not in w.index:
-                w.index[x], w.rank[x] = w.const(x, consts[x].transpose(0, 2, 3, 1)), 4
+            if x in consts and x not in w.index and four:
+                c = consts[x]
+                if c.ndim == 4:
+                    w.index[x], w.rank[x] = w.const(x, c.transpose(0, 2, 3, 1)), 4
+                elif c.size != 1:  # an NCHW-aligned [C,1,1] would broadcast along W in NHWC
+                    raise TFLiteConversionError(f"{n.name}: a {c.shape} constant beside an image tensor")
         sa, sb = (w.shape(x) if x in w.index else list(consts[x].shape) for x in (a, b))
         shape = list(np.broadcast_shapes(tuple(sa), tuple(sb)))
         ia, ib = src(a), src(b)
