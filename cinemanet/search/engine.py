@@ -26,7 +26,7 @@ import numpy as np
 from ..catalog import Catalog
 from ..video.records import Shot
 from .index import Part, SearchIndex
-from .query import And, Field, File, Label, Not, Or, Query, QueryError, parse
+from .query import And, Field, File, Label, Not, Or, Query, QueryError, request
 
 #: below this many candidate shots, similarity is computed exactly (it is then faster than ANN)
 EXACT_MAX = 60_000
@@ -188,15 +188,8 @@ class SearchEngine:
             qv = self._like_vector(like) if like is not None else None
             return search_sql(self.cat, query, limit=limit, offset=offset, sort=sort, like_vector=qv)
         t0 = time.perf_counter()
-        q = parse(query or "")
+        q, sort_key, desc, limit, offset = request(query, limit, offset, sort)
         notes = list(q.notes)
-        sort_key, desc = q.sort, q.descending
-        if sort:
-            sq = parse(f"sort:{sort}")
-            sort_key, desc = sq.sort, sq.descending
-        if q.limit is not None:
-            limit = min(limit, q.limit) if limit else q.limit
-        limit, offset = max(0, int(limit)), max(0, int(offset))
         qvec = self._like_vector(like) if like is not None else None
         with self._lock:
             parts, alive = list(self.index.parts), list(self.index.alive)

@@ -615,3 +615,17 @@ __all__ = [
     "tokenize",
     "vocabulary",
 ]
+
+
+def request(query: str | None, limit: int, offset: int, sort: str | None) -> tuple[Query, str | None, bool, int, int]:
+    """A search request made definite, for every search path alike: the parsed query, the
+    sort key and direction (``sort`` overrides a ``sort:`` in the query), and the page
+    (``limit:`` in the query caps ``limit``; negatives become 0)."""
+    q = parse(query or "")
+    sort_key, desc = q.sort, q.descending
+    if sort:
+        sq = parse(f"sort:{sort}")
+        sort_key, desc = sq.sort, sq.descending
+    if q.limit is not None:
+        limit = min(limit, q.limit) if limit else q.limit
+    return q, sort_key, desc, max(0, int(limit)), max(0, int(offset))

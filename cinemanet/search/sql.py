@@ -27,7 +27,7 @@ import time
 import numpy as np
 
 from .engine import Hit, SearchResult
-from .query import And, Field, File, Label, Not, Or, Query, QueryError, parse
+from .query import And, Field, File, Label, Not, Or, Query, QueryError, request
 
 _F32_MAX = float(np.finfo(np.float32).max)
 _SORT_FIELDS = {"duration": "duration", "brightness": "brightness", "motion": "motion"}
@@ -225,14 +225,7 @@ def search_sql(
     """:meth:`SearchEngine.search`, run on the PostgreSQL server; ``like_vector`` (a unit
     vector) ranks by similarity through pgvector (``catalog.pgvector_ready`` must be true)."""
     t0 = time.perf_counter()
-    q = parse(query or "")
-    sort_key, desc = q.sort, q.descending
-    if sort:
-        sq = parse(f"sort:{sort}")
-        sort_key, desc = sq.sort, sq.descending
-    if q.limit is not None:
-        limit = min(limit, q.limit) if limit else q.limit
-    limit, offset = max(0, int(limit)), max(0, int(offset))
+    q, sort_key, desc, limit, offset = request(query, limit, offset, sort)
     notes = list(q.notes)
     raw = catalog.con.raw
     table = catalog.search_table_ready()
