@@ -2,7 +2,7 @@
 cinemanet/video/detectors/data/fast_cuts.json (weights, the features, and the hashes of the
 data it was trained on).
 
-    .venv/bin/python benchmarks/train_cuts.py [--seeds 100-111] [--write]
+    .venv/bin/python benchmarks/train_cuts.py [--seeds 100-111] [--photos 0-39] [--photo-val 0-7] [--write]
 
 Data (never the held-out split: Sintel, clips 03/04, and videos derived from them):
   * train: derived videos made only from the tune clips' shots (videogen.derived, split
@@ -12,7 +12,10 @@ Data (never the held-out split: Sintel, clips 03/04, and videos derived from the
     3 times, as animation and some frame-rate conversions are: a still picture that jumps
     every few frames is no cut);
   * validation: the benchmark's own tune videos (derived_tune_10..12, and 11 held on twos),
-    on which the model family and the score threshold are chosen by the end-to-end cut F1.
+    on which the model family and the score threshold are chosen by the end-to-end cut F1;
+  * with --photos: also videos made from thousands of real photos (benchmarks/photogen.py:
+    many scenes, similar-shot and dark cuts, flashes, whip pans, shapes crossing), train
+    photos only; --photo-val videos (the other 20% of the photos) join the validation set.
 Examples are the frames whose difference to the previous one reaches ``cut_gate``: the first
 frame of a true cut is positive, frames one away from it are left out (the benchmark matches
 cuts within one frame), everything else (motion, flashes, whip pans, shapes crossing, frames
@@ -107,6 +110,10 @@ def export(kind: str, clf, mean: np.ndarray, scale: np.ndarray) -> dict:
     }
 
 
+def fmt(r: dict) -> str:
+    return f"{r['f1']:.3f} ({r['precision']:.2f}/{r['recall']:.2f})"
+
+
 def end_to_end(doc: dict, videos: list, threshold: float) -> dict:
     """Cut scores of the whole detector with this model on pre-decoded videos."""
     model = CutModel(doc)
@@ -125,6 +132,8 @@ def end_to_end(doc: dict, videos: list, threshold: float) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seeds", default="100-111", help="derived tune videos to train on: A-B")
+    ap.add_argument("--photos", default="", help="photo videos (benchmarks/photogen.py, train photos) to train on: A-B")
+    ap.add_argument("--photo-val", default="", help="photo videos of the validation photos to choose on: A-B")
     ap.add_argument("--write", action="store_true", help=f"write {MODEL_FILE.relative_to(ROOT)}")
     a = ap.parse_args()
     lo, hi = (int(v) for v in a.seeds.split("-"))
@@ -132,12 +141,27 @@ def main() -> None:
     from sklearn.linear_model import LogisticRegression
     from sklearn.neural_network import MLPClassifier
 
+    def seeds(spec):
+        if not spec:
+            return []
+        a_, b_ = (int(v) for v in spec.split("-"))
+        return list(range(a_, b_ + 1))
+
+    if a.photos or a.photo_val:
+        import photogen
+
+        if not photogen.data_available():
+            sys.exit(f"train_cuts: --photos needs {photogen.DATA}")
+
     t0 = time.perf_counter()
     train_src = [
         bench_shots.generated(f"train_tune_{k}", videogen.derived, split="tune", seed=k) for k in range(lo, hi + 1)
     ]
     train_src += [(videogen.MEDIA / c, videogen.inspected_truth(c)) for c in videogen.split_clips("tune")]
+    n_tune_train = len(train_src)
+    train_src += [photogen.generated("train", k) for k in seeds(a.photos)]
     val_src = [bench_shots.generated(f"derived_tune_{k}", videogen.derived, split="tune", seed=k) for k in (10, 11, 12)]
+    photo_val = [photogen.generated("val", k) for k in seeds(a.photo_val)]
     for path, _ in train_src + val_src:
         assert "heldout" not in path.name and "sintel" not in path.name.lower(), path
     X, Y, used = [], [], []
@@ -145,8 +169,9 @@ def main() -> None:
     for j, (path, truth) in enumerate(train_src):
         frames = bench_shots.smalls(path)
         items.append((path, truth, frames, 1))
-        if j < 6:  # six of the derived videos also held on twos (three) or threes (three)
-            k = 2 if j < 3 else 3
+        # six of the derived videos also held on twos (three) or threes (three), and every fifth photo video
+        if j < 6 or (j >= n_tune_train and (j - n_tune_train) % 5 == 0):
+            k = 2 if j < 3 or (j >= n_tune_train and j % 2 == 0) else 3
             items.append((path, held_truth(truth, k), held(frames, k), k))
     for path, truth, frames, k in items:
         idx, x = features(frames)
@@ -170,6 +195,8 @@ def main() -> None:
     )
     val = [(bench_shots.smalls(p), tr) for p, tr in val_src]
     val.append((held(val[1][0], 2), held_truth(val[1][1], 2)))  # and one of them held on twos
+    n_tune_val = len(val)
+    val += [(bench_shots.smalls(p), tr) for p, tr in photo_val]
     mean, scale = X.mean(axis=0), X.std(axis=0) + 1e-6
     Z = (X - mean) / scale
     # positives repeated so that both classes weigh alike in the MLPs (which take no weights)
@@ -181,8 +208,10 @@ def main() -> None:
         "mlp8": MLPClassifier((8,), activation="tanh", alpha=1e-3, max_iter=3000, random_state=0),
         "mlp16": MLPClassifier((16,), activation="tanh", alpha=1e-3, max_iter=3000, random_state=0),
     }
+    if a.photos:  # enough varied data for a wider layer, regularised harder
+        cands["mlp32"] = MLPClassifier((32,), activation="tanh", alpha=1e-2, max_iter=3000, random_state=0)
     results = {}
-    print("\n| model | threshold | validation (tune) cut F1 (P/R) |\n|---|---|---|")
+    print("\n| model | threshold | validation cut F1 (P/R), all | tune videos | photo videos |\n|---|---|---|---|---|")
     for name, clf in cands.items():
         if name == "logistic":
             clf.fit(Z, Y)
@@ -190,9 +219,11 @@ def main() -> None:
             clf.fit(Zb, Yb)
         doc = export("logistic" if name == "logistic" else "mlp", clf, mean, scale)
         for thr in THRESHOLDS:
-            r = end_to_end(doc, val, thr)
-            results[(name, thr)] = (r, doc)
-            print(f"| {name} | {thr} | {r['f1']:.3f} ({r['precision']:.2f}/{r['recall']:.2f}) |")
+            rt = end_to_end(doc, val[:n_tune_val], thr)
+            rp = end_to_end(doc, val[n_tune_val:], thr) if len(val) > n_tune_val else None
+            r = bench_shots.pooled([rt] + ([rp] if rp else []))
+            results[(name, thr)] = (r, doc, rt, rp)
+            print(f"| {name} | {thr} | {fmt(r)} | {fmt(rt)} | {fmt(rp) if rp else ''} |")
     hgb = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.1, class_weight="balanced", random_state=0)
     hgb.fit(Z, Y)
     vx, vy = [], []
@@ -218,15 +249,25 @@ def main() -> None:
         results,
         key=lambda k: (round(results[k][0]["f1"], 4), plateau(k), -order.index(k[0]), -abs(k[1] - 0.5)),
     )
-    r, doc = results[best]
+    r, doc, rt, rp = results[best]
     print(f"\nchosen: {best[0]} at {best[1]}: validation cut F1 {r['f1']:.3f} ({r['precision']:.2f}/{r['recall']:.2f})")
     doc.update(
         {
             "threshold": best[1],
-            "validation": {"videos": [p.name for p, _ in val_src] + [f"{val_src[1][0].name} held on twos"], "cut": r},
+            "validation": {
+                "videos": [p.name for p, _ in val_src]
+                + [f"{val_src[1][0].name} held on twos"]
+                + [p.name for p, _ in photo_val],
+                "cut": r,
+                "cut_tune_videos": rt,
+                "cut_photo_videos": rp,
+            },
             "trained_on": used,
-            "split": "tune only (Tears of Steel, Caminandes and videos derived from their shots)",
-            "command": f".venv/bin/python benchmarks/train_cuts.py --seeds {a.seeds} --write",
+            "split": "tune only (Tears of Steel, Caminandes and videos derived from their shots)"
+            + (", and videos made from real photos (benchmarks/photogen.py)" if a.photos else ""),
+            "command": f".venv/bin/python benchmarks/train_cuts.py --seeds {a.seeds}"
+            + (f" --photos {a.photos} --photo-val {a.photo_val}" if a.photos else "")
+            + " --write",
             "positive_repeat": rep,
         }
     )
