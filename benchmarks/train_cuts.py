@@ -119,7 +119,7 @@ def end_to_end(doc: dict, videos: list, threshold: float) -> dict:
     model = CutModel(doc)
     per = []
     for frames, truth in videos:
-        det = FastDetector(cut_prob=threshold)
+        det = FastDetector(cuts="learned", cut_prob=threshold)
         det.model = model
         out = []
         for i, t, s in frames:
