@@ -24,8 +24,9 @@ Hard cuts (frame ``c`` = first frame of the new shot), decided 8 frames later:
 With ``cuts="learned"`` a small learned score decides instead (``CUT_FEATURES``: 22 cheap
 features of the window, the rules' verdict among them; ``CutModel``, numpy only; weights and
 their training data's hashes in ``data/fast_cuts.json``, made by ``benchmarks/train_cuts.py``
-from the tune split only). ``cuts="both"`` takes either's cuts. The rules stay the default:
-the learned score wins on the tune split but loses recall on the held-out film (docs/SHOTS.md).
+from the tune split and videos made from real photos). ``cuts="both"`` takes either's cuts.
+The rules stay the default: the learned score wins on the tune split but loses recall on the
+held-out film, whose cuts between busy shots it scores low (docs/SHOTS.md).
 
 Fades: a run of uniform black (or white, judged on the centre band so that letterbox bars do
 not hide it) frames, with the monotone ramps of "distance from that colour" before and after
@@ -668,7 +669,7 @@ class FastDetector(ShotDetector):
         if jump < self.cut_gate:
             return False
         # a cheap first test: the jump stands out against the calmer side (the weakest true cut
-        # of the training data stood 3.3 times over it; the bar is 2)
+        # of the tune data stood 3.3 times over it; the bar is 2)
         lo, hi = max(self._first + 1, c - _BASE_W, last - R + 2), min(last, c + _BASE_W)
         before = [float(d1[t % R]) for t in range(lo, c)]
         after = [float(d1[t % R]) for t in range(c + 1, hi + 1)]
