@@ -144,3 +144,25 @@ def test_every_group_depends_on_the_image(net, sample_rgb):
     for g in results[0].groups:
         vecs = np.array([[r.groups[g].scores[k] for k in sorted(r.groups[g].scores)] for r in results])
         assert np.ptp(vecs, axis=0).max() > 0.02, f"{g} gives the same scores for different images"
+
+
+def _subject(imagenet, faces):
+    from cinemanet.concepts.predictors.shot_subject import SubjectFromDetectors
+    from cinemanet.perception.evidence import Evidence
+
+    ev = Evidence(width=640, height=360, imagenet=imagenet, faces=faces)
+    return SubjectFromDetectors().predict(ev, {})
+
+
+def test_animal_mass_under_a_clear_face_is_the_person():
+    from cinemanet.concepts.predictors.shot_subject import ANIMAL_CAP
+    from cinemanet.perception.evidence import Face
+
+    # ImageNet spreads a face over dogs and primates: 0.85 of its mass on animal classes
+    probs = np.full(1000, 0.15 / 800, np.float32)
+    probs[150:350] = 0.85 / 200
+    alone = _subject(probs, [])
+    assert alone["shot.subject.animal"] == pytest.approx(ANIMAL_CAP)  # capped: unvalidated evidence
+    face = Face(0.4, 0.2, 0.15, 0.24, score=0.9)  # a face a quarter of the frame tall
+    with_face = _subject(probs, [face])
+    assert with_face["shot.subject.animal"] < 0.15 and with_face["shot.subject.person"] >= 0.9

@@ -1,7 +1,7 @@
 """The README's sample stills (CC-BY Blender films, examples/images) described as a person
 looking at them describes them. Labels pinned here were checked by eye:
 
-- sintel_snow: a woman in a snowy mountain landscape, outdoors, seen from the chest up.
+- sintel_snow: a woman in a snowy mountain landscape, outdoors, seen from the chest up; no animal.
 - caminandes_llama: a llama standing by a desert road; no person anywhere.
 - tears_of_steel_lab: two men at a lab bench indoors, one in front with his back to us but
   filling no shoulder-frame; not a shop.
@@ -28,6 +28,7 @@ def test_snow_scene_is_an_exterior_with_a_person(tagged):
     r = tagged["sintel_snow"]
     assert "shot.location.exterior" in r.tags and not _has(r, "shot.location.interior")
     assert "shot.subject.person" in r.tags
+    assert "shot.subject.animal" not in r.tags and "animal" not in r.description
     assert "store" not in r.description and "interior" not in r.description
 
 

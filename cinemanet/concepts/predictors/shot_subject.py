@@ -9,6 +9,8 @@ from ..base import ConceptPredictor, register_predictor, sigmoid
 _LEFT_HAND, _RIGHT_HAND = (15, 17, 19, 21), (16, 18, 20, 22)
 _LEFT_FOOT, _RIGHT_FOOT = (27, 29, 31), (28, 30, 32)
 _OBJECTS = np.arange(ANIMAL_CLASSES.stop, 1000)
+#: the most an ImageNet-only animal claims (unvalidated against labels; see the model card)
+ANIMAL_CAP = 0.6
 
 
 @register_predictor
@@ -30,6 +32,11 @@ class SubjectFromDetectors(ConceptPredictor):
         animal = obj = 0.0
         if ev.imagenet is not None:
             animal = sigmoid(8.0 * (float(ev.imagenet[ANIMAL_CLASSES.start : ANIMAL_CLASSES.stop].sum()) - 0.6))
+            # ImageNet has no person class: a clear human face reads as dogs and primates, so
+            # a face the detector sees explains that mass away
+            animal *= 1.0 - face
+            # checked by eye on film stills only (docs/MODEL_CARD.md): weak evidence, kept low
+            animal = min(animal, ANIMAL_CAP)
         # body detectors also fire on four-legged and cartoon bodies: without a human face,
         # trust them less the more the classifier sees an animal
         doubt = (1.0 - animal) if any_face < 0.5 else 1.0
