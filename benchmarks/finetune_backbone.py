@@ -126,6 +126,7 @@ def stage_val(prep, acts, wd, args, log) -> dict:
         lr=args.lr,
         head_lr=args.head_lr,
         max_seconds=args.max_seconds,
+        at=args.at,
     )
     ft_seconds = time.perf_counter() - t0
     feats = _ft_features(upper, acts, sorted(base.images))
@@ -180,6 +181,7 @@ def stage_loso(prep, acts, wd, args, log, epochs: int) -> dict:
         lr=args.lr,
         head_lr=args.head_lr,
         max_seconds=args.max_seconds,
+        at=args.at,
     )
     tr1 = dh.Trainer(_sub(prep, lambda s, im: not im.test, _ft_features(upper, acts, sorted(base.images))), log=log)
     out = {"held_out_sources": list(LOSO_HELD), "epochs": epochs, "fine_tune": hist, "tasks": {}}
@@ -217,6 +219,7 @@ def stage_kept(prep, acts, wd, args, log, epochs: int) -> dict:
         lr=args.lr,
         head_lr=args.head_lr,
         max_seconds=args.max_seconds,
+        at=args.at,
     )
     if args.save_upper:
         import torch
@@ -257,6 +260,7 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--head-lr", type=float, default=3e-4)
     ap.add_argument("--max-seconds", type=float, default=900.0, help="time budget of one fine-tune")
+    ap.add_argument("--at", type=int, default=ft.AT, help="cache the input of this block; tune it and above")
     ap.add_argument("--jobs", "-j", type=int, default=2)
     ap.add_argument("--save-upper", default=None, help="kept stage: save the tuned block's state_dict here")
     ap.add_argument("--out", default=str(OUT))
@@ -270,7 +274,9 @@ def main() -> None:
         sys.exit(f"{data}: no training data here (see ../shared/data/README.md)")
     t0 = time.perf_counter()
     prep = dh.prepare(data, args.jobs, log)
-    acts = ft.activations([(str(im.path), s) for s, im in sorted(prep.images.items())], jobs=args.jobs, log=log)
+    acts = ft.activations(
+        [(str(im.path), s) for s, im in sorted(prep.images.items())], jobs=args.jobs, log=log, at=args.at
+    )
     prep = dh.Prepared({s: im for s, im in prep.images.items() if s in acts["rgb"]}, prep.tasks, prep.feats)
     wd = _wd()
     out_path = Path(args.out)
@@ -278,8 +284,15 @@ def main() -> None:
     report.update(
         schema="cinemanet.finetune-benchmark/1",
         machine=f"{os.cpu_count()}-core x86 CPU, shared with other jobs",
-        cut=f"cached input of block {ft.AT} (7x7x192); tuned: block {ft.AT}, head conv, task heads",
-        settings={"lr": args.lr, "head_lr": args.head_lr, "batch": 64, "optimizer": "Adam", "bn": "frozen statistics"},
+        cut=f"cached input of block {args.at} (7x7x192); tuned: blocks {args.at}-15, head conv, task heads",
+        settings={
+            "lr": args.lr,
+            "head_lr": args.head_lr,
+            "batch": "16 rows per task per step, class-balanced",
+            "optimizer": "Adam",
+            "bn": "frozen statistics",
+            "epochs": args.epochs,
+        },
         command="python benchmarks/finetune_backbone.py --data ../shared/data --stage " + args.stage,
     )
     report["activation_cache_seconds_this_run"] = time.perf_counter() - t0

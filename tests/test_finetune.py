@@ -63,9 +63,9 @@ def test_finetune_step_lowers_the_loss():
     trunk = (np.zeros(4160, np.float32), np.ones(4160, np.float32), P)
     init = {t: (np.zeros((k, 16), np.float32), np.zeros(k, np.float32)) for t, k in n_out.items()}
     upper, heads, hist = ft.finetune(
-        acts, tasks, n_out, trunk, init, {"a": 0.0, "b": 0.0}, epochs=4, batch=16, head_lr=1e-2, log=lambda m: None
+        acts, tasks, n_out, trunk, init, {"a": 0.0, "b": 0.0}, epochs=10, batch=4, head_lr=1e-2, log=lambda m: None
     )
     losses = [e["loss"] for e in hist["epochs"][1:]]
-    assert losses[-1] < losses[0]
+    assert np.mean(losses[-3:]) < np.mean(losses[:3])
     assert heads["b"][0].shape == (3, 16)
     assert not any(m.training for m in upper.modules() if isinstance(m, torch.nn.BatchNorm2d))

@@ -150,22 +150,23 @@ def finetune(
     epochs: int = 3,
     lr: float = 1e-4,
     head_lr: float = 1e-3,
-    batch: int = 64,
+    batch: int = 16,
     seed: int = 0,
     log: Callable[[str], None] = print,
     max_seconds: float | None = None,
+    at: int = AT,
 ):
     """Tune the upper network and the task heads jointly.
 
     ``tasks``: per task, training rows (sha, class); ``trunk``: (mean, scale, P) of the shared
     trunk; ``init``: per task (W, b) on the trunk's output; ``wd``: per task L2 strength (the
     objective of :func:`.joint.fit_softmax`, summed over tasks). With ``val`` (rows held out of
-    ``tasks``), the state of the epoch with the best mean balanced accuracy on ``val`` is
-    returned (early stopping). Returns (upper module, heads {task: (W, b)}, history)."""
+    ``tasks``), the state of the epoch (from 1: always a tuned network) with the best mean
+    balanced accuracy on ``val`` is returned (early stopping); epoch 0 is only the reference. Returns (upper module, heads {task: (W, b)}, history)."""
     torch = require_torch("fine-tuning the backbone")
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    upper, _ = upper_module()
+    upper, _ = upper_module(at=at)
     mean, scale, P = (torch.from_numpy(np.asarray(x, np.float32)) for x in trunk)
     heads = torch.nn.ModuleDict()
     for t, (W, b) in init.items():
@@ -220,26 +221,30 @@ def finetune(
         return float(np.mean(bal))
 
     history = []
-    best = (score() if val else -1.0, 0, _state(upper, heads))
-    history.append({"epoch": 0, "val_balanced_accuracy": best[0]})
-    log(f"fine-tune: {len(shas)} images, {len(names)} tasks; epoch 0 val {best[0]:.4f}")
+    s0 = score() if val else float("nan")
+    best = (-1.0, 0, None)
+    history.append({"epoch": 0, "val_balanced_accuracy": s0})
+    log(f"fine-tune: {len(shas)} images, {len(names)} tasks; epoch 0 (frozen) val {s0:.4f}")
     t0 = time.perf_counter()
     n = len(shas)
+    # task-balanced batches: every step draws ``batch`` rows of every task, class-balanced, so a
+    # small task (over-the-shoulder: ~600 rows) is not a few noisy rows of a batch of places
+    pick = {
+        t: (np.array([index[s] for s, _ in tasks[t]]), Wrow[[index[s] for s, _ in tasks[t]], j])
+        for j, t in enumerate(names)
+    }
+    steps_per_epoch = max(1, n // (batch * len(names)))
     for ep in range(1, epochs + 1):
         upper.train()
-        order = rng.permutation(n)
-        views = rng.choice(VIEWS, n)  # one random view of every image per epoch
         total, steps = 0.0, 0
-        for i in range(0, n, batch):
-            ix = order[i : i + batch]
-            out = forward(batch_maps(ix, views[ix]))
+        for _ in range(steps_per_epoch):
+            ix_t = {t: rng.choice(ix, batch, p=w / w.sum()) for t, (ix, w) in pick.items()}
+            ix = np.concatenate(list(ix_t.values()))
+            out = forward(batch_maps(ix, rng.choice(VIEWS, len(ix))))
             loss = 0.0
             for j, t in enumerate(names):
-                m = Y[ix, j] >= 0
-                if m.any():
-                    ce = torch.nn.functional.cross_entropy(out[t][m], torch.from_numpy(Y[ix, j][m]), reduction="none")
-                    # rows sampled uniformly: scaling by n / batch keeps each task's sum unbiased
-                    loss = loss + (ce * torch.from_numpy(Wrow[ix, j][m])).sum() * (n / len(ix))
+                sl = slice(j * batch, (j + 1) * batch)
+                loss = loss + torch.nn.functional.cross_entropy(out[t][sl], torch.from_numpy(Y[ix[sl], j]))
             loss = loss + sum(wd[t] * (heads[t].weight ** 2).sum() for t in names)
             opt.zero_grad()
             loss.backward()
