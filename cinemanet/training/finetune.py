@@ -10,8 +10,9 @@ about 5 minutes).
 
 The objective is the default model's (:mod:`.joint`): the same tasks and rows
 (:func:`.default_heads.build_tasks`), the same shared trunk (standardisation and the PCA
-projection, kept fixed), class-balanced cross-entropy per task, masked where an image has no
-label for the task, each task's L2 strength on its head, and the colour, grayscale and mirrored
+projection, kept fixed), cross-entropy per task on class-balanced draws of that task's rows
+(16 per task and step, so an image counts only for the tasks it is labelled for), each task's
+L2 strength on its head, and the colour, grayscale and mirrored
 views (the mirrored view is a real pass on the mirrored image, not a flipped map). The heads
 start from the frozen features' L-BFGS fits; BatchNorm statistics stay frozen.
 ``benchmarks/finetune_backbone.py`` compares the result with the frozen features on the default
@@ -163,7 +164,8 @@ def finetune(
     trunk; ``init``: per task (W, b) on the trunk's output; ``wd``: per task L2 strength (the
     objective of :func:`.joint.fit_softmax`, summed over tasks). With ``val`` (rows held out of
     ``tasks``), the state of the epoch (from 1: always a tuned network) with the best mean
-    balanced accuracy on ``val`` is returned (early stopping); epoch 0 is only the reference. Returns (upper module, heads {task: (W, b)}, history)."""
+    balanced accuracy on ``val`` is returned (early stopping); epoch 0 is only the reference.
+    Returns (upper module, heads {task: (W, b)}, history)."""
     torch = require_torch("fine-tuning the backbone")
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -186,7 +188,7 @@ def finetune(
         counts = np.bincount(y, minlength=n_out[t]).astype(np.float64)
         cw = len(y) / (n_out[t] * np.maximum(counts, 1))
         for (s, c), w in zip(tasks[t], cw[y] / cw[y].sum()):
-            Y[index[s], j], Wrow[index[s], j] = c, w  # a task's weights sum to 1, as in fit_softmax
+            Y[index[s], j], Wrow[index[s], j] = c, w  # fit_softmax's class balance, as sampling odds
     opt = torch.optim.Adam([{"params": upper.parameters(), "lr": lr}, {"params": heads.parameters(), "lr": head_lr}])
 
     def forward(a):
@@ -212,11 +214,11 @@ def finetune(
                 forward(torch.from_numpy(X[i : i + 256].astype(np.float32)).view(-1, 192, 7, 7))
                 for i in range(0, len(X), 256)
             ]
-        at = {s: i for i, s in enumerate(vshas)}
+        pos = {s: i for i, s in enumerate(vshas)}
         bal = []
         for t, rows in val.items():
             z = np.concatenate([o[t].numpy() for o in outs])
-            pred = z[[at[s] for s, _ in rows]].argmax(1)
+            pred = z[[pos[s] for s, _ in rows]].argmax(1)
             y = np.array([c for _, c in rows])
             bal.append(np.mean([np.mean(pred[y == c] == c) for c in np.unique(y)]))
         return float(np.mean(bal))
