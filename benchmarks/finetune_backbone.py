@@ -293,7 +293,7 @@ def main() -> None:
             "bn": "frozen statistics",
             "epochs": args.epochs,
         },
-        command="python benchmarks/finetune_backbone.py --data ../shared/data --stage " + args.stage,
+        command="python benchmarks/finetune_backbone.py " + " ".join(sys.argv[1:]),
     )
     report["activation_cache_seconds_this_run"] = time.perf_counter() - t0
     stages = args.stage.split(",")
