@@ -5,6 +5,9 @@ augmentation that makes heads indifferent to colour, so grayscale sets such as 1
 colour frames meet in one space) and ``flip`` (mirrored). Rows are float16
 ``[global 1280 | layout]``; the cache is an ``.npz`` per (backbone, view) under
 ``cache_dir()/features``, rewritten atomically, so an interrupted run keeps what it had.
+
+``model`` = (ONNX file, store tag) caches another graph's single output instead, flattened
+(:mod:`.finetune` keeps lower-layer activations this way, keyed by the backbone's hash).
 """
 
 from __future__ import annotations
@@ -24,16 +27,18 @@ CACHE_VERSION = 1
 _worker: dict = {}
 
 
-def _store(arch: str, view: str) -> Path:
+def _store(arch: str, view: str, tag: str | None = None) -> Path:
+    if tag:
+        return cache_dir() / "features" / f"{tag}-{view}.npz"
     return cache_dir() / "features" / f"bb-{arch}-{view}-x{EXPORT_VERSION}-v{CACHE_VERSION}.npz"
 
 
-def _init(arch: str) -> None:
+def _init(arch: str, onnx: str | None = None) -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from ..perception._ort import session
     from ..perception.backbone import onnx_path
 
-    _worker["sess"] = session(onnx_path(arch), 1)
+    _worker["sess"] = session(Path(onnx) if onnx else onnx_path(arch), 1)
     _worker["size"] = ARCHS[arch].size
 
 
@@ -62,8 +67,11 @@ def _chunk(job) -> list[np.ndarray | None]:
             where.append((i, v))
     out: list = [None] * len(paths)
     if xs:
-        f, _, lay = _worker["sess"].run(None, {"image": np.stack(xs)})
-        rows = np.concatenate([f, lay], 1).astype(np.float16)
+        outs = _worker["sess"].run(None, {"image": np.stack(xs)})
+        if len(outs) == 3:  # the backbone: (features, logits, layout)
+            rows = np.concatenate([outs[0], outs[2]], 1).astype(np.float16)
+        else:  # another graph's one output (activations), flattened
+            rows = outs[0].reshape(len(xs), -1).astype(np.float16)
         for (i, v), r in zip(where, rows):
             if out[i] is None:
                 out[i] = {}
@@ -71,16 +79,16 @@ def _chunk(job) -> list[np.ndarray | None]:
     return out
 
 
-def load_cache(arch: str, view: str) -> dict[str, np.ndarray]:
-    p = _store(arch, view)
+def load_cache(arch: str, view: str, tag: str | None = None) -> dict[str, np.ndarray]:
+    p = _store(arch, view, tag)
     if not p.exists():
         return {}
     with np.load(p, allow_pickle=False) as z:
         return dict(zip(z["sha"].tolist(), z["x"]))
 
 
-def _save(arch: str, view: str, d: dict[str, np.ndarray]) -> None:
-    p = _store(arch, view)
+def _save(arch: str, view: str, d: dict[str, np.ndarray], tag: str | None = None) -> None:
+    p = _store(arch, view, tag)
     p.parent.mkdir(parents=True, exist_ok=True)
     shas = sorted(d)
     tmp = p.with_suffix(".tmp.npz")
@@ -95,10 +103,12 @@ def backbone_features(
     jobs: int | None = None,
     log: Callable[[str], None] = print,
     chunk: int = 16,
+    model: tuple[Path, str] | None = None,
 ) -> dict[str, dict[str, np.ndarray]]:
     """{view: {sha256: row}} for ``items`` = (path, sha256); unreadable images are missing
-    (and named in the log)."""
-    caches = {v: load_cache(arch, v) for v in views}
+    (and named in the log). ``model``: (ONNX file, store tag) to cache instead of the backbone."""
+    onnx, tag = (str(model[0]), model[1]) if model else (None, None)
+    caches = {v: load_cache(arch, v, tag) for v in views}
     todo = list({sha: p for p, sha in items if any(sha not in caches[v] for v in views)}.items())
     if todo:
         jobs = jobs or os.cpu_count() or 1
@@ -107,7 +117,9 @@ def backbone_features(
 
         chunks = [todo[i : i + chunk] for i in range(0, len(todo), chunk)]
         done = 0
-        with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_init, initargs=(arch,)) as pool:
+        with ProcessPoolExecutor(
+            jobs, mp_context=mp.get_context("spawn"), initializer=_init, initargs=(arch, onnx)
+        ) as pool:
             for ch, res in zip(chunks, pool.map(_chunk, [([str(p) for _, p in ch], tuple(views)) for ch in chunks])):
                 for (sha, p), r in zip(ch, res):
                     if r is None:
@@ -118,12 +130,12 @@ def backbone_features(
                 done += len(ch)
                 if done % 2048 < chunk:
                     for v in views:
-                        _save(arch, v, caches[v])
+                        _save(arch, v, caches[v], tag)
                     log(
-                        f"{arch} {'+'.join(views)}: {done}/{len(todo)} images, {done / (time.perf_counter() - t0):.0f}/s"
+                        f"{tag or arch} {'+'.join(views)}: {done}/{len(todo)} images, {done / (time.perf_counter() - t0):.0f}/s"
                     )
         for v in views:
-            _save(arch, v, caches[v])
+            _save(arch, v, caches[v], tag)
         backbone_features.last_rate = len(todo) / (time.perf_counter() - t0)
     return caches
 
