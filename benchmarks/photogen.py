@@ -20,6 +20,13 @@ motion blur (averaged sub-frame renders), flashes and strobes, a dark shape cros
 a textured shape sweeping past it, grain and compression (CRF 18-30); and fades and
 dissolves, which are gradual transitions, never cuts.
 
+Busy shots (``busy`` > 0; the "action" videos, photo_action_<split>_<seed>): a real photo
+behind 1-3 moving subjects (patches of other photos under a blob-and-limbs mask that changes
+shape every frame, moving fast, with motion blur, leaving and entering the frame, occluding
+each other) and often a hard handheld shake. Cuts then join two busy shots (the same subjects
+after a reframe or similar-shot cut, new ones otherwise), and busy shots without a cut are
+negatives: a cut between two shots full of action must not look like the action itself.
+
 Photos are split by a hash of their path: "train" videos use 80%, "val" videos the other 20%
 (disjoint scenes for choosing the model). Without ../shared/data nothing can be made here;
 :func:`photo_video` also takes any list of (class, RGB array) pairs (the unit tests use
@@ -82,6 +89,57 @@ def _hist(img: np.ndarray) -> np.ndarray:
     return h / max(1.0, h.sum())
 
 
+class Subject:
+    """A moving foreground layer: ``patch`` (RGB float, any size) seen through a blob-and-limbs
+    mask that moves fast along a wavy path, scales, and flexes its limbs every frame (non-rigid,
+    like a body in action); rendered with motion blur by :meth:`PhotoShot.frame`."""
+
+    def __init__(self, patch: np.ndarray, length: int, rng):
+        W, H = SIZE
+        self.size = float(rng.uniform(0.4, 1.3)) * H  # body height in output pixels: up to a close-up
+        self.patch = cv2.resize(patch, (int(self.size * 1.6), int(self.size * 1.6))).astype(np.float32)
+        self.p0 = np.array([rng.uniform(0.1, 0.9) * W, rng.uniform(0.3, 0.9) * H])
+        speed = float(rng.uniform(6, 40))  # peak px per frame: walking to fighting
+        ax = float(rng.uniform(0.1, 0.45)) * W  # swings to and fro, so it stays (mostly) in view
+        self.swing = (ax, speed / ax, float(rng.uniform(0, 6.3)))
+        self.wob = (float(rng.uniform(0.1, 0.6)), float(rng.uniform(0, 6.3)), float(rng.uniform(0.05, 0.25)) * H)
+        self.limbs = [
+            (float(rng.uniform(0, 6.3)), float(rng.uniform(0.2, 1.2)), float(rng.uniform(0.3, 0.8)))
+            for _ in range(int(rng.integers(2, 5)))
+        ]  # (angle, swing speed rad/frame, length relative to the body)
+        self.scale_rate = float(rng.uniform(-0.015, 0.015))
+        self.length = length
+
+    def mask_at(self, t: float) -> tuple[np.ndarray, tuple[int, int]]:
+        """(mask of the patch's size, top-left in the output) at (fractional) frame t."""
+        f, ph, amp = self.wob
+        ax, w, p = self.swing
+        c = self.p0 + np.array([ax * np.sin(w * t + p), amp * np.sin(f * t + ph)])
+        s = self.size * float(np.exp(self.scale_rate * t))
+        n = self.patch.shape[0]
+        m = np.zeros((n, n), np.float32)
+        o = n / 2
+        cv2.ellipse(m, (int(o), int(o)), (int(0.18 * s), int(0.45 * s)), 0, 0, 360, 1.0, -1)
+        for a0, w, ln in self.limbs:
+            a = a0 + 0.9 * np.sin(w * t + a0)
+            e = (int(o + np.cos(a) * ln * s * 0.7), int(o + np.sin(a) * ln * s * 0.7))
+            cv2.line(m, (int(o), int(o)), e, 1.0, max(2, int(0.08 * s)))
+        m = cv2.GaussianBlur(m, (0, 0), 1.5)
+        return m, (int(c[0] - o), int(c[1] - o))
+
+
+def _paste(f: np.ndarray, patch: np.ndarray, mask: np.ndarray, xy: tuple[int, int]) -> None:
+    """Blend ``patch`` under ``mask`` into ``f`` at top-left ``xy``, clipped to the frame."""
+    H, W = f.shape[:2]
+    x, y = xy
+    n = patch.shape[0]
+    x0, y0, x1, y1 = max(0, x), max(0, y), min(W, x + n), min(H, y + n)
+    if x1 <= x0 or y1 <= y0:
+        return
+    m = mask[y0 - y : y1 - y, x0 - x : x1 - x, None]
+    f[y0:y1, x0:x1] = f[y0:y1, x0:x1] * (1 - m) + patch[y0 - y : y1 - y, x0 - x : x1 - x] * m
+
+
 class PhotoShot:
     """One photo filmed by a virtual camera: ``zoom``/``centre`` frame it (zoom 1 just covers the
     output); ``motion`` is "still" (a slight drift), "pan", "zoom", "shake", "whip" (a fast pan
@@ -96,6 +154,8 @@ class PhotoShot:
         self.flashes: dict = {}
         self.cross = self.sweep = None
         self.noise = 0.0
+        self.subjects: list[Subject] = []
+        self.shake_blur = False
         self.seed = int(rng.integers(0, 2**31))
         n = max(1, length - 1)
         self.event = int(rng.integers(4, max(5, length - 12))) if motion in ("whip", "crash") else 0
@@ -133,7 +193,10 @@ class PhotoShot:
                 z = self.zoom * (1 + 1.2 * v)
         sx = sy = 0.0
         if self.jitter is not None:
-            sx, sy = self.jitter[min(int(t), self.length - 1)]
+            u = float(np.clip(t, 0, self.length - 1))  # interpolated, for the sub-frame renders of blur
+            i0 = int(u)
+            i1 = min(i0 + 1, self.length - 1)
+            sx, sy = self.jitter[i0] + (self.jitter[i1] - self.jitter[i0]) * (u - i0)
         return z, cx, cy, sx, sy
 
     def _render(self, t: float) -> np.ndarray:
@@ -152,12 +215,24 @@ class PhotoShot:
     def frame(self, t: int) -> np.ndarray:
         W, H = SIZE
         fast = self.motion in ("whip", "crash") and self.event - 1 <= t <= self.event + self.event_len
-        if fast:  # motion blur: the average of sub-frame renders over the open shutter
+        if self.shake_blur and not fast:  # a shaking camera blurs the background too
+            f = np.mean([self._render(t + d).astype(np.float32) for d in (-0.4, 0.0, 0.4)], axis=0)
+        elif fast:  # motion blur: the average of sub-frame renders over the open shutter
             f = np.mean([self._render(t + d).astype(np.float32) for d in np.linspace(-0.45, 0.45, 7)], axis=0)
         else:
             f = self._render(t).astype(np.float32)
         if self.flip:
             f = f[:, ::-1]
+        if self.subjects:  # motion blur: each subject averaged over the open shutter
+            f = np.ascontiguousarray(f)
+            for sub in self.subjects:
+                acc = np.zeros_like(f)
+                for d in np.linspace(-0.4, 0.4, 4):
+                    g = f.copy()
+                    m, xy = sub.mask_at(t + d)
+                    _paste(g, sub.patch, m, xy)
+                    acc += g
+                f = acc / 4
         if self.sweep is not None:
             t0, dur, patch = self.sweep
             if t0 <= t < t0 + dur:
@@ -209,10 +284,14 @@ def photo_video(
     seed: int = 0,
     p_gradual: float = 0.3,
     cut_kinds: tuple = CUT_KINDS,
+    busy: float = 0.0,
 ) -> tuple[object, list[Truth], list[str]]:
     """Frames (an iterator of RGB SIZE frames), ground truth, and the kind of every join, of a
-    video made from ``photos`` ((class, RGB) pairs; at least 2)."""
+    video made from ``photos`` ((class, RGB) pairs; at least 2). ``busy``: the share of shots
+    with moving subjects (a join between two busy shots is marked "+busy" in its kind)."""
     rng = np.random.default_rng(seed)
+    # busy shots draw from their own stream, so busy=0 renders the videos made before them
+    brng = np.random.default_rng([seed, 7])
     by_class: dict[str, list[int]] = {}
     for i, (c, _) in enumerate(photos):
         by_class.setdefault(c, []).append(i)
@@ -280,7 +359,28 @@ def photo_video(
             src = photos[int(rng.integers(0, len(photos)))][1]
             patch = cv2.resize(src, SIZE, interpolation=cv2.INTER_LINEAR).astype(np.float32)
             shot.sweep = (int(rng.integers(4, n - 12)), int(rng.integers(2, 8)), patch)
+        if busy and brng.random() < busy:
+            same_scene = k in ("reframe", "class") and prev is not None and prev.subjects
+            for j in range(int(brng.integers(1, 5))):
+                if same_scene and j < len(prev.subjects):  # the same people from another angle
+                    patch = prev.subjects[j].patch
+                else:
+                    src = photos[int(brng.integers(0, len(photos)))][1]
+                    h, w = src.shape[:2]
+                    c = int(min(h, w) * brng.uniform(0.3, 0.8))
+                    y0, x0 = int(brng.integers(0, h - c + 1)), int(brng.integers(0, w - c + 1))
+                    patch = src[y0 : y0 + c, x0 : x0 + c].astype(np.float32)
+                shot.subjects.append(Subject(patch, n, brng))
+            if brng.random() < 0.8:  # the handheld camera of an action scene, blurred
+                shot.shake_blur = True
+                s_ = float(brng.uniform(6, 28))
+                jit = brng.normal(0, s_, (n + 4, 2))
+                shot.jitter = np.stack([np.convolve(jit[:, q], np.ones(3) / 3, "same") for q in range(2)], 1)[:n]
         shots.append(shot)
+    if busy:
+        for i, tr in enumerate(trs):
+            if tr.kind == "cut" and shots[i].subjects and shots[i + 1].subjects:
+                kinds[i] += "+busy"
     for i in range(len(kinds)):  # a flash next to a cut (before it, on it, or just after)
         if trs[i].kind == "cut" and rng.random() < 0.15:
             off = int(rng.choice([-2, -1, 0, 1, 2]))
@@ -322,19 +422,23 @@ def _key(name: str, **params) -> str:
     ]
 
 
-def generated(split: str, seed: int, n_joins: int = 40) -> tuple[Path, list[Truth]]:
-    """Make (or reuse) benchmarks/out/photo_<split>_<seed>.mp4 and its ground truth."""
+def generated(split: str, seed: int, n_joins: int = 40, action: bool = False) -> tuple[Path, list[Truth]]:
+    """Make (or reuse) benchmarks/out/photo_<split>_<seed>.mp4 (``action``: the busy videos,
+    photo_action_<split>_<seed>.mp4, 80% of shots with moving subjects) and its ground truth."""
     OUT.mkdir(parents=True, exist_ok=True)
-    name = f"photo_{split}_{seed}"
-    key = _key(name, n_joins=n_joins)
+    name = f"photo_action_{split}_{seed}" if action else f"photo_{split}_{seed}"
+    key = _key(name, n_joins=n_joins) if not action else _key(name, n_joins=n_joins, busy=0.8, subjects=3)
     path, meta = OUT / f"{name}.mp4", OUT / f"{name}.json"
     if path.exists() and meta.exists():
         m = json.loads(meta.read_text())
         if m.get("key") == key:
             return path, [Truth(**t) for t in m["truth"]]
     t0 = time.perf_counter()
-    photos = photos_of(split, 24, seed)
-    frames, truth, kinds = photo_video(photos, n_joins=n_joins, seed=seed + (0 if split == "train" else 5000))
+    photos = photos_of(split, 24, seed + (1000 if action else 0))
+    vseed = seed + (0 if split == "train" else 5000) + (20_000 if action else 0)
+    # action scenes cut mostly within the scene (same place and light): the jump is smallest there
+    ck = ("reframe", "reframe", "class", "class", "other") if action else CUT_KINDS
+    frames, truth, kinds = photo_video(photos, n_joins=n_joins, seed=vseed, cut_kinds=ck, busy=0.8 if action else 0.0)
     crf = int(np.random.default_rng(seed).integers(18, 31))
     write_video(path, frames, crf=crf)
     meta.write_text(json.dumps({"key": key, "truth": [t.to_dict() for t in truth], "kinds": kinds, "crf": crf}))
@@ -346,12 +450,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--split", default="train", choices=("train", "val"))
     ap.add_argument("--seeds", default="0-3", help="A-B")
+    ap.add_argument("--action", action="store_true", help="the busy videos (moving subjects)")
     a = ap.parse_args()
     if not data_available():
         sys.exit(f"photogen: {DATA} not found")
     lo, hi = (int(v) for v in a.seeds.split("-"))
     for s in range(lo, hi + 1):
-        generated(a.split, s)
+        generated(a.split, s, action=a.action)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 cinemanet/video/detectors/data/fast_cuts.json (weights, the features, and the hashes of the
 data it was trained on).
 
-    .venv/bin/python benchmarks/train_cuts.py [--seeds 100-111] [--photos 0-39] [--photo-val 0-7] [--write]
+    .venv/bin/python benchmarks/train_cuts.py [--seeds 100-111] [--photos 0-39] [--photo-val 0-7]
+        [--action 0-11] [--action-val 0-3] [--write]
 
 Data (never the held-out split: Sintel, clips 03/04, and videos derived from them):
   * train: derived videos made only from the tune clips' shots (videogen.derived, split
@@ -15,7 +16,9 @@ Data (never the held-out split: Sintel, clips 03/04, and videos derived from the
     on which the model family and the score threshold are chosen by the end-to-end cut F1;
   * with --photos: also videos made from thousands of real photos (benchmarks/photogen.py:
     many scenes, similar-shot and dark cuts, flashes, whip pans, shapes crossing), train
-    photos only; --photo-val videos (the other 20% of the photos) join the validation set.
+    photos only; --photo-val videos (the other 20% of the photos) join the validation set;
+  * with --action / --action-val: the photo videos with moving subjects (photogen "action"
+    videos: cuts between two busy shots, busy shots without cuts), train / validation photos.
 Examples are the frames whose difference to the previous one reaches ``cut_gate``: the first
 frame of a true cut is positive, frames one away from it are left out (the benchmark matches
 cuts within one frame), everything else (motion, flashes, whip pans, shapes crossing, frames
@@ -114,18 +117,18 @@ def fmt(r: dict) -> str:
     return f"{r['f1']:.3f} ({r['precision']:.2f}/{r['recall']:.2f})"
 
 
-def end_to_end(doc: dict, videos: list, threshold: float) -> dict:
-    """Cut scores of the whole detector with this model on pre-decoded videos."""
+def end_to_end(doc: dict, videos: list, threshold: float, cuts: str = "learned", kind: str = "cut") -> dict:
+    """Cut (or ``kind``) scores of the whole detector with this model on pre-decoded videos."""
     model = CutModel(doc)
     per = []
     for frames, truth in videos:
-        det = FastDetector(cuts="learned", cut_prob=threshold)
+        det = FastDetector(cuts=cuts, cut_prob=threshold)
         det.model = model
         out = []
         for i, t, s in frames:
             out += det.process(i, t, s)
         out += det.flush()
-        per.append(videogen.f1_by_kind(out, truth)["cut"])
+        per.append(videogen.f1_by_kind(out, truth)[kind])
     return bench_shots.pooled(per)
 
 
@@ -134,6 +137,8 @@ def main() -> None:
     ap.add_argument("--seeds", default="100-111", help="derived tune videos to train on: A-B")
     ap.add_argument("--photos", default="", help="photo videos (benchmarks/photogen.py, train photos) to train on: A-B")
     ap.add_argument("--photo-val", default="", help="photo videos of the validation photos to choose on: A-B")
+    ap.add_argument("--action", default="", help="photo videos with moving subjects (train photos) to train on: A-B")
+    ap.add_argument("--action-val", default="", help="... and of the validation photos, to choose on: A-B")
     ap.add_argument("--write", action="store_true", help=f"write {MODEL_FILE.relative_to(ROOT)}")
     a = ap.parse_args()
     lo, hi = (int(v) for v in a.seeds.split("-"))
@@ -147,7 +152,7 @@ def main() -> None:
         a_, b_ = (int(v) for v in spec.split("-"))
         return list(range(a_, b_ + 1))
 
-    if a.photos or a.photo_val:
+    if a.photos or a.photo_val or a.action or a.action_val:
         import photogen
 
         if not photogen.data_available():
@@ -160,8 +165,11 @@ def main() -> None:
     train_src += [(videogen.MEDIA / c, videogen.inspected_truth(c)) for c in videogen.split_clips("tune")]
     n_tune_train = len(train_src)
     train_src += [photogen.generated("train", k) for k in seeds(a.photos)]
+    train_src += [photogen.generated("train", k, action=True) for k in seeds(a.action)]
     val_src = [bench_shots.generated(f"derived_tune_{k}", videogen.derived, split="tune", seed=k) for k in (10, 11, 12)]
     photo_val = [photogen.generated("val", k) for k in seeds(a.photo_val)]
+    photo_val += [photogen.generated("val", k, action=True) for k in seeds(a.action_val)]
+    n_action_val = len(seeds(a.action_val))
     for path, _ in train_src + val_src:
         assert "heldout" not in path.name and "sintel" not in path.name.lower(), path
     X, Y, used = [], [], []
@@ -208,7 +216,7 @@ def main() -> None:
         "mlp8": MLPClassifier((8,), activation="tanh", alpha=1e-3, max_iter=3000, random_state=0),
         "mlp16": MLPClassifier((16,), activation="tanh", alpha=1e-3, max_iter=3000, random_state=0),
     }
-    if a.photos:  # enough varied data for a wider layer, regularised harder
+    if a.photos or a.action:  # enough varied data for a wider layer, regularised harder
         cands["mlp32"] = MLPClassifier((32,), activation="tanh", alpha=1e-2, max_iter=3000, random_state=0)
     results = {}
     print("\n| model | threshold | validation cut F1 (P/R), all | tune videos | photo videos |\n|---|---|---|---|---|")
@@ -251,6 +259,21 @@ def main() -> None:
     )
     r, doc, rt, rp = results[best]
     print(f"\nchosen: {best[0]} at {best[1]}: validation cut F1 {r['f1']:.3f} ({r['precision']:.2f}/{r['recall']:.2f})")
+    # the same model in each mode, on the same validation videos (the candidate for the default
+    # is chosen from these, before any held-out run); "both" keeps the rules' gradual handling
+    parts = [("tune videos", val[:n_tune_val]), ("photo videos", val[n_tune_val : len(val) - n_action_val])]
+    if n_action_val:
+        parts.append(("action videos", val[len(val) - n_action_val :]))
+    print("\n| mode | " + " | ".join(f"{p} cuts | {p} gradual" for p, _ in parts) + " |")
+    print("|---|" + "---|---|" * len(parts))
+    for mode in ("rules", "learned", "both"):
+        cells = []
+        for _, vv in parts:
+            cells += [
+                fmt(end_to_end(doc, vv, best[1], mode)) if vv else "",
+                fmt(end_to_end(doc, vv, best[1], mode, "gradual")) if vv else "",
+            ]
+        print(f"| {mode} | " + " | ".join(cells) + " |")
     doc.update(
         {
             "threshold": best[1],
@@ -264,9 +287,11 @@ def main() -> None:
             },
             "trained_on": used,
             "split": "tune only (Tears of Steel, Caminandes and videos derived from their shots)"
-            + (", and videos made from real photos (benchmarks/photogen.py)" if a.photos else ""),
+            + (", and videos made from real photos (benchmarks/photogen.py)" if a.photos else "")
+            + (", some with moving subjects" if a.action else ""),
             "command": f".venv/bin/python benchmarks/train_cuts.py --seeds {a.seeds}"
             + (f" --photos {a.photos} --photo-val {a.photo_val}" if a.photos else "")
+            + (f" --action {a.action} --action-val {a.action_val}" if a.action else "")
             + " --write",
             "positive_repeat": rep,
         }

@@ -131,7 +131,7 @@ def test_fast_parameters_are_constructor_arguments():
     assert det.cut_threshold == 12.0 and det.dissolves is False
     default = create_detector("fast")
     assert default.cut_threshold == 9.0 and default.min_gap == 6
-    assert default.cuts == "rules" and default.cut_prob == 0.4
+    assert default.cuts == "rules" and default.cut_prob == 0.2
 
 
 @pytest.mark.parametrize("cuts", ["learned", "rules", "both"])

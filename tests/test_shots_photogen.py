@@ -73,3 +73,41 @@ def test_generated_videos_are_deterministic():
     assert a[1] == b[1] and a[2] == b[2]
     fa, fb = list(a[0]), list(b[0])
     assert len(fa) == len(fb) and all(np.array_equal(x, y) for x, y in zip(fa[::7], fb[::7]))
+
+
+def test_busy_shots_have_moving_subjects_on_both_sides_of_their_cuts():
+    frames, truth, kinds = photogen.photo_video(_photos(4), n_joins=6, seed=2, p_gradual=0.0, busy=1.0)
+    frames = list(frames)
+    assert all(k.endswith("+busy") for k in kinds) and [t.kind for t in truth] == ["cut"] * 6
+    # busy=0 (the default) renders what it rendered before the busy shots existed
+    plain = photogen.photo_video(_photos(4), n_joins=6, seed=2, p_gradual=0.0)
+    calm = photogen.photo_video(_photos(4), n_joins=6, seed=2, p_gradual=0.0, busy=0.0)
+    assert plain[1] == calm[1] and plain[2] == calm[2] and "+busy" not in "".join(plain[2])
+    assert all(np.array_equal(a, b) for a, b in zip(list(plain[0])[::9], list(calm[0])[::9]))
+    c = truth[0].frame
+    y, _ = train_cuts.labels(np.arange(len(frames)), truth)
+    assert y[c] == 1 and y.sum() == 6
+
+
+def test_a_subject_moves_and_changes_shape_inside_its_shot():
+    rng = np.random.default_rng(4)
+    img, patch = _photos(2)[0][1], np.full((80, 80, 3), 250.0, np.float32)
+    still = photogen.PhotoShot(img, 30, rng, 1.2, (0.5, 0.5))
+    busy = photogen.PhotoShot(img, 30, rng, 1.2, (0.5, 0.5))
+    sub = photogen.Subject(patch, 30, rng)
+    sub.swing = (150.0, 0.2, 0.0)  # 30 px per frame at its fastest, through the frame's middle
+    sub.p0 = np.array([320.0, 180.0])
+    busy.subjects = [sub]
+    d_still = np.abs(still.frame(11).astype(np.float32) - still.frame(10)).mean()
+    d_busy = np.abs(busy.frame(11).astype(np.float32) - busy.frame(10)).mean()
+    assert d_busy > d_still + 1  # the background is the same; the subject moved
+    (m0, _), (m1, _) = sub.mask_at(0), sub.mask_at(3)
+    assert abs(float(m0.sum()) - float(m1.sum())) > 0.02 * m0.sum() or not np.array_equal(m0 > 0.5, m1 > 0.5)
+    # motion blur: the subject's edge is soft where it moves fastest (t=0: the middle of its swing)
+    bg = busy._render(0).astype(np.float32)
+    sharp = bg.copy()
+    m, xy = sub.mask_at(0)
+    photogen._paste(sharp, sub.patch, m, xy)
+    blurred = busy.frame(0).astype(np.float32)
+    covered = lambda f: int((np.abs(f - bg).max(axis=2) > 8).sum())  # noqa: E731
+    assert covered(blurred) > 1.1 * covered(sharp)  # smeared over more of the frame

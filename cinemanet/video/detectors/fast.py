@@ -199,7 +199,7 @@ class FastDetector(ShotDetector):
             help="how hard cuts are decided: the learned score over 22 cheap features, the hand-set rules, or both (either finds a cut)",
             choices=("learned", "rules", "both"),
         ),
-        Option("cut_prob", float, 0.4, 0.01, 0.99, "learned cuts: the score (0-1) a cut must reach"),
+        Option("cut_prob", float, 0.2, 0.01, 0.99, "learned cuts: the score (0-1) a cut must reach"),
         Option("cut_gate", float, 1.0, 0.0, 100.0, "learned cuts: the least frame difference that is scored"),
         Option(
             "cut_gate_ratio",
@@ -278,7 +278,7 @@ class FastDetector(ShotDetector):
         dissolve_support: int = 4,
         dissolve_sure_linearity: float = 0.2,
         cuts: str = "rules",
-        cut_prob: float = 0.4,
+        cut_prob: float = 0.2,
         cut_gate: float = 1.0,
         cut_gate_ratio: float = 2.0,
         cut_return_veto: float = 0.4,
