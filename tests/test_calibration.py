@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from cinemanet.training.calibrate import NEVER, emitted, label_thresholds, softmax
+from cinemanet.training.calibrate import NEVER, WILSON_Z, emitted, label_thresholds, softmax, wilson_lower
 from cinemanet.training.metrics import expected_calibration_error, fit_temperature
 
 
@@ -16,7 +16,7 @@ def test_threshold_is_the_lowest_that_keeps_precision():
     p0 = np.array([0.95, 0.9, 0.8, 0.7, 0.6])
     P = np.stack([p0, 1 - p0], 1)
     y = np.array([0, 0, 1, 0, 1])
-    thr = label_thresholds(P, y, target=0.75, min_emitted=2)
+    thr = label_thresholds(P, y, target=0.75, min_emitted=2, z=0)
     assert thr[0] == pytest.approx(0.7)  # 3 of the 4 images at >= 0.7 are right: 0.75
     assert thr[1] == NEVER  # class 1 is never the best answer
     e = emitted(P, y, thr)
@@ -27,9 +27,27 @@ def test_threshold_needs_enough_images_and_ties_go_together():
     P = np.array([[0.9, 0.1], [0.9, 0.1], [0.6, 0.4]])
     y = np.array([0, 1, 0])
     # the two images at 0.9 come together (one wrong: 0.5), all three: 2/3
-    assert label_thresholds(P, y, target=0.6, min_emitted=1)[0] == pytest.approx(0.6)
-    assert label_thresholds(P, y, target=0.9, min_emitted=1)[0] == NEVER
-    assert label_thresholds(P, y, target=0.5, min_emitted=4)[0] == NEVER
+    assert label_thresholds(P, y, target=0.6, min_emitted=1, z=0)[0] == pytest.approx(0.6)
+    assert label_thresholds(P, y, target=0.9, min_emitted=1, z=0)[0] == NEVER
+    assert label_thresholds(P, y, target=0.5, min_emitted=4, z=0)[0] == NEVER
+
+
+def test_wilson_lower_bound_by_hand():
+    # 9 of 10 right, z = 1.2816: (0.9 + z^2/20 - z sqrt(0.009 + z^2/400)) / (1 + z^2/10)
+    assert wilson_lower(9, 10, 1.2816) == pytest.approx(0.71755, abs=1e-5)
+    assert wilson_lower(3, 4, 0.0) == pytest.approx(0.75)  # z = 0: the observed rate
+
+
+def test_default_threshold_asks_for_the_bound_not_the_rate():
+    # the 15 most confident of 20 images are right, the other 5 wrong. Observed rate: 15/16 =
+    # 0.94 still passes 0.9, so z = 0 cuts at the 16th. Bound: n right of n is 1 / (1 + z^2 / n),
+    # 0.901 at n = 15, and 15 of 16 is 0.81, so the bound cuts at the 15th
+    p0 = np.linspace(0.99, 0.6, 20)
+    P = np.stack([p0, 1 - p0], 1)
+    y = np.r_[np.zeros(15, int), np.ones(5, int)]
+    assert label_thresholds(P, y)[0] == pytest.approx(p0[14])
+    assert label_thresholds(P, y, z=0)[0] == pytest.approx(p0[15])
+    assert WILSON_Z == pytest.approx(1.2816)
 
 
 def test_ece_by_hand():
