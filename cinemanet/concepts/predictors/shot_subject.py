@@ -35,8 +35,6 @@ class SubjectFromDetectors(ConceptPredictor):
             # ImageNet has no person class: a clear human face reads as dogs and primates, so
             # a face the detector sees explains that mass away
             animal *= 1.0 - face
-            # checked by eye on film stills only (docs/MODEL_CARD.md): weak evidence, kept low
-            animal = min(animal, ANIMAL_CAP)
         # body detectors also fire on four-legged and cartoon bodies: without a human face,
         # trust them less the more the classifier sees an animal
         doubt = (1.0 - animal) if any_face < 0.5 else 1.0
@@ -64,7 +62,7 @@ class SubjectFromDetectors(ConceptPredictor):
         framing = done.get("shot.framing", {})
         wide = framing.get("shot.framing.long", 0.0) + framing.get("shot.framing.extremelong", 0.0)
         location = (1.0 - person) * (1.0 - animal) * wide
-        na = float(np.prod([1.0 - x for x in (person, animal, obj, location, text)]))
+        na = float(np.prod([1.0 - x for x in (person, min(animal, ANIMAL_CAP), obj, location, text)]))
         return self.full_scores(
             {
                 "person": person,
@@ -73,7 +71,9 @@ class SubjectFromDetectors(ConceptPredictor):
                 "person.hands": hands,
                 "person.feet": feet,
                 "text": text,
-                "animal": animal,
+                # checked by eye on film stills only (docs/MODEL_CARD.md): weak, kept low; the
+                # uncapped evidence still discounts body detectors and the location above
+                "animal": min(animal, ANIMAL_CAP),
                 "object": obj,
                 "location": location,
                 "na": na,
