@@ -156,6 +156,24 @@ def _held_out_source(im: dh.Image, held_clusters: set) -> bool:
     return any(s in LOSO_HELD for s in im.sources) or (im.generated and im.cluster in held_clusters)
 
 
+def _tune_with_args(base, tr0, acts, rows, wd, args, log, epochs: int):
+    """The loso and kept stages tune the same way, without a validation split."""
+    upper, hist, _ = _finetune(
+        base,
+        tr0,
+        acts,
+        rows,
+        wd,
+        epochs=epochs,
+        log=log,
+        lr=args.lr,
+        head_lr=args.head_lr,
+        max_seconds=args.max_seconds,
+        at=args.at,
+    )
+    return upper, hist
+
+
 def stage_loso(prep, acts, wd, args, log, epochs: int) -> dict:
     held_clusters = {im.cluster for im in prep.images.values() if any(s in LOSO_HELD for s in im.sources)}
     base = _sub(prep, lambda s, im: not im.test)
@@ -170,19 +188,7 @@ def stage_loso(prep, acts, wd, args, log, epochs: int) -> dict:
     }
     rows = {t: r for t, r in rows.items() if len({y for _, y, _ in r}) >= 2}
     tr0 = dh.Trainer(base, log=log)
-    upper, hist, _ = _finetune(
-        base,
-        tr0,
-        acts,
-        rows,
-        wd,
-        epochs=epochs,
-        log=log,
-        lr=args.lr,
-        head_lr=args.head_lr,
-        max_seconds=args.max_seconds,
-        at=args.at,
-    )
+    upper, hist = _tune_with_args(base, tr0, acts, rows, wd, args, log, epochs)
     tr1 = dh.Trainer(_sub(prep, lambda s, im: not im.test, _ft_features(upper, acts, sorted(base.images))), log=log)
     out = {"held_out_sources": list(LOSO_HELD), "epochs": epochs, "fine_tune": hist, "tasks": {}}
     for t in ("side", "place"):
@@ -208,19 +214,7 @@ def stage_kept(prep, acts, wd, args, log, epochs: int) -> dict:
     base = _sub(prep, lambda s, im: not im.test)
     rows = {t: [r for r in task.rows if not prep.images[r[0]].test] for t, task in prep.tasks.items() if t in wd}
     tr0 = dh.Trainer(base, log=log)
-    upper, hist, _ = _finetune(
-        base,
-        tr0,
-        acts,
-        rows,
-        wd,
-        epochs=epochs,
-        log=log,
-        lr=args.lr,
-        head_lr=args.head_lr,
-        max_seconds=args.max_seconds,
-        at=args.at,
-    )
+    upper, hist = _tune_with_args(base, tr0, acts, rows, wd, args, log, epochs)
     if args.save_upper:
         import torch
 

@@ -250,14 +250,9 @@ class PhotoShot:
             f = np.repeat(f.mean(axis=2, keepdims=True), 3, axis=2)
         if gain != 1.0 or lift:
             f = f * gain + lift
-        if self.cross is not None:
-            t0, dur, lum, r = self.cross
-            if t0 <= t < t0 + dur:
-                u = (t - t0 + 0.5) / dur
-                mask = np.zeros((H, W), np.float32)
-                cv2.ellipse(mask, (int(-r + u * (W + 2 * r)), int(H * 0.6)), (int(r), int(H * 0.9)), 0, 0, 360, 1.0, -1)
-                mask = cv2.GaussianBlur(mask, (0, 0), 12)[..., None]
-                f = f * (1 - mask) + lum * mask
+        mask = videogen.crossing_mask(self.cross, t, H, W)
+        if mask is not None:
+            f = f * (1 - mask) + self.cross[2] * mask
         if t in self.flashes:
             g = self.flashes[t]
             f = f * (1 - g) + g * 255 if g > 0 else f * (1 - 2 * g)  # towards white, or a gain burst

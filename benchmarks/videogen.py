@@ -368,18 +368,29 @@ class DerivedShot:
             f = np.ascontiguousarray(f[:, ::-1])
         if self.grade != 1.0:  # a dark, flat night grade: low contrast, lifted blacks
             f = (f.astype(np.float32) * self.grade + 12.0).astype(np.uint8)
-        if self.cross is not None:
-            t0, dur, lum, r = self.cross
-            if t0 <= t < t0 + dur:
-                u = (t - t0 + 0.5) / dur
-                mask = np.zeros((H, W), np.float32)
-                cv2.ellipse(mask, (int(-r + u * (W + 2 * r)), int(H * 0.6)), (int(r), int(H * 0.9)), 0, 0, 360, 1.0, -1)
-                mask = cv2.GaussianBlur(mask, (0, 0), 12)[..., None]
-                f = (f * (1 - mask) + lum * mask).astype(np.uint8)
+        mask = crossing_mask(self.cross, t, H, W)
+        if mask is not None:
+            f = (f * (1 - mask) + self.cross[2] * mask).astype(np.uint8)
         if t in self.flashes:
             g = self.flashes[t]
             f = np.clip(f.astype(np.float32) * (1 - g) + g * 255, 0, 255).astype(np.uint8)
         return f
+
+
+def crossing_mask(cross, t: int, H: int, W: int) -> np.ndarray | None:
+    """Soft HxWx1 mask of a dark shape crossing the lens left to right, frame t, or None
+    outside it; ``cross`` is (first frame, frames, luma, radius)."""
+    if cross is None:
+        return None
+    t0, dur, _, r = cross
+    if not t0 <= t < t0 + dur:
+        return None
+    import cv2
+
+    u = (t - t0 + 0.5) / dur
+    mask = np.zeros((H, W), np.float32)
+    cv2.ellipse(mask, (int(-r + u * (W + 2 * r)), int(H * 0.6)), (int(r), int(H * 0.9)), 0, 0, 360, 1.0, -1)
+    return cv2.GaussianBlur(mask, (0, 0), 12)[..., None]
 
 
 COLOURS = ((180, 30, 30), (128, 128, 128), (40, 60, 170), (200, 170, 120), (30, 120, 60))

@@ -62,7 +62,10 @@ class SubjectFromDetectors(ConceptPredictor):
         framing = done.get("shot.framing", {})
         wide = framing.get("shot.framing.long", 0.0) + framing.get("shot.framing.extremelong", 0.0)
         location = (1.0 - person) * (1.0 - animal) * wide
-        na = float(np.prod([1.0 - x for x in (person, min(animal, ANIMAL_CAP), obj, location, text)]))
+        # checked by eye on film stills only (docs/MODEL_CARD.md): weak, so the reported score is
+        # capped; the uncapped evidence still discounts body detectors and the location above
+        shown_animal = min(animal, ANIMAL_CAP)
+        na = float(np.prod([1.0 - x for x in (person, shown_animal, obj, location, text)]))
         return self.full_scores(
             {
                 "person": person,
@@ -71,9 +74,7 @@ class SubjectFromDetectors(ConceptPredictor):
                 "person.hands": hands,
                 "person.feet": feet,
                 "text": text,
-                # checked by eye on film stills only (docs/MODEL_CARD.md): weak, kept low; the
-                # uncapped evidence still discounts body detectors and the location above
-                "animal": min(animal, ANIMAL_CAP),
+                "animal": shown_animal,
                 "object": obj,
                 "location": location,
                 "na": na,
