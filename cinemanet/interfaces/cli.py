@@ -475,12 +475,16 @@ def analyze(
         raise typer.Exit(1)
 
 
+class _Terminated(SystemExit):
+    """SIGTERM, raised in the main thread so every ``finally`` on the way out runs."""
+
+
 def _exit_cleanly_on_sigterm() -> None:
     """SIGTERM unwinds like Ctrl-C, so workers are closed and finished sidecars stay."""
     import signal
 
     def stop(signum, frame):
-        raise SystemExit(128 + signum)
+        raise _Terminated(128 + signum)
 
     signal.signal(signal.SIGTERM, stop)
 
@@ -852,6 +856,16 @@ def main() -> None:
     except MissingExtra as e:  # an optional piece is not installed: one line naming the extra
         print(f"cinemanet: {e}", file=sys.stderr)
         sys.exit(2)
+    except _Terminated as e:
+        # The unwind has closed the workers and written what was finished. Interpreter
+        # finalisation is skipped: decoder and ONNX Runtime threads still alive there could
+        # crash it (an exit by SIGSEGV instead of 143 was seen once).
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(e.code)
 
 
 if __name__ == "__main__":
