@@ -74,7 +74,10 @@ class CinemaNet:
         """Labels, tags and description from per-group scores (also used for shot averages)."""
         t0 = time.perf_counter()
         groups, tags = self.concepts.decide(scores)
-        text = describe({g: r.label for g, r in groups.items()}, tags)
+        # the sentence leaves out groups capped for want of real validation (angle, level,
+        # lighting, colour theory and key): they stay in `groups` and `tags` at their capped score
+        capped = {g for g, gs in self.spec.groups.items() if gs.cap is not None}
+        text = describe({g: None if g in capped else r.label for g, r in groups.items()}, tags)
         self.timer.add("concepts", time.perf_counter() - t0)
         return TagResult(
             path=path,

@@ -166,3 +166,29 @@ def test_animal_mass_under_a_clear_face_is_the_person():
     face = Face(0.4, 0.2, 0.15, 0.24, score=0.9)  # a face a quarter of the frame tall
     with_face = _subject(probs, [face])
     assert with_face["shot.subject.animal"] < 0.15 and with_face["shot.subject.person"] >= 0.9
+
+
+def test_place_cap_caps_the_places_not_interior_or_exterior():
+    from cinemanet.concepts.predictors.shot_location import LocationFromSceneHead
+    from cinemanet.perception.evidence import Evidence
+
+    desert = "shot.location.exterior.nature.desert"
+    heads = {"scene": lambda ev: {desert: 0.95}, "side": lambda ev: {"shot.location.interior": 0.02}}
+    ev = Evidence(width=640, height=360, imagenet=np.full(1000, 1e-3, np.float32))
+    wide = {"shot.framing": {"shot.framing.extremelong": 1.0}}
+    free = LocationFromSceneHead(heads=heads).predict(ev, wide)
+    capped = LocationFromSceneHead(heads=heads, place_cap=0.6).predict(ev, wide)
+    assert free[desert] == pytest.approx(0.95) and capped[desert] == pytest.approx(0.6)
+    assert capped["shot.location.exterior"] == pytest.approx(0.98) == free["shot.location.exterior"]
+    with pytest.raises(ValueError, match="place_cap"):
+        LocationFromSceneHead(heads=heads, place_cap=1.5)
+
+
+def test_default_model_never_emits_a_trained_place(net):
+    """Places did not hold on film frames (model card): every place of the scene head is capped
+    under its threshold, so only interior/exterior can be emitted."""
+    spec = net.spec.groups["shot.location"]
+    cap = spec.params["place_cap"]
+    head = net.concepts.predictors["shot.location"].heads["scene"]
+    places = [k for k in head.meta["thresholds"] if k.count(".") > 2]
+    assert places and all(net.concepts.thresholds["shot.location"][k] > cap for k in places)

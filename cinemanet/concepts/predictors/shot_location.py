@@ -12,7 +12,8 @@ class LocationFromSceneHead(ConceptPredictor):
     both trained on the scene sets mapped to v1 keys (older models: both from one 15-Scene
     head); other places from ImageNet objects typical of them, capped low. Close framings
     that show little of the setting lean towards not applicable. A child never scores above
-    its parent."""
+    its parent. ``place_cap`` caps the place head's places too (the model sets it where they did
+    not hold on film frames), leaving interior/exterior as trained."""
 
     name = "shot.location/scene-head"
     group = "shot.location"
@@ -20,8 +21,11 @@ class LocationFromSceneHead(ConceptPredictor):
     after = ("shot.framing",)
     method = "trained heads (every scene set mapped to v1) for interior/exterior and places; ImageNet objects for others (capped)"
 
-    def __init__(self, **kw):
+    def __init__(self, place_cap: float | None = None, **kw):
         super().__init__(**kw)
+        if place_cap is not None and not 0.0 <= place_cap <= 1.0:
+            raise ValueError(f"place_cap must be in [0, 1], not {place_cap!r}")
+        self.place_cap = 1.0 if place_cap is None else float(place_cap)
         g = self.taxonomy_group
         load("location")
         self._ancestors = {k: g.ancestors(k) for k in g.keys}
@@ -46,6 +50,8 @@ class LocationFromSceneHead(ConceptPredictor):
         side = {interior_key: (1.0 - na) * p_int, exterior_key: (1.0 - na) * (1.0 - p_int)}
         out = dict(side)
         for k, p in scene.items():
+            if k not in side:
+                p = min(self.place_cap, p)
             out[k] = max(out.get(k, 0.0), (1.0 - na) * p)
         for k, p in imagenet_scores(ev.imagenet, "location").items():
             top = interior_key if interior_key in anc[k] else exterior_key
