@@ -192,3 +192,25 @@ def test_default_model_never_emits_a_trained_place(net):
     head = net.concepts.predictors["shot.location"].heads["scene"]
     places = [k for k in head.meta["thresholds"] if k.count(".") > 2]
     assert places and all(net.concepts.thresholds["shot.location"][k] > cap for k in places)
+
+
+def test_close_ups_leave_the_location_unknown():
+    from cinemanet.concepts.predictors.shot_location import LocationFromSceneHead
+    from cinemanet.perception.evidence import Evidence
+
+    heads = {"scene": lambda ev: {}, "side": lambda ev: {"shot.location.interior": 0.9}}
+    ev = Evidence(width=640, height=360, imagenet=np.full(1000, 1e-3, np.float32))
+    loc = LocationFromSceneHead(heads=heads)
+    close = loc.predict(ev, {"shot.framing": {"shot.framing.closeup": 0.7, "shot.framing.extremecloseup": 0.3}})
+    assert close["shot.location.na"] == pytest.approx(1.0) and close["shot.location.interior"] == 0.0
+    medium = loc.predict(ev, {"shot.framing": {"shot.framing.closeup": 0.2, "shot.framing.medium": 0.8}})
+    assert medium["shot.location.interior"] == pytest.approx(0.8 * 0.9)
+
+
+def test_time_of_day_is_told_only_as_far_as_an_exterior_is_seen(net, sample_rgb):
+    ev = net.evidence(sample_rgb)
+    tod = net.concepts.predictors["shot.timeofday"]
+    for ext in (1.0, 0.3, 0.0):
+        s = tod.predict(ev, {"shot.location": {"shot.location.exterior": ext, "shot.location.interior": 1 - ext}})
+        told = sum(s[f"shot.timeofday.{k}"] for k in ("day", "twilight", "night"))
+        assert told == pytest.approx(ext, abs=1e-6) and s["shot.timeofday.na"] == pytest.approx(1 - ext, abs=1e-6)

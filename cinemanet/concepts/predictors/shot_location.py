@@ -10,8 +10,8 @@ IMAGENET_CAP = 0.6  # ImageNet objects only hint at a place: never let them reac
 class LocationFromSceneHead(ConceptPredictor):
     """Interior/exterior from its own head (``side``) and places from a place head (``scene``),
     both trained on the scene sets mapped to v1 keys (older models: both from one 15-Scene
-    head); other places from ImageNet objects typical of them, capped low. Close framings
-    that show little of the setting lean towards not applicable. A child never scores above
+    head); other places from ImageNet objects typical of them, capped low. Close-ups and
+    extreme close-ups show too little of the setting: as far as the frame is one, not applicable. A child never scores above
     its parent. ``place_cap`` caps the place head's places too (the model sets it where they did
     not hold on film frames), leaving interior/exterior as trained."""
 
@@ -41,10 +41,12 @@ class LocationFromSceneHead(ConceptPredictor):
         else:
             p_int = sum(p for k, p in scene.items() if k == interior_key or interior_key in anc[k])
         fr = done.get("shot.framing", {})
+        # close-ups show too little of the setting: on film stills judged by eye their side was
+        # mostly a guess (0.3.2, docs/MODEL_CARD.md; until then 0.7 x ECU + 0.25 x CU)
         na = min(
             1.0,
-            0.7 * fr.get("shot.framing.extremecloseup", 0.0)
-            + 0.25 * fr.get("shot.framing.closeup", 0.0)
+            fr.get("shot.framing.extremecloseup", 0.0)
+            + fr.get("shot.framing.closeup", 0.0)
             + fr.get("shot.framing.na", 0.0),
         )
         side = {interior_key: (1.0 - na) * p_int, exterior_key: (1.0 - na) * (1.0 - p_int)}

@@ -41,20 +41,23 @@ class TimeOfDayFromHead(TimeOfDayFromLight):
     """Day, twilight and night from a head trained on real outdoor photos (weather and
     sunrise/sunset sets: day and twilight) and on day-for-night images generated from daylight
     exteriors (night: no real night photos exist here, so night is validated on generated
-    images only and its score is capped at :data:`NIGHT_CAP`); not applicable (likely
-    interiors) from the light rule. A head without a night output (an older model) leaves
+    images only and its score is capped at :data:`NIGHT_CAP`); not applicable as far as the
+    location is not an exterior (interiors, and close-ups that show little of the setting). A head without a night output (an older model) leaves
     night to the light rule."""
 
     name = "shot.timeofday/head"
     group = "shot.timeofday"
     method = (
         "trained head (day vs twilight on real photos; night on generated day-for-night images only, "
-        "capped); not applicable from the light rule"
+        "capped); not applicable where no exterior is seen"
     )
 
     def predict(self, ev, done):
         rule = super().predict(ev, done)
-        na = rule["shot.timeofday.na"]
+        ext = done.get("shot.location", {}).get("shot.location.exterior")
+        # the head learnt from exteriors only: time of day is told where an exterior is seen
+        # (interiors, and close-ups that show little of the setting, are not applicable)
+        na = rule["shot.timeofday.na"] if ext is None else 1.0 - ext
         p = self.heads["head"](ev)
         if "shot.timeofday.night" not in p:
             night = rule["shot.timeofday.night"]
