@@ -11,8 +11,9 @@ fitted, calibrated or thresholded on. A person judges them on contact sheets:
   index under each (the judge writes interior/exterior/? and, for exteriors, day/twilight/night/?).
 
 ``score`` prints the precision of the judged places (static: what 0.3.1 said), and tags the
-blind sample with the current model to print the precision of its interior/exterior and time of
-day per half (half 0 chose the 0.3.2 framing weights; half 1 is the report). "Strict" counts a
+blind sample with the current model to print, per half, the precision of its interior/exterior,
+time of day and person tag (half 0 chose the 0.3.2 weights; half 1 is the report), and the
+shot-type confusion. "Strict" counts a
 label on a still nobody can judge as not right; "decidable" leaves those stills out.
 
     .venv/bin/python benchmarks/film_stills_by_eye.py places-sheets --out /tmp/sheets
@@ -122,8 +123,9 @@ def score_blind(d: dict, stills: Path) -> None:
     net = CinemaNet()
     side_of = {"shot.location.interior": "interior", "shot.location.exterior": "exterior"}
     print(f"blind sample, {net.spec.name} {net.spec.version}:")
+    types = Counter()
     for half in (0, 1):
-        tally = {"side": Counter(), "time": Counter()}
+        tally = {"side": Counter(), "time": Counter(), "person": Counter()}
         for i, r in enumerate(d["blind"]):
             if i % 2 != half:
                 continue
@@ -137,14 +139,32 @@ def score_blind(d: dict, stills: Path) -> None:
                     tally[g]["abstained"] += 1
                 else:
                     tally[g]["undecidable" if r[g] == "?" else "right" if r[g] == said[g] else "wrong"] += 1
+            if r["people"] != "?":
+                tagged = "shot.subject.person" in res.tags
+                tally["person"][("right" if r["people"] != "none" else "wrong") if tagged else "abstained"] += 1
+                tally["person"]["missed"] += tagged is False and r["people"] != "none"
+                types[(r["people"], (res.groups["shot.type"].label or ".na").rsplit(".", 1)[1])] += 1
         for g, t in tally.items():
             n = t["right"] + t["wrong"] + t["undecidable"]
+            if g == "person":
+                people = t["right"] + t["missed"]
+                print(
+                    f"  half {half} person: "
+                    + _line("tagged, right", t["right"], n)
+                    + "; "
+                    + _line("people found", t["right"], people)
+                )
+                continue
             print(
                 f"  half {half} {g:4s}: emitted {n}, abstained {t['abstained']}; "
                 + _line("strict", t["right"], n)
                 + "; "
                 + _line("decidable", t["right"], t["right"] + t["wrong"])
             )
+    said = ("na", "portrait", "twoshot", "master", "overtheshoulder")
+    print("  shot type, both halves (rows: judged; columns: said)   " + " ".join(f"{x[:9]:>9s}" for x in said))
+    for truth in ("none", "portrait", "twoshot", "master", "overtheshoulder"):
+        print(f"    {truth:15s}" + " " * 38 + " ".join(f"{types[(truth, x)]:9d}" for x in said))
 
 
 def main() -> None:

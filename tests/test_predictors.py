@@ -214,3 +214,17 @@ def test_time_of_day_is_told_only_as_far_as_an_exterior_is_seen(net, sample_rgb)
         s = tod.predict(ev, {"shot.location": {"shot.location.exterior": ext, "shot.location.interior": 1 - ext}})
         told = sum(s[f"shot.timeofday.{k}"] for k in ("day", "twilight", "night"))
         assert told == pytest.approx(ext, abs=1e-6) and s["shot.timeofday.na"] == pytest.approx(1 - ext, abs=1e-6)
+
+
+def test_person_mask_alone_is_no_person_in_a_wide_frame():
+    """On wide film frames the person-mask model marks land and sky: alone it cannot tag a person
+    there, while the same mask in a medium shot still does."""
+    from cinemanet.concepts.predictors.shot_subject import SubjectFromDetectors
+    from cinemanet.perception.evidence import Evidence
+
+    mask = np.zeros((90, 160), np.float32)
+    mask[30:80, 60:100] = 1.0  # 14% of the frame
+    ev = Evidence(width=640, height=360, imagenet=np.full(1000, 1e-3, np.float32), faces=[], person_mask=mask)
+    wide = SubjectFromDetectors().predict(ev, {"shot.framing": {"shot.framing.extremelong": 1.0}})
+    medium = SubjectFromDetectors().predict(ev, {"shot.framing": {"shot.framing.medium": 1.0}})
+    assert wide["shot.subject.person"] < 0.5 <= medium["shot.subject.person"]

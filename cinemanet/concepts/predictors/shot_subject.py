@@ -47,9 +47,13 @@ class SubjectFromDetectors(ConceptPredictor):
             feet = doubt * max(p.visibility(_LEFT_FOOT), p.visibility(_RIGHT_FOOT))
         if ev.hands:
             hands = max(hands, max(h.score for h in ev.hands))
+        framing = done.get("shot.framing", {})
+        wide = framing.get("shot.framing.long", 0.0) + framing.get("shot.framing.extremelong", 0.0)
         mask_person = 0.0
         if ev.person_mask is not None:
-            mask_person = doubt * 0.85 * sigmoid(((ev.person_mask > 0.5).mean() - 0.04) * 80.0)
+            # the person-mask model is made for people near the camera: on wide film frames it
+            # marks land and sky (0.3.2, by eye on film stills), so alone it cannot claim a person there
+            mask_person = (1.0 - 0.5 * wide) * doubt * 0.85 * sigmoid(((ev.person_mask > 0.5).mean() - 0.04) * 80.0)
         person = max(any_face, pose_person, mask_person, face, body, hands, feet)
 
         text = 0.0
@@ -59,8 +63,6 @@ class SubjectFromDetectors(ConceptPredictor):
         if ev.imagenet is not None:
             obj = sigmoid(10.0 * (float(ev.imagenet[_OBJECTS].max()) - 0.35)) * (1.0 - 0.6 * person)
 
-        framing = done.get("shot.framing", {})
-        wide = framing.get("shot.framing.long", 0.0) + framing.get("shot.framing.extremelong", 0.0)
         location = (1.0 - person) * (1.0 - animal) * wide
         # checked by eye on film stills only (docs/MODEL_CARD.md): weak, so the reported score is
         # capped; the uncapped evidence still discounts body detectors and the location above
