@@ -188,6 +188,9 @@ def main() -> None:
             "analyze_vs_decode": (frames / bwall) / statistics.median(dec),
             "analyze_vs_pyscenedetect": (frames / bwall) / statistics.median(psd),
             "analyze_cpu_s": statistics.median(base_cpus),
+            # per round, ours minus the baseline's: robust to load that drifts between rounds
+            "paired_wall_diff_s": statistics.median(o - b for o, b in zip(ours, base_walls)),
+            "paired_rounds_faster": sum(o < b for o, b in zip(ours, base_walls)),
             "same_sidecar": same,
             "runs": {"analyze_wall_s": base_walls, "analyze_cpu_s": base_cpus},
         }
@@ -224,6 +227,10 @@ def main() -> None:
             f"| {b['what']}, same rounds: analyze / decode-only; / PySceneDetect; CPU | "
             f"{b['analyze_vs_decode']:.2f}; {b['analyze_vs_pyscenedetect']:.2f}; {b['analyze_cpu_s']:.1f} s "
             f"(sidecar {'identical' if b['same_sidecar'] else 'DIFFERENT'}) | |"
+        )
+        print(
+            f"| this run minus {b['what']}, per round: median wall | {b['paired_wall_diff_s']:+.2f} s "
+            f"(faster in {b['paired_rounds_faster']} of {len(ours)} rounds) | |"
         )
     print(f"| load average (1 min) before each round, after | {', '.join(f'{x:.1f}' for x in loads)} | |")
     if "long_film" in res:
