@@ -6,7 +6,11 @@
    (scaled up, concatenated; known cuts), cached in benchmarks/out/.
 2. On it, side by side: PyAV decode-only throughput (the ceiling), PySceneDetect's
    `detect-content` (ContentDetector, PyAV backend), and the whole `cinemanet analyze`
-   command (shots, 14 groups per shot, sidecar). Medians of --runs runs; ratios.
+   command (shots, 14 groups per shot, sidecar). Medians of --runs runs; ratios; the CPU
+   seconds of the command (both processes); the load average before each round.
+   With --baseline DIR (a checkout, e.g. `git archive main cinemanet | tar -x -C DIR`), that
+   checkout's `cinemanet analyze` runs in the same rounds (same interpreter and packages), so
+   before and after are measured under the same load.
 3. Peak memory on a 2-hour film (synthetic 320x180 footage with one-minute shots, cached):
    streaming means it stays flat.
 Prints Markdown and writes benchmarks/results/analyze.json.
@@ -18,6 +22,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import sys
 import tempfile
@@ -79,12 +84,26 @@ def long_film(path: Path, hours: float = 2.0, fps: int = 24, shot_s: int = 60) -
     write_video(path, frames(), fps=fps, crf=30, preset="ultrafast")
 
 
+def children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def analyze_run(cmd: list[str], **popen) -> tuple[float, int, float]:
+    """Wall seconds, peak RSS and CPU seconds (the command and its tagging process) of one run."""
+    c0 = children_cpu()
+    wall, peak = timed_cli(cmd, **popen)
+    return wall, peak, children_cpu() - c0
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--skip-long", action="store_true", help="skip the 2-hour memory run")
     ap.add_argument("--detector", default="fast", help="shot detector of the analyze runs")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "analyze.json")
+    ap.add_argument("--baseline", type=Path, help="a checkout (folder holding cinemanet/) to run side by side")
+    ap.add_argument("--baseline-label", default="baseline", help="what --baseline is (recorded)")
     a = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     import videogen
@@ -104,19 +123,37 @@ def main() -> None:
         "--detector",
         a.detector,
     ]
-    dec, psd, ours, peaks = [], [], [], []
+    dec, psd, ours, peaks, cpus, loads = [], [], [], [], [], []
+    base_walls, base_cpus = [], []
     psd_shots = 0
-    with tempfile.TemporaryDirectory() as tmp:
-        for _ in range(a.runs):  # interleaved, so drifting machine load hits all three alike
+    base_cli = [sys.executable, "-m", "cinemanet"] + cli[1 if script.exists() else 3 :]
+    base_env = dict(os.environ, PYTHONPATH=str(a.baseline.resolve())) if a.baseline else None
+    with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryDirectory() as btmp:
+        for r in range(a.runs):  # interleaved, so drifting machine load hits all alike
+            loads.append(os.getloadavg()[0])
             dec.append(decode_only(hd))
             rate, psd_shots = pyscenedetect(hd)
             psd.append(rate)
-            wall, peak = timed_cli(cli + [str(hd), "--out", tmp, "--force", "-q", "--format", "jsonl"])
-            ours.append(wall)
-            peaks.append(peak)
+            runs = [("ours", cli, {})]
+            if a.baseline:  # -m from the checkout's folder: its cinemanet shadows this one
+                runs.append(("base", base_cli, {"env": base_env, "cwd": str(a.baseline)}))
+            for name, cmd, popen in runs if r % 2 == 0 else runs[::-1]:  # alternate who goes first
+                out = btmp if name == "base" else tmp
+                wall, peak, cpu = analyze_run(
+                    cmd + [str(hd), "--out", out, "--force", "-q", "--format", "jsonl"], **popen
+                )
+                if name == "base":
+                    base_walls.append(wall)
+                    base_cpus.append(cpu)
+                else:
+                    ours.append(wall)
+                    peaks.append(peak)
+                    cpus.append(cpu)
+        loads.append(os.getloadavg()[0])
         from cinemanet.video.sidecar import read_sidecar, sidecar_path
 
         doc = read_sidecar(sidecar_path(hd, tmp))
+        base_doc = read_sidecar(sidecar_path(hd, btmp)) if a.baseline else None
     frames = doc["video"]["frame_count"]
     duration = doc["video"]["duration"]
     wall = statistics.median(ours)
@@ -137,9 +174,26 @@ def main() -> None:
         "analyze_vs_decode": (frames / wall) / statistics.median(dec),
         "analyze_vs_pyscenedetect": (frames / wall) / statistics.median(psd),
         "analyze_peak_rss_mb": max(peaks) / 2**20,
+        "analyze_cpu_s": statistics.median(cpus),
         "shot_f1": score,
-        "runs": {"decode_fps": dec, "pyscenedetect_fps": psd, "analyze_wall_s": ours},
+        "load_average_1min": loads,
+        "runs": {"decode_fps": dec, "pyscenedetect_fps": psd, "analyze_wall_s": ours, "analyze_cpu_s": cpus},
     }
+    if a.baseline:
+        bwall = statistics.median(base_walls)
+        same = {k: v for k, v in base_doc.items() if k != "created"} == {k: v for k, v in doc.items() if k != "created"}
+        res["baseline"] = {
+            "what": a.baseline_label,
+            "analyze_fps": frames / bwall,
+            "analyze_vs_decode": (frames / bwall) / statistics.median(dec),
+            "analyze_vs_pyscenedetect": (frames / bwall) / statistics.median(psd),
+            "analyze_cpu_s": statistics.median(base_cpus),
+            # per round, ours minus the baseline's: robust to load that drifts between rounds
+            "paired_wall_diff_s": statistics.median(o - b for o, b in zip(ours, base_walls)),
+            "paired_rounds_faster": sum(o < b for o, b in zip(ours, base_walls)),
+            "same_sidecar": same,
+            "runs": {"analyze_wall_s": base_walls, "analyze_cpu_s": base_cpus},
+        }
     if not a.skip_long:
         film = OUT / "long_2h_320x180.mp4"
         if not film.exists():
@@ -166,6 +220,19 @@ def main() -> None:
     print(f"| analyze / PySceneDetect | **{res['analyze_vs_pyscenedetect']:.2f}** | >= 1.0 |")
     print(f"| shots found; F1 against the known cuts | {res['shots']}; {score['f1']:.3f} | |")
     print(f"| peak memory, this file | {res['analyze_peak_rss_mb']:.0f} MB | |")
+    print(f"| CPU of `cinemanet analyze` (both processes) | {res['analyze_cpu_s']:.1f} s | |")
+    if "baseline" in res:
+        b = res["baseline"]
+        print(
+            f"| {b['what']}, same rounds: analyze / decode-only; / PySceneDetect; CPU | "
+            f"{b['analyze_vs_decode']:.2f}; {b['analyze_vs_pyscenedetect']:.2f}; {b['analyze_cpu_s']:.1f} s "
+            f"(sidecar {'identical' if b['same_sidecar'] else 'DIFFERENT'}) | |"
+        )
+        print(
+            f"| this run minus {b['what']}, per round: median wall | {b['paired_wall_diff_s']:+.2f} s "
+            f"(faster in {b['paired_rounds_faster']} of {len(ours)} rounds) | |"
+        )
+    print(f"| load average (1 min) before each round, after | {', '.join(f'{x:.1f}' for x in loads)} | |")
     if "long_film" in res:
         lf = res["long_film"]
         print(f"| peak memory, 2-hour film | {lf['peak_rss_mb']:.0f} MB ({lf['wall_s']:.0f} s) | < 2048 |")

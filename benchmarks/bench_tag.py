@@ -80,9 +80,9 @@ def tree_peak_rss(proc: psutil.Process, stop: threading.Event, out: list[int]) -
     out.append(sum(peaks.values()))
 
 
-def timed_cli(args: list[str]) -> tuple[float, int]:
+def timed_cli(args: list[str], **popen) -> tuple[float, int]:
     t0 = time.perf_counter()
-    p = psutil.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    p = psutil.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **popen)
     stop, peak = threading.Event(), []
     th = threading.Thread(target=tree_peak_rss, args=(p, stop, peak))
     th.start()

@@ -369,6 +369,17 @@ def analyze(
     matches their content hash and the model are skipped. A video that fails is reported
     and the batch goes on; the exit status is then 1.
     """
+    from ..video import tagworker
+    from ..video.sidecar import existing_sidecar
+
+    # a one-at-a-time run that will (likely) tag: its tagging process starts now, so that its
+    # start-up overlaps ours (imports, probing); a file with a sidecar is likely skipped
+    if (
+        engine == "local"
+        and jobs == 1
+        and any(p.is_dir() or p.is_file() and (force or not existing_sidecar(p, out)) for p in paths)
+    ):
+        tagworker.prestart()
     from ..media import discover
     from ..media.video import VIDEO_EXTENSIONS
     from ..video.batch import analyze_paths
@@ -466,6 +477,7 @@ def analyze(
         raise typer.Exit(2)
     finally:
         bars.close()
+        tagworker.discard()
         if cat is not None:
             cat.close()
     if fmt is ShotFormat.table:

@@ -9,7 +9,6 @@ per frame.
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import queue
 import threading
@@ -29,6 +28,7 @@ from ..results import _r
 from ..util.files import file_sha256
 from .detectors import Boundary, create_detector, resolved_options
 from .records import TRANSITION_KINDS, FileFacts, Shot, Transition, Video
+from .tagworker import _ProcessTagger, claim
 from .timecode import Timecode
 
 DEFAULT_DETECTOR = "fast"
@@ -199,87 +199,6 @@ class _ThreadTagger:
         return self.done
 
 
-def _tag_process(model: str, embeddings: bool, jobs, results) -> None:
-    from .lifeline import watch_parent
-
-    watch_parent()
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    try:
-        from ..api import CinemaNet
-
-        net = CinemaNet(model, threads=1)
-        while (job := jobs.get()) is not None:
-            video, number, frames = job
-            results.put((video, number, tag_shot(net, frames, embeddings)))
-    except BaseException as e:  # noqa: BLE001 - sent to the parent, which raises it
-        results.put((None, -1, f"{type(e).__name__}: {e}"))
-
-
-class _ProcessTagger:
-    """Tags shots in a separate process, so decoding (FFmpeg threads plus the GIL-holding
-    bookkeeping in this process) and tagging run truly side by side on two cores. The process
-    is started once and serves every video of a batch."""
-
-    def __init__(self, model: str, embeddings: bool):
-        ctx = mp.get_context("spawn")
-        self.jobs = ctx.Queue(maxsize=16)
-        self.results = ctx.Queue()
-        self.proc = ctx.Process(target=_tag_process, args=(model, embeddings, self.jobs, self.results), daemon=True)
-        self.proc.start()
-        self.video = 0
-        self.done: dict[int, dict] = {}
-        self.failure: list[str] = []
-
-    def begin(self) -> None:
-        """Start a new video: results still in flight for an earlier one are ignored."""
-        self.video += 1
-        self.done = {}
-
-    def _drain(self, block: bool = False) -> None:
-        while True:
-            try:
-                video, number, res = self.results.get(block, timeout=1.0 if block else None)
-            except queue.Empty:
-                return
-            if number < 0:
-                self.failure.append(res)
-            elif video == self.video:
-                self.done[number] = res
-            block = False
-
-    def submit(self, number: int, frames: list) -> None:
-        self._drain()
-        while not self.failure:
-            if not self.proc.is_alive():
-                self.failure.append("the tagging process died")
-                break
-            try:
-                self.jobs.put((self.video, number, frames), timeout=0.5)
-                return
-            except queue.Full:
-                self._drain()
-
-    def finish(self, expected: int) -> dict[int, dict]:
-        while len(self.done) < expected and not self.failure:
-            if not self.proc.is_alive() and self.results.empty():
-                self.failure.append("the tagging process ended early")
-                break
-            self._drain(block=True)
-        if self.failure:
-            raise RuntimeError(f"tagging failed: {self.failure[0]}")
-        return self.done
-
-    def close(self) -> None:
-        if self.proc.is_alive():
-            try:
-                self.jobs.put(None, timeout=1)
-            except queue.Full:
-                pass
-            self.proc.join(timeout=10)
-        if self.proc.is_alive():
-            self.proc.kill()
-
-
 class ShotBook:
     """The shots of one pass over a video: candidates for sampling, the open shot, and each
     shot closed as its end boundary comes in (its samples picked and handed to ``submit``).
@@ -390,7 +309,7 @@ class VideoAnalyzer:
     def _process_tagger(self) -> _ProcessTagger:
         if self._tagger is None or not self._tagger.proc.is_alive() or self._tagger.failure:
             self.close()
-            self._tagger = _ProcessTagger(self.model, self.embeddings)
+            self._tagger = claim(self.model, self.embeddings) or _ProcessTagger(self.model, self.embeddings)
         self._tagger.begin()
         return self._tagger
 
@@ -504,6 +423,9 @@ class VideoAnalyzer:
             if not ok and isinstance(tagger, _ThreadTagger):
                 tagger.stop()  # a process tagger carries on with the next video
         number = shots.number
+        if not tagger.failure:  # while the tagger finishes the last shots: a core is free
+            sha256 = sha256 or file_sha256(p)
+            self.model_info()  # loads the model's spec, once
         done = tagger.finish(number)
         if progress:
             progress(last + 1, last + 1)
