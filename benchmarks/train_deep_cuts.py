@@ -2,17 +2,20 @@
 and the photo videos only, and write cinemanet/video/detectors/data/fast_deep.json.
 
     .venv/bin/python benchmarks/train_deep_cuts.py [--seeds 100-111] [--photos 0-39] [--photo-val 0-7]
-        [--action 0-5] [--action-val 0-2] [--size 112] [--write]
+        [--action 0-5] [--action-val 0-2] [--size 112] [--models 'mlp16, deep + jump'] [--write]
 
 The same data, examples and labels as ``train_cuts.py`` (it reuses its machinery), the shipped
-learned score (``data/fast_cuts.json``) left as it is. Every gated frame whose learned score lies
-in a wide band (``WIDE``) gets the CNN embeddings of frames c-2, c-1, c, c+1 (EfficientNet-Lite0
-at ``--size`` px; cached in benchmarks/out/deep_cache/), and ``DEEP_FEATURES`` from them. The
-confirming model (logistic, MLP-8, MLP-16 over CUT_FEATURES + the learned score's logit +
-DEEP_FEATURES) is trained on the training videos' examples in the wide band; the band that is
-sent to the CNN, the model and its threshold are chosen by the whole detector's cut F1 on the
+learned score (``data/fast_cuts.json``) left as it is. Every gated frame of the training videos,
+and every gated frame of the validation videos whose learned score lies in a wide band
+(``WIDE``), gets the CNN embeddings of frames c-2, c-1, c, c+1 (EfficientNet-Lite0 at ``--size``
+px; cached in benchmarks/out/deep_cache/), and ``DEEP_FEATURES`` from them. Set-ups compared:
+logistic, MLP-8, MLP-16 over CUT_FEATURES + the learned score's logit + DEEP_FEATURES trained on
+the training examples in the wide band; logistic and MLP-16 trained on every gated frame, over
+all inputs, without the learned score, or over DEEP_FEATURES and the jump only. The set-up, the
+band sent to the CNN and the threshold are chosen by the whole detector's cut F1 on the
 validation videos (tune videos derived_tune_10..12 and one held on twos, photo and action
-validation videos), ties to the narrower band (fewer CNN runs). Never the held-out split.
+validation videos), then fewer CNN candidates. ``--models`` restricts the set-ups (the weights
+were written by a run restricted to the chosen one). Never the held-out split.
 """
 
 from __future__ import annotations
@@ -203,9 +206,6 @@ def main() -> None:
     ap.add_argument("--action", default="0-5")
     ap.add_argument("--action-val", default="0-2")
     ap.add_argument("--size", type=int, default=112)
-    ap.add_argument(
-        "--crossfit", type=int, default=0, help="K: the learned score's inputs on training videos out of K folds"
-    )
     ap.add_argument("--models", default="", help="only the setups whose name contains this")
     ap.add_argument("--write", action="store_true")
     a = ap.parse_args()
@@ -234,7 +234,7 @@ def main() -> None:
     for path, _ in train_src + val_src + photo_val + action_val:
         assert "heldout" not in path.name and "sintel" not in path.name.lower(), path
     emb = Embedder(a.size)
-    X, Y, P, G, used = [], [], [], [], []
+    X, Y, P, used = [], [], [], []
     for j, (path, truth) in enumerate(train_src):
         frames, cache = prepare(path, a.size, emb, every=True)
         variants = [(frames, cache, truth, 1)]
@@ -246,7 +246,6 @@ def main() -> None:
             X.append(x)
             Y.append(y)
             P.append(p)
-            G.append(np.full(len(y), j))
             used.append(
                 {
                     "file": path.name,
@@ -257,23 +256,7 @@ def main() -> None:
                 }
             )
         print(f"  {path.name}: {len(cache)} frames embedded [{time.perf_counter() - t0:.0f} s]", file=sys.stderr)
-    X, Y, P, G = np.concatenate(X), np.concatenate(Y), np.concatenate(P), np.concatenate(G)
-    if a.crossfit:
-        # the shipped score was trained on these very videos: over-sure on them, so hardly any of
-        # their frames fall in its doubtful band. Scored out of fold (the same MLP-32 as
-        # train_cuts.py, trained on the other folds), they are doubtful where new material is.
-        K, nc = a.crossfit, len(CUT_FEATURES)
-        for f in range(K):
-            tr, te = G % K != f, G % K == f
-            Xh, Yh = X[tr, :nc], Y[tr]
-            mu, sd = Xh.mean(axis=0), Xh.std(axis=0) + 1e-6
-            r_ = max(1, int(round((len(Yh) - Yh.sum()) / max(1, Yh.sum()) / 4)))
-            Zh = (Xh - mu) / sd
-            clf = MLPClassifier((32,), activation="tanh", alpha=1e-2, max_iter=3000, random_state=0)
-            clf.fit(np.concatenate([Zh] + [Zh[Yh == 1]] * (r_ - 1)), np.concatenate([Yh] + [Yh[Yh == 1]] * (r_ - 1)))
-            P[te] = clf.predict_proba((X[te, :nc] - mu) / sd)[:, 1]
-            print(f"  fold {f}: {int(te.sum())} examples scored [{time.perf_counter() - t0:.0f} s]", file=sys.stderr)
-        X[:, nc] = [logit(float(v)) for v in P]
+    X, Y, P = np.concatenate(X), np.concatenate(Y), np.concatenate(P)
     wide = (P >= WIDE[0]) & (P < WIDE[1])
     print(
         f"train: {len(Y)} gated examples, {int(Y.sum())} positive; {int(wide.sum())} in the wide band, "
@@ -386,7 +369,6 @@ def main() -> None:
             "split": "tune only (Tears of Steel, Caminandes, derived videos) and photo videos (benchmarks/photogen.py)",
             "command": f".venv/bin/python benchmarks/train_deep_cuts.py --seeds {a.seeds} --photos {a.photos} "
             f"--photo-val {a.photo_val} --action {a.action} --action-val {a.action_val} --size {a.size}"
-            + (f" --crossfit {a.crossfit}" if a.crossfit else "")
             + (f" --models '{a.models}'" if a.models else "")
             + " --write",
         }
