@@ -70,8 +70,14 @@ def generated(name: str, fn, **params) -> tuple[Path, list]:
     return path, truth
 
 
-def smalls(path: Path) -> list:
-    return [(f.index, f.time, f.small) for f in iter_frames(path)]
+def smalls(path: Path, pictures: bool = False) -> list:
+    """(index, time, small) per frame; with ``pictures`` also the RGB copy the CNN of
+    ``cuts=deep`` looks at (its long side ``deep.PICTURE_SIDE``)."""
+    if not pictures:
+        return [(f.index, f.time, f.small) for f in iter_frames(path)]
+    from cinemanet.video.detectors.deep import PICTURE_SIDE
+
+    return [(f.index, f.time, f.small, f.rgb(PICTURE_SIDE)) for f in iter_frames(path)]
 
 
 #: rows that are one detector with other options: label -> (detector, options)
@@ -79,7 +85,10 @@ VARIANTS = {
     "fast-learned": ("fast", {"cuts": "learned"}),  # the learned cut score (benchmarks/train_cuts.py)
     "fast-both": ("fast", {"cuts": "both"}),  # a cut where either the score or the rules find one
     "fast-proposals": ("fast", {"cuts": "learned", "cut_prob": CASCADE_PROPOSAL}),  # the cascade's proposals
+    "fast-deep": ("fast", {"cuts": "deep"}),  # the learned score, doubtful candidates confirmed by a CNN
 }
+#: variants that look at the decoded frames in colour (``process(..., picture=)``)
+PICTURES = {"fast-deep"}
 
 
 def make(name: str, sink=None):
@@ -116,10 +125,33 @@ def run_on_frames(name: str, frames: list, sink=None) -> tuple[list, float]:
     det = make(name, sink)
     out = []
     t0 = time.perf_counter()
-    for i, t, s in frames:
-        out += det.process(i, t, s)
+    if name in PICTURES:  # (the CNN's time is in the cost; the RGB copies were made at decoding)
+        _count_deep(det, len(frames))
+        for i, t, s, pic in frames:
+            out += det.process(i, t, s, picture=pic)
+    else:
+        for i, t, s, *_ in frames:
+            out += det.process(i, t, s)
     out += det.flush()
     return sorted(out, key=lambda b: b.frame), (time.perf_counter() - t0) / max(1, len(frames))
+
+
+#: cuts=deep: candidates sent to the CNN, frames embedded, frames seen (accuracy runs)
+DEEP_COUNT = {"candidates": 0, "embedded": 0, "frames": 0}
+
+
+def _count_deep(det, n: int) -> None:
+    from cinemanet.video.detectors.deep import DEEP_SIZE, Embedder
+
+    DEEP_COUNT["frames"] += n
+    det.deep_sink = lambda *_: DEEP_COUNT.__setitem__("candidates", DEEP_COUNT["candidates"] + 1)
+    emb = Embedder(DEEP_SIZE)
+
+    def embed(rgb):
+        DEEP_COUNT["embedded"] += 1
+        return emb(rgb)
+
+    det.embedder = embed
 
 
 def pipeline(path: Path, name: str | None) -> tuple[float, list, int]:
@@ -131,7 +163,10 @@ def pipeline(path: Path, name: str | None) -> tuple[float, list, int]:
     for f in iter_frames(path):
         n += 1
         if det is not None:
-            out += det.process(f.index, f.time, f.small)
+            if name in PICTURES:  # the RGB copy is made only for the frames the CNN looks at
+                out += det.process(f.index, f.time, f.small, picture=f)
+            else:
+                out += det.process(f.index, f.time, f.small)
     if det is not None:
         out += det.flush()
     return time.perf_counter() - t0, out, n
@@ -168,6 +203,8 @@ def main() -> None:
     ap.add_argument("--detectors", default="fast,fast-learned,fast-both,content,adaptive,transnet,cascade")
     ap.add_argument("--seconds", type=float, default=120.0, help="length of the 1080p speed file")
     ap.add_argument("--no-speed", action="store_true", help="accuracy only")
+    ap.add_argument("--no-accuracy", action="store_true", help="speed only (no real material is read)")
+    ap.add_argument("--results", default=str(RESULTS), help="where the JSON goes")
     args = ap.parse_args()
     available = [*detector_names(), *VARIANTS]
     asked = args.detectors.split(",")
@@ -191,8 +228,11 @@ def main() -> None:
         "hard cuts": generated("shots_hard_cuts", videogen.hard_cuts),
         "gradual": generated("shots_gradual", videogen.gradual),
     }
+    if args.no_accuracy:
+        sets = {}
+    pics = any(n in PICTURES for n in names)
     real: dict = {}
-    if shared:
+    if shared and not args.no_accuracy:
         for split, seeds in (("tune", (10, 11, 12)), ("heldout", (20, 21))):
             vids = [generated(f"derived_{split}_{k}", videogen.derived, split=split, seed=k) for k in seeds]
             real[split] = vids + [
@@ -202,7 +242,7 @@ def main() -> None:
     accuracy: dict = {n: {} for n in names}
     cost: dict = {n: [] for n in names}
     for set_name, (path, truth) in sets.items():
-        frames = smalls(path)
+        frames = smalls(path, pics)
         for n in names:
             det, spf = run_on_frames(n, frames)
             cost[n].append(spf)
@@ -215,7 +255,7 @@ def main() -> None:
     for split, vids in real.items():
         per = {n: [] for n in all_names}
         for path, truth in vids:
-            frames = smalls(path)
+            frames = smalls(path, pics)
             found = {}
             tp: dict = {}
             for n in names:
@@ -257,9 +297,9 @@ def main() -> None:
                 "gradual": sum(r["gradual"]["tp"] + r["gradual"]["fn"] for r in per[n]),
             }
     clip_rows: dict = {n: {} for n in all_names}
-    if shared:
+    if shared and not args.no_accuracy:
         for clip in videogen.inspected():
-            frames = smalls(videogen.MEDIA / clip)
+            frames = smalls(videogen.MEDIA / clip, pics)
             truth = videogen.inspected_truth(clip)
             found, tp = {}, {}
             for n in names:
@@ -286,10 +326,12 @@ def main() -> None:
         for _ in range(runs):
             dt, det, _ = pipeline(big, n)
             ts.append(dt)
-        speed[n] = {"seconds": ts, "fps": nframes / statistics.median(ts), "f1_1080p": videogen.f1(det, big_truth)}
+        speed[n] = {"seconds": ts, "fps": nframes / statistics.median(ts)}
+        if not args.no_accuracy:  # (the file holds held-out footage: speed-only runs score nothing)
+            speed[n]["f1_1080p"] = videogen.f1(det, big_truth)
     try:
         ts, det = [], []
-        for _ in range(0 if args.no_speed else args.runs):
+        for _ in range(0 if args.no_speed or args.no_accuracy else args.runs):
             dt, det = scenedetect_native(big)
             ts.append(dt)
         if ts:
@@ -300,6 +342,16 @@ def main() -> None:
             }
     except ImportError:
         pass
+
+    results = Path(args.results)
+    results.parent.mkdir(parents=True, exist_ok=True)
+    if args.no_accuracy:
+        print(f"\n### Speed: {nframes} frames of 1920x1080 24 fps H.264, median of {args.runs}\n")
+        print("| pipeline | frames/s | against decode only |\n|---|---|---|")
+        for k, v in speed.items():
+            print(f"| {k} | {v['fps']:.0f} | {v['fps'] / speed['decode only']['fps']:.3f} |")
+        results.write_text(json.dumps({**info, "frames_1080p": nframes, "speed_1080p": speed}, indent=2))
+        return
 
     # ---------------------------------------------------------------- report
     def cost_of(n):
@@ -383,8 +435,7 @@ def main() -> None:
         label = k if k in ("decode only",) or "own pipeline" in k else f"decode + {k}"
         f1s = f"{v['f1_1080p']['f1']:.3f}" if "f1_1080p" in v else ""
         print(f"| {label} | {v['fps']:.0f} | {v['fps'] / FPS:.1f}x | {f1s} |")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
+    results.write_text(
         json.dumps(
             {
                 **info,
@@ -401,11 +452,19 @@ def main() -> None:
                 else None,
                 "detect_ms_per_frame_small": {n: 1000 * cost_of(n) for n in all_names},
                 "speed_1080p": speed,
+                "deep_cnn": DEEP_COUNT,
             },
             indent=2,
         )
     )
-    print(f"\nwrote {RESULTS.relative_to(ROOT)}", file=sys.stderr)
+    if DEEP_COUNT["frames"]:
+        d = DEEP_COUNT
+        print(
+            f"\ncuts=deep (accuracy runs): {d['candidates']} candidates sent to the CNN and {d['embedded']} frames "
+            f"embedded in {d['frames']} frames ({1000 * d['candidates'] / d['frames']:.1f} and "
+            f"{1000 * d['embedded'] / d['frames']:.1f} per 1000)"
+        )
+    print(f"\nwrote {results}", file=sys.stderr)
 
 
 if __name__ == "__main__":

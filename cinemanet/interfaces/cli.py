@@ -282,7 +282,7 @@ DETECTOR_OPTIONS_HELP = (
     "content: threshold=27 (1..255); min_scene_len=15 (1..100000); min_shot_len=1 (1..100000). "
     "fast: cut_threshold=9 (0.5..100); cut_min_threshold=2.5 (0.5..100); cut_ratio=2 (1..20); still_ratio=5 (1..100); "
     "return_ratio=0.7 (0..1); block_threshold=3 (0..100); block_ratio=0.3 (0..1); sharp_ratio=1.6 (1..10); "
-    "cuts=rules (learned|rules|both); cut_prob=0.2 (0.01..0.99); cut_gate=1 (0..100); cut_gate_ratio=2 (1..100); "
+    "cuts=rules (learned|rules|both|deep); cut_prob=0.2 (0.01..0.99); cut_gate=1 (0..100); cut_gate_ratio=2 (1..100); "
     "cut_return_veto=0.4 (0..1); min_gap=6 (1..1000); fades=true (true|false); colour_fades=true (true|false); uniform_std=8 (0..64); "
     "colour_std=2 (0..64); max_ramp=60 (1..240); dissolves=true (true|false); dissolve_min_change=10 (0..255); "
     "dissolve_linearity=0.45 (0..1); dissolve_support=4 (1..100); min_shot_len=1 (1..100000). "

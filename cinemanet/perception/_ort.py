@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def session(path: Path | str, threads: int = 1):
+def session(path: Path | str | bytes, threads: int = 1):
     import onnxruntime as ort
 
     so = ort.SessionOptions()
@@ -13,4 +13,4 @@ def session(path: Path | str, threads: int = 1):
     so.inter_op_num_threads = 1
     so.log_severity_level = 3
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(path if isinstance(path, bytes) else str(path), so, providers=["CPUExecutionProvider"])

@@ -25,6 +25,8 @@ With ``cuts="learned"`` a small learned score decides instead (``CUT_FEATURES``:
 features of the window, the rules' verdict among them; ``CutModel``, numpy only; weights and
 their training data's hashes in ``data/fast_cuts.json``, made by ``benchmarks/train_cuts.py``
 from the tune split and videos made from real photos). ``cuts="both"`` takes either's cuts.
+``cuts="deep"`` (a prototype, benchmarks only: it needs the decoded frames, ``process(...,
+picture=)``): the learned score, its doubtful candidates confirmed by a CNN (``deep.py``).
 The rules stay the default: the learned score wins on the tune split but loses recall on the
 held-out film, whose cuts between busy shots it scores low (docs/SHOTS.md).
 
@@ -51,6 +53,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import pickle
 from dataclasses import replace
@@ -62,6 +65,9 @@ import cv2
 import numpy as np
 
 from .base import Boundary, Option, ShotDetector, register_detector
+from .deep import PICTURE_SIDE, DeepCutModel, Embedder, deep_features, deep_model, logit
+
+log = logging.getLogger("cinemanet")
 
 _P = 4  # frames before a candidate cut that are compared
 _Q = 4  # frames after
@@ -196,8 +202,8 @@ class FastDetector(ShotDetector):
             "cuts",
             str,
             "rules",
-            help="how hard cuts are decided: the learned score over 22 cheap features, the hand-set rules, or both (either finds a cut)",
-            choices=("learned", "rules", "both"),
+            help="how hard cuts are decided: the learned score over 22 cheap features, the hand-set rules, or both (either finds a cut); deep: the learned score, its doubtful candidates confirmed by a CNN (needs the decoded frames: benchmarks only)",
+            choices=("learned", "rules", "both", "deep"),
         ),
         Option("cut_prob", float, 0.2, 0.01, 0.99, "learned cuts: the score (0-1) a cut must reach"),
         Option("cut_gate", float, 1.0, 0.0, 100.0, "learned cuts: the least frame difference that is scored"),
@@ -245,6 +251,7 @@ class FastDetector(ShotDetector):
         "ecr",
         "cut_motion",
         "cut_p",
+        "cut_deep",
     )
 
     def __init__(
@@ -282,7 +289,14 @@ class FastDetector(ShotDetector):
         cut_gate: float = 1.0,
         cut_gate_ratio: float = 2.0,
         cut_return_veto: float = 0.4,
+        deep_lo: float | None = None,
+        deep_hi: float | None = None,
+        deep_prob: float | None = None,
     ):
+        # cuts="deep": the band of learned scores the CNN confirms and the score it must give;
+        # None: as chosen on validation (data/fast_deep.json). Not user options (yet): a new
+        # option would re-analyse every sidecar
+        self.deep_lo, self.deep_hi, self.deep_prob = deep_lo, deep_hi, deep_prob
         self.cut_return_veto = cut_return_veto
         self.cuts = cuts
         self.cut_prob = cut_prob
@@ -323,6 +337,13 @@ class FastDetector(ShotDetector):
     feature_sink = None
     #: the learned cut score; None: the shipped one (``cut_model()``)
     model: "CutModel | None" = None
+    #: cuts="deep": the confirming model (None: ``deep.deep_model()``), the CNN (None: the
+    #: packaged one), and an optional frame index -> embedding cache shared between runs (training)
+    deep_model: "DeepCutModel | None" = None
+    embedder = None
+    embed_cache: dict | None = None
+    #: cuts="deep": (frame index, CUT_FEATURES, learned score, DEEP_FEATURES) of every confirmed candidate
+    deep_sink = None
 
     # ------------------------------------------------------------------ state
 
@@ -331,6 +352,14 @@ class FastDetector(ShotDetector):
         self._learned = self.cuts != "rules" or self.feature_sink is not None
         if self.cuts != "rules":
             self._model = self.model or cut_model()
+        if self.cuts == "deep":
+            self._deep = self.deep_model or deep_model()
+            lo, hi = self._deep.band
+            self._band = (lo if self.deep_lo is None else self.deep_lo, hi if self.deep_hi is None else self.deep_hi)
+            self._deep_prob = self._deep.threshold if self.deep_prob is None else self.deep_prob
+            self._pics: dict[int, object] = {}  # internal frame -> picture, the last few only
+            self._embs: dict[int, tuple] = {}
+            self._warned = False
         self._hmax = hmax
         self._la = max(_Q, _BASE_W)  # cut decision delay
         self._R = max(2 * hmax + 2, self._la + _P + _BASE_W + 2, self.max_ramp + 4) + 2
@@ -408,7 +437,9 @@ class FastDetector(ShotDetector):
 
     # ------------------------------------------------------------------ feed
 
-    def process(self, index: int, time: float, small: np.ndarray) -> list[Boundary]:
+    def process(self, index: int, time: float, small: np.ndarray, picture=None) -> list[Boundary]:
+        """``picture`` (cuts="deep" only): the frame in colour, an HxWx3 RGB array or anything
+        with ``rgb(long_side)`` (a ``DecodedFrame``: converted only if the CNN needs it)."""
         if getattr(self, "_first", None) is None:
             # internal frame numbers are the caller's indices: a detector started part-way
             # through a video (a split range's warm-up) numbers its ring slots as one that saw
@@ -435,6 +466,11 @@ class FastDetector(ShotDetector):
         self._d1b[s] = _mad(self._blocks[s], self._blocks[(n - 1) % R]) if n > self._first else 0.0
         if self._learned:
             self._frame_features(n, s, small, y)
+        if self.cuts == "deep":
+            self._pics[n] = picture
+            old = n - self._la - 4  # candidates are decided _la frames late and look 2 back
+            self._pics.pop(old, None)
+            self._embs.pop(old, None)
         self._n = n + 1
         if self.stats_sink is not None:
             for k, v in (
@@ -686,6 +722,14 @@ class FastDetector(ShotDetector):
         if self.stats_sink is not None:
             self.stats_sink(idx, "cut_motion", math.exp(float(x[_MOTION])) - 0.5)
             self.stats_sink(idx, "cut_p", p)
+        if self.cuts == "deep" and self._band[0] <= p < self._band[1]:
+            q = self._confirm(c, last, x, p, idx)
+            if q is not None:
+                if self.stats_sink is not None:
+                    self.stats_sink(idx, "cut_deep", q)
+                if q < self._deep_prob:
+                    return False
+                p = max(p, q, self.cut_prob)  # confirmed: a cut, whatever the learned score
         if p < self.cut_prob:
             return False
         # a hard veto on top of the score: a later frame that looks like the old shot again
@@ -702,10 +746,44 @@ class FastDetector(ShotDetector):
         self._cut_pending = (c, p, idx)
         return True
 
+    def _embedding(self, t: int):
+        idx = int(self._index[t % self._R])
+        cache = self.embed_cache
+        if cache is not None and idx in cache:
+            return cache[idx]
+        e = self._embs.get(t)
+        if e is None:
+            pic = self._pics.get(t)
+            if pic is None:
+                return None
+            if not isinstance(pic, np.ndarray):
+                pic = pic.rgb(PICTURE_SIDE)
+            if self.embedder is None:
+                self.embedder = Embedder(self._deep.size)
+            e = self._embs[t] = self.embedder(pic)
+        if cache is not None:
+            cache[idx] = e
+        return e
+
+    def _confirm(self, c: int, last: int, x: np.ndarray, p: float, idx: int) -> float | None:
+        """The CNN's verdict on a doubtful candidate ``c`` (None where its frames are missing:
+        the learned score alone decides then)."""
+        ts = [min(max(t, self._first, last - self._R + 1), last) for t in (c - 2, c - 1, c, c + 1)]
+        es = [self._embedding(t) for t in ts]
+        if any(e is None for e in es):
+            if not self._warned:
+                self._warned = True
+                log.warning("fast: cuts=deep without the decoded frames: the learned score decides alone")
+            return None
+        dx = deep_features(es)
+        if self.deep_sink is not None:
+            self.deep_sink(idx, x, p, dx)
+        return self._deep.score(np.concatenate([x, np.float32([logit(p)]), dx]))
+
     # ------------------------------------------------------------------ cuts
 
     def _eval_cut(self, c: int, last: int) -> None:
-        if self._learned and (self._eval_learned(c, last) or self.cuts == "learned"):
+        if self._learned and (self._eval_learned(c, last) or self.cuts in ("learned", "deep")):
             return  # ("both": the rules may still find a cut the score passed over)
         cross = self._rules_cut(c, last)
         if cross is None:
