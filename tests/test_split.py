@@ -141,21 +141,27 @@ def test_videogen_footage(cnet, reference, tmp_path):
     assert _shots(video) == reference(path)
 
 
-@pytest.mark.parametrize("cuts", ["rules", "learned", "both"])
+@pytest.mark.parametrize("cuts", ["rules", "learned", "both", "deep"])
 def test_detectors_started_apart_meet_and_agree(gradual_video, cuts):
     """The hand-over rule itself: a fast detector started part-way reaches the digest of one
     that saw everything, and from there on reports exactly the same boundaries (in every cut
-    mode: the learned score's per-frame features are part of the state)."""
+    mode: the learned score's per-frame features are part of the state; cuts=deep's pictures
+    survive the pickling a split range hands its detector on with)."""
+    import pickle
+
     from cinemanet.media.video import iter_frames
 
     path, _ = gradual_video
-    frames = [(f.index, f.time, f.small) for f in iter_frames(path)]
+    frames = list(iter_frames(path))
     full, late = create_detector("fast", cuts=cuts), create_detector("fast", cuts=cuts)
     a, b, meet = {}, {}, None
-    for i, t, s in frames:
-        a[i] = full.process(i, t, s)
+    for f in frames:
+        i = f.index
+        a[i] = full.process_decoded(f)
         if i >= 150:
-            b[i] = late.process(i, t, s)
+            b[i] = late.process_decoded(f)
+            if i == 200:
+                late = pickle.loads(pickle.dumps(late, protocol=4))
             if meet is None and late.sync_state() is not None and late.sync_state() == full.sync_state():
                 meet = i
     assert meet is not None and meet < 300

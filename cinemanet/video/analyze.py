@@ -409,7 +409,7 @@ class VideoAnalyzer:
                 motion.append(float(cv2.absdiff(y, prev_y).mean()) / 255.0 if prev_y is not None else 0.0)
                 prev_y = y
                 shots.frame(f)
-                shots.boundaries(detector.process(f.index, f.time, f.small), f.index)
+                shots.boundaries(detector.process_decoded(f), f.index)
                 last = f.index
                 if progress and f.index % 24 == 0:
                     progress(f.index + 1, expected)

@@ -264,7 +264,7 @@ def analyze_range(
                 continue
             times_all.append(f.time)
             book.frame(f)
-            bs = detector.process(i, f.time, f.small)
+            bs = detector.process_decoded(f)
             if bs:
                 emitted.append((i, bs))
                 book.boundaries(bs, i)

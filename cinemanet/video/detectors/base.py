@@ -129,6 +129,11 @@ class ShotDetector:
         boundaries now certain (possibly for earlier frames)."""
         raise NotImplementedError
 
+    def process_decoded(self, frame) -> list[Boundary]:
+        """Feed a decoded frame (``index``, ``time``, ``small``; ``cinemanet.media.video.DecodedFrame``).
+        A detector that also looks at the picture in colour overrides this."""
+        return self.process(frame.index, frame.time, frame.small)
+
     def flush(self) -> list[Boundary]:
         """End of video: boundaries still pending."""
         return []

@@ -435,7 +435,22 @@ class FastDetector(ShotDetector):
         )
         return hashlib.blake2b(pickle.dumps(state, protocol=4), digest_size=16).digest()
 
+    def __getstate__(self):
+        # a split range hands its state on pickled: decoded frames become the RGB copies the
+        # CNN reads, and the ONNX session is made again where it is needed
+        state = self.__dict__.copy()
+        if "_pics" in state:
+            state["_pics"] = {
+                t: p if p is None or isinstance(p, np.ndarray) else p.rgb(PICTURE_SIDE) for t, p in self._pics.items()
+            }
+            state["embedder"] = None
+        return state
+
     # ------------------------------------------------------------------ feed
+
+    def process_decoded(self, frame) -> list[Boundary]:
+        # cuts=deep's CNN reads the colour picture (converted only for doubtful candidates)
+        return self.process(frame.index, frame.time, frame.small, picture=frame if self.cuts == "deep" else None)
 
     def process(self, index: int, time: float, small: np.ndarray, picture=None) -> list[Boundary]:
         """``picture`` (cuts="deep" only): the frame in colour, an HxWx3 RGB array or anything
