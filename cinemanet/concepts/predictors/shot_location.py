@@ -11,9 +11,10 @@ class LocationFromSceneHead(ConceptPredictor):
     """Interior/exterior from its own head (``side``) and places from a place head (``scene``),
     both trained on the scene sets mapped to v1 keys (older models: both from one 15-Scene
     head); other places from ImageNet objects typical of them, capped low. Close-ups and
-    extreme close-ups show too little of the setting: as far as the frame is one, not applicable. A child never scores above
-    its parent. ``place_cap`` caps the place head's places too (the model sets it where they did
-    not hold on film frames), leaving interior/exterior as trained."""
+    extreme close-ups show too little of the setting: as far as the frame is one, not
+    applicable. A child never scores above its parent. ``place_cap`` caps the place head's
+    places too (the model sets it where they did not hold on film frames), leaving
+    interior/exterior as trained."""
 
     name = "shot.location/scene-head"
     group = "shot.location"

@@ -42,8 +42,8 @@ class TimeOfDayFromHead(TimeOfDayFromLight):
     sunrise/sunset sets: day and twilight) and on day-for-night images generated from daylight
     exteriors (night: no real night photos exist here, so night is validated on generated
     images only and its score is capped at :data:`NIGHT_CAP`); not applicable as far as the
-    location is not an exterior (interiors, and close-ups that show little of the setting). A head without a night output (an older model) leaves
-    night to the light rule."""
+    location is not an exterior (interiors, and close-ups that show little of the setting). A
+    head without a night output (an older model) leaves night to the light rule."""
 
     name = "shot.timeofday/head"
     group = "shot.timeofday"
