@@ -36,11 +36,12 @@ SHEET = (240, 135, 6, 48)  # tile width, height, columns, tiles per sheet
 
 
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Two-sided Wilson interval of k / n (the upper end is the lower end of the misses)."""
+    from cinemanet.training.calibrate import wilson_lower
+
     if n == 0:
         return 0.0, 1.0
-    p = k / n
-    mid, half = p + z * z / (2 * n), z * ((p * (1 - p) + z * z / (4 * n)) / n) ** 0.5
-    return (mid - half) / (1 + z * z / n), (mid + half) / (1 + z * z / n)
+    return float(wilson_lower(k, n, z)), 1.0 - float(wilson_lower(n - k, n, z))
 
 
 def draw(stills: Path, items: list[tuple[str, str]], out: Path, stem: str) -> None:

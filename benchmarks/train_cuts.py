@@ -132,6 +132,42 @@ def end_to_end(doc: dict, videos: list, threshold: float, cuts: str = "learned",
     return bench_shots.pooled(per)
 
 
+def seeds(spec: str) -> list[int]:
+    """ "A-B" -> [A, ..., B]; "" -> []."""
+    if not spec:
+        return []
+    a_, b_ = (int(v) for v in spec.split("-"))
+    return list(range(a_, b_ + 1))
+
+
+def sources(a) -> tuple[list, int, list, list, list]:
+    """The videos a cut model learns and is chosen on (never held-out material): training
+    videos (derived tune videos, the tune clips, photo and action videos; the first
+    ``n_tune`` are the tune split's own), the benchmark's tune videos, photo and action
+    validation videos."""
+    lo, hi = (int(v) for v in a.seeds.split("-"))
+    if a.photos or a.photo_val or a.action or a.action_val:
+        import photogen
+
+        if not photogen.data_available():
+            sys.exit(f"{Path(sys.argv[0]).stem}: --photos needs {photogen.DATA}")
+    train = [
+        bench_shots.generated(f"train_tune_{k}", videogen.derived, split="tune", seed=k) for k in range(lo, hi + 1)
+    ]
+    train += [(videogen.MEDIA / c, videogen.inspected_truth(c)) for c in videogen.split_clips("tune")]
+    n_tune = len(train)
+    photo_val, action_val = [], []
+    if a.photos or a.photo_val or a.action or a.action_val:
+        train += [photogen.generated("train", k) for k in seeds(a.photos)]
+        train += [photogen.generated("train", k, action=True) for k in seeds(a.action)]
+        photo_val = [photogen.generated("val", k) for k in seeds(a.photo_val)]
+        action_val = [photogen.generated("val", k, action=True) for k in seeds(a.action_val)]
+    val = [bench_shots.generated(f"derived_tune_{k}", videogen.derived, split="tune", seed=k) for k in (10, 11, 12)]
+    for path, _ in train + val + photo_val + action_val:
+        assert "heldout" not in path.name and "sintel" not in path.name.lower(), path
+    return train, n_tune, val, photo_val, action_val
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seeds", default="100-111", help="derived tune videos to train on: A-B")
@@ -141,37 +177,14 @@ def main() -> None:
     ap.add_argument("--action-val", default="", help="... and of the validation photos, to choose on: A-B")
     ap.add_argument("--write", action="store_true", help=f"write {MODEL_FILE.relative_to(ROOT)}")
     a = ap.parse_args()
-    lo, hi = (int(v) for v in a.seeds.split("-"))
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.neural_network import MLPClassifier
 
-    def seeds(spec):
-        if not spec:
-            return []
-        a_, b_ = (int(v) for v in spec.split("-"))
-        return list(range(a_, b_ + 1))
-
-    if a.photos or a.photo_val or a.action or a.action_val:
-        import photogen
-
-        if not photogen.data_available():
-            sys.exit(f"train_cuts: --photos needs {photogen.DATA}")
-
     t0 = time.perf_counter()
-    train_src = [
-        bench_shots.generated(f"train_tune_{k}", videogen.derived, split="tune", seed=k) for k in range(lo, hi + 1)
-    ]
-    train_src += [(videogen.MEDIA / c, videogen.inspected_truth(c)) for c in videogen.split_clips("tune")]
-    n_tune_train = len(train_src)
-    train_src += [photogen.generated("train", k) for k in seeds(a.photos)]
-    train_src += [photogen.generated("train", k, action=True) for k in seeds(a.action)]
-    val_src = [bench_shots.generated(f"derived_tune_{k}", videogen.derived, split="tune", seed=k) for k in (10, 11, 12)]
-    photo_val = [photogen.generated("val", k) for k in seeds(a.photo_val)]
-    photo_val += [photogen.generated("val", k, action=True) for k in seeds(a.action_val)]
-    n_action_val = len(seeds(a.action_val))
-    for path, _ in train_src + val_src:
-        assert "heldout" not in path.name and "sintel" not in path.name.lower(), path
+    train_src, n_tune_train, val_src, photo_val, action_val = sources(a)
+    photo_val += action_val
+    n_action_val = len(action_val)
     X, Y, used = [], [], []
     items = []
     for j, (path, truth) in enumerate(train_src):

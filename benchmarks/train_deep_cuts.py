@@ -209,30 +209,11 @@ def main() -> None:
     ap.add_argument("--models", default="", help="only the setups whose name contains this")
     ap.add_argument("--write", action="store_true")
     a = ap.parse_args()
-    import photogen
     from sklearn.linear_model import LogisticRegression
     from sklearn.neural_network import MLPClassifier
 
-    def seeds(spec):
-        if not spec:
-            return []
-        a_, b_ = (int(v) for v in spec.split("-"))
-        return list(range(a_, b_ + 1))
-
     t0 = time.perf_counter()
-    lo, hi = (int(v) for v in a.seeds.split("-"))
-    train_src = [
-        bench_shots.generated(f"train_tune_{k}", videogen.derived, split="tune", seed=k) for k in range(lo, hi + 1)
-    ]
-    train_src += [(videogen.MEDIA / c, videogen.inspected_truth(c)) for c in videogen.split_clips("tune")]
-    n_tune_train = len(train_src)
-    train_src += [photogen.generated("train", k) for k in seeds(a.photos)]
-    train_src += [photogen.generated("train", k, action=True) for k in seeds(a.action)]
-    val_src = [bench_shots.generated(f"derived_tune_{k}", videogen.derived, split="tune", seed=k) for k in (10, 11, 12)]
-    photo_val = [photogen.generated("val", k) for k in seeds(a.photo_val)]
-    action_val = [photogen.generated("val", k, action=True) for k in seeds(a.action_val)]
-    for path, _ in train_src + val_src + photo_val + action_val:
-        assert "heldout" not in path.name and "sintel" not in path.name.lower(), path
+    train_src, n_tune_train, val_src, photo_val, action_val = train_cuts.sources(a)
     emb = Embedder(a.size)
     X, Y, P, used = [], [], [], []
     for j, (path, truth) in enumerate(train_src):

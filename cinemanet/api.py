@@ -31,6 +31,9 @@ class CinemaNet:
     def __init__(self, model: str | Path = "default", *, threads: int | None = None):
         self.spec = model_spec(model)
         self.concepts = ConceptModel(self.spec)
+        # the sentence leaves out groups capped for want of real validation (angle, level,
+        # lighting, colour theory and key): they stay in `groups` and `tags` at their capped score
+        self._unsaid = frozenset(g for g, gs in self.spec.groups.items() if gs.cap is not None)
         threads = threads or os.cpu_count() or 1
         options = {k: dict(v) for k, v in self.spec.analyzer_options.items()}
         for name in ("backbone", "text"):
@@ -74,10 +77,7 @@ class CinemaNet:
         """Labels, tags and description from per-group scores (also used for shot averages)."""
         t0 = time.perf_counter()
         groups, tags = self.concepts.decide(scores)
-        # the sentence leaves out groups capped for want of real validation (angle, level,
-        # lighting, colour theory and key): they stay in `groups` and `tags` at their capped score
-        capped = {g for g, gs in self.spec.groups.items() if gs.cap is not None}
-        text = describe({g: None if g in capped else r.label for g, r in groups.items()}, tags)
+        text = describe({g: None if g in self._unsaid else r.label for g, r in groups.items()}, tags)
         self.timer.add("concepts", time.perf_counter() - t0)
         return TagResult(
             path=path,

@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from ...perception._ort import session
+from ._mlp import Mlp
 
 DEEP_SIZE = 112  # CNN input side: ~3x cheaper than the native 224 (docs/SHOTS.md)
 PICTURE_SIDE = 224  # long side of the RGB copy asked of the decoder (then squashed to DEEP_SIZE)
@@ -182,31 +183,16 @@ def deep_features(e: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
     )
 
 
-class DeepCutModel:
+class DeepCutModel(Mlp):
     """The confirming score: a small MLP (or logistic) over ``CUT_FEATURES``, the learned
     score's logit and ``DEEP_FEATURES``, standardised; numpy only. ``band``: the learned
     scores (lo, hi) that are confirmed; under lo no cut, from hi on the learned score stands."""
 
     def __init__(self, doc: dict):
-        self.doc = doc
+        super().__init__(doc)
         self.band = tuple(doc["band"])
         self.threshold = float(doc["threshold"])
         self.size = int(doc.get("size", DEEP_SIZE))
-        cols = doc.get("columns")
-        self.columns = None if cols is None else np.asarray(cols, np.intp)  # the inputs it uses
-        self.mean = np.asarray(doc["mean"], np.float32)
-        self.inv = 1.0 / np.asarray(doc["scale"], np.float32)
-        self.layers = [(np.asarray(w, np.float32), np.asarray(b, np.float32)) for w, b in doc["layers"]]
-
-    def score(self, x: np.ndarray) -> float:
-        if self.columns is not None:
-            x = x[self.columns]
-        h = (x - self.mean) * self.inv
-        for w, b in self.layers[:-1]:
-            h = np.tanh(h @ w + b)
-        w, b = self.layers[-1]
-        z = float((h @ w + b)[0])
-        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
 
 @lru_cache(maxsize=1)

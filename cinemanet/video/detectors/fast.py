@@ -64,6 +64,7 @@ from statistics import median
 import cv2
 import numpy as np
 
+from ._mlp import Mlp
 from .base import Boundary, Option, ShotDetector, register_detector
 from .deep import PICTURE_SIDE, DeepCutModel, Embedder, deep_features, deep_model, logit
 
@@ -112,25 +113,14 @@ def _mad(a: np.ndarray, b: np.ndarray) -> float:
     return cv2.norm(a, b, cv2.NORM_L1) / a.size
 
 
-class CutModel:
+class CutModel(Mlp):
     """The learned cut score: a small MLP (one hidden layer, tanh) over ``CUT_FEATURES``,
     standardised; numpy only. Weights and how they were made: ``data/fast_cuts.json``."""
 
     def __init__(self, doc: dict):
         if tuple(doc["features"]) != CUT_FEATURES:
             raise ValueError("fast_cuts.json was trained on other features; re-train it (benchmarks/train_cuts.py)")
-        self.doc = doc
-        self.mean = np.asarray(doc["mean"], np.float32)
-        self.inv = 1.0 / np.asarray(doc["scale"], np.float32)
-        self.layers = [(np.asarray(w, np.float32), np.asarray(b, np.float32)) for w, b in doc["layers"]]
-
-    def score(self, x: np.ndarray) -> float:
-        h = (x - self.mean) * self.inv
-        for w, b in self.layers[:-1]:
-            h = np.tanh(h @ w + b)
-        w, b = self.layers[-1]
-        z = float((h @ w + b)[0])
-        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+        super().__init__(doc)
 
 
 MODEL_FILE = Path(__file__).with_name("data") / "fast_cuts.json"
