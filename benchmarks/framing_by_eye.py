@@ -1,0 +1,145 @@
+"""How right is framing once the stills' own labels are checked? A blind judgment by eye of
+kept-apart framing stills, scored against both the data set's label and the model.
+
+The framing stills' labels are noisy (``../shared/data/README.md``: roughly 80-85% right on a
+spot check), so the head's kept-apart accuracy (0.839 in ``metrics.json``) mixes the head's
+errors with the labels'. ``sheets`` draws a random sample of the **kept-apart** framing stills
+(the 20% no head was fitted, calibrated or thresholded on) with only an index under each;
+a person writes extremecloseup / closeup / medium / long / extremelong / ? for each, by the
+cinematographer's definitions (part of the face; head and shoulders; waist up; whole body;
+the figure small in its surroundings), into ``benchmarks/results/framing_by_eye.json``.
+``score`` then prints, against the judge: the data set's labels, the head's best class, and the
+labels the model emits (precision and coverage), exact and within one step.
+
+    .venv/bin/python benchmarks/framing_by_eye.py --data ../shared/data sheets --out /tmp/framing
+    .venv/bin/python benchmarks/framing_by_eye.py --data ../shared/data score
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from film_stills_by_eye import _line, draw  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+JUDGED = HERE / "results" / "framing_by_eye.json"
+ORDER = ("extremecloseup", "closeup", "medium", "long", "extremelong")
+GROUP = "shot.framing"
+
+
+def kept_apart_stills(data: Path) -> list[tuple[str, str]]:
+    """(path under the stills folder, label) of every kept-apart framing still, in hash order."""
+    from cinemanet.training import default_heads as dh
+
+    prep = dh.prepare(data, None, lambda m: print(m, file=sys.stderr, flush=True), day_for_night=False)
+    stills = (data / "cinemanet-stills").resolve()
+    out = []
+    for _sha, im in sorted(prep.images.items()):
+        lab = im.labels.get(GROUP)
+        if im.test and not im.generated and lab:
+            out.append((Path(im.path).resolve().relative_to(stills).as_posix(), lab.rsplit(".", 1)[1]))
+    return out
+
+
+def sheets(data: Path, out: Path, n: int, seed: int) -> None:
+    items = kept_apart_stills(data)
+    random.Random(seed).shuffle(items)
+    pick = [f for f, _ in items[:n]]
+    draw(data / "cinemanet-stills", [(f, "") for f in pick], out, "framing")
+    (out / "framing.json").write_text(json.dumps(pick, indent=1))
+    print(f"{len(pick)} of {len(items)} kept-apart framing stills drawn onto {out}/framing*.png")
+
+
+def _step(a: str, b: str) -> int:
+    return abs(ORDER.index(a) - ORDER.index(b))
+
+
+def score(data: Path, judged: Path) -> dict:
+    from cinemanet import CinemaNet
+
+    d = json.loads(judged.read_text())
+    stills = data / "cinemanet-stills"
+    net = CinemaNet()
+    rows = []
+    for r in d["items"]:
+        res = net.tag(stills / r["file"])
+        g = res.groups[GROUP]
+        best = max((k for k in g.scores if k.rsplit(".", 1)[1] in ORDER), key=g.scores.get)
+        emitted = (g.label or ".na").rsplit(".", 1)[1]
+        rows.append((r["judged"], r["file"].split("/")[1], best.rsplit(".", 1)[1], emitted))
+    n = len(rows)
+    sure = [r for r in rows if r[0] != "?"]
+    print(
+        f"{net.spec.name} {net.spec.version}: {n} kept-apart framing stills, {len(sure)} judged ({n - len(sure)} '?')"
+    )
+    report = {"model": f"{net.spec.name} {net.spec.version}", "n": n, "judged": len(sure)}
+    for name, col in (("data set label", 1), ("head's best class", 2)):
+        exact = sum(r[0] == r[col] for r in sure)
+        within = sum(_step(r[0], r[col]) <= 1 for r in sure)
+        print(
+            f"  {name:18s} vs judge: "
+            + _line("exact", exact, len(sure))
+            + "; "
+            + _line("within one", within, len(sure))
+        )
+        report[name] = {"exact": exact, "within_one": within, "n": len(sure)}
+    agree, agree_sure = sum(r[1] == r[2] for r in rows), sum(r[1] == r[2] for r in sure)
+    print(
+        "  head's best class vs data set label: "
+        + _line("all, exact", agree, n)
+        + "; "
+        + _line("judged ones, exact", agree_sure, len(sure))
+    )
+    report["head_vs_label"] = {"exact": agree, "n": n, "exact_judged": agree_sure, "n_judged": len(sure)}
+    said = [r for r in sure if r[3] in ORDER]
+    right = sum(r[0] == r[3] for r in said)
+    print(f"  emitted labels: coverage {len(said)} of {len(sure)}; " + _line("right", right, len(said)))
+    report["emitted"] = {"n": len(said), "right": right, "of": len(sure)}
+    by = Counter((r[0], r[3]) for r in said)
+    report["emitted_by_label"] = {
+        lab: {"said": sum(v for (j, s), v in by.items() if s == lab), "right": by[(lab, lab)]} for lab in ORDER
+    }
+    for lab, v in report["emitted_by_label"].items():
+        if v["said"]:
+            print(f"    {lab:15s} " + _line("right", v["right"], v["said"]))
+    conf = Counter((r[0], r[2]) for r in sure)
+    print("  judged (rows) against the head's best class (columns): " + " ".join(f"{c[:6]:>6s}" for c in ORDER))
+    for j in ORDER:
+        print(f"    {j:15s}" + " " * 40 + " ".join(f"{conf[(j, c)]:6d}" for c in ORDER))
+    conf_l = Counter((r[0], r[1]) for r in sure)
+    print("  judged (rows) against the data set's label (columns):  " + " ".join(f"{c[:6]:>6s}" for c in ORDER))
+    for j in ORDER:
+        print(f"    {j:15s}" + " " * 40 + " ".join(f"{conf_l[(j, c)]:6d}" for c in ORDER))
+    report["judged_vs_head"] = {f"{a}>{b}": v for (a, b), v in sorted(conf.items())}
+    report["judged_vs_label"] = {f"{a}>{b}": v for (a, b), v in sorted(conf_l.items())}
+    return report
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=HERE.parent.parent / "shared" / "data")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    a = sub.add_parser("sheets")
+    a.add_argument("--out", type=Path, required=True)
+    a.add_argument("-n", type=int, default=144)
+    a.add_argument("--seed", type=int, default=11)
+    b = sub.add_parser("score")
+    b.add_argument("--judged", type=Path, default=JUDGED)
+    b.add_argument("--report", type=Path, default=None, help="also write the figures here (JSON)")
+    args = ap.parse_args()
+    if args.cmd == "sheets":
+        sheets(args.data, args.out, args.n, args.seed)
+    else:
+        rep = score(args.data, args.judged)
+        if args.report:
+            args.report.write_text(json.dumps(rep, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
