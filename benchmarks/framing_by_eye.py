@@ -1,5 +1,5 @@
-"""How right is framing once the stills' own labels are checked? A blind judgment by eye of
-kept-apart framing stills, scored against both the data set's label and the model.
+"""Framing and over-the-shoulder once the stills' own labels are checked: a blind judgment by
+eye of kept-apart stills, scored against both the data set's label and the model.
 
 The framing stills' labels are noisy (``../shared/data/README.md``: roughly 80-85% right on a
 spot check), so the head's kept-apart accuracy (0.839 in ``metrics.json``) mixes the head's
@@ -9,10 +9,15 @@ a person writes extremecloseup / closeup / medium / long / extremelong / ? for e
 cinematographer's definitions (part of the face; head and shoulders; waist up; whole body;
 the figure small in its surroundings), into ``benchmarks/results/framing_by_eye.json``.
 ``score`` then prints, against the judge: the data set's labels, the head's best class, and the
-labels the model emits (precision and coverage), exact and within one step.
+labels the model emits (precision and coverage), exact and within one step. ``ots-sheets`` and
+``ots-score`` do the same for the kept-apart over-the-shoulder rows (ots / not / ?, into
+``benchmarks/results/ots_by_eye.json``): precision, recall and F1 of the labels, of the model's
+score at 0.5 and of the label it emits.
 
     .venv/bin/python benchmarks/framing_by_eye.py --data ../shared/data sheets --out /tmp/framing
     .venv/bin/python benchmarks/framing_by_eye.py --data ../shared/data score
+    .venv/bin/python benchmarks/framing_by_eye.py --data ../shared/data ots-sheets --out /tmp/ots
+    .venv/bin/python benchmarks/framing_by_eye.py --data ../shared/data ots-score
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from film_stills_by_eye import _line, draw  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 JUDGED = HERE / "results" / "framing_by_eye.json"
+JUDGED_OTS = HERE / "results" / "ots_by_eye.json"
 ORDER = ("extremecloseup", "closeup", "medium", "long", "extremelong")
 GROUP = "shot.framing"
 
@@ -56,14 +62,72 @@ def sheets(data: Path, out: Path, n: int, seed: int) -> None:
     print(f"{len(pick)} of {len(items)} kept-apart framing stills drawn onto {out}/framing*.png")
 
 
+def kept_apart_ots(data: Path) -> list[tuple[str, str]]:
+    """(path under the data folder, "ots" or "not") of every kept-apart over-the-shoulder row
+    (the shot-type stills and the single-person negatives), in hash order."""
+    from cinemanet.training import default_heads as dh
+
+    prep = dh.prepare(data, None, lambda m: print(m, file=sys.stderr, flush=True), day_for_night=False)
+    root = data.resolve()
+    return [
+        (Path(prep.images[sha].path).resolve().relative_to(root).as_posix(), "ots" if y else "not")
+        for sha, y, _src in prep.tasks["ots"].rows
+        if prep.images[sha].test
+    ]
+
+
+def ots_sheets(data: Path, out: Path, n: int, seed: int) -> None:
+    items = kept_apart_ots(data)
+    random.Random(seed).shuffle(items)
+    pick = [f for f, _ in items[:n]]
+    draw(data, [(f, "") for f in pick], out, "ots")
+    (out / "ots.json").write_text(json.dumps(pick, indent=1))
+    print(f"{len(pick)} of {len(items)} kept-apart over-the-shoulder rows drawn onto {out}/ots*.png")
+
+
+def _f1(pairs: list[tuple[bool, bool]]) -> dict:
+    """Precision, recall and F1 of (truth, said) pairs."""
+    tp = sum(t and s for t, s in pairs)
+    fp = sum(s and not t for t, s in pairs)
+    fn = sum(t and not s for t, s in pairs)
+    p, r = tp / max(1, tp + fp), tp / max(1, tp + fn)
+    return {"tp": tp, "fp": fp, "fn": fn, "precision": p, "recall": r, "f1": 2 * p * r / max(1e-9, p + r)}
+
+
+def score_ots(data: Path, d: dict) -> dict:
+    from cinemanet import CinemaNet
+
+    net = CinemaNet()
+    labels = dict(kept_apart_ots(data))
+    rows = []
+    for r in d["items"]:
+        g = net.tag(data / r["file"]).groups["shot.type"]
+        score = g.scores.get("shot.type.overtheshoulder", 0.0)
+        rows.append((r["judged"], labels[r["file"]], score >= 0.5, g.label == "shot.type.overtheshoulder"))
+    sure = [r for r in rows if r[0] != "?"]
+    print(f"{net.spec.name} {net.spec.version}: {len(rows)} kept-apart over-the-shoulder rows, {len(sure)} judged")
+    report = {"model": f"{net.spec.name} {net.spec.version}", "n": len(rows), "judged": len(sure)}
+    for name, col in (("data set label", 1), ("head (score >= 0.5)", 2), ("emitted label", 3)):
+        pick = (lambda r, c=col: r[c] == "ots") if col == 1 else (lambda r, c=col: r[c])
+        v = _f1([(r[0] == "ots", pick(r)) for r in sure])
+        report[name] = v
+        print(
+            f"  {name:20s} vs judge: OTS precision {v['precision']:.2f} recall {v['recall']:.2f} F1 {v['f1']:.2f} "
+            f"(tp {v['tp']}, fp {v['fp']}, fn {v['fn']})"
+        )
+    v = _f1([(r[1] == "ots", r[2]) for r in sure])
+    report["head vs data set label"] = v
+    print(f"  head vs data set label, judged rows: F1 {v['f1']:.2f} (P {v['precision']:.2f}, R {v['recall']:.2f})")
+    return report
+
+
 def _step(a: str, b: str) -> int:
     return abs(ORDER.index(a) - ORDER.index(b))
 
 
-def score(data: Path, judged: Path) -> dict:
+def score(data: Path, d: dict) -> dict:
     from cinemanet import CinemaNet
 
-    d = json.loads(judged.read_text())
     stills = data / "cinemanet-stills"
     net = CinemaNet()
     rows = []
@@ -125,18 +189,23 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=HERE.parent.parent / "shared" / "data")
     sub = ap.add_subparsers(dest="cmd", required=True)
-    a = sub.add_parser("sheets")
-    a.add_argument("--out", type=Path, required=True)
-    a.add_argument("-n", type=int, default=144)
-    a.add_argument("--seed", type=int, default=11)
-    b = sub.add_parser("score")
-    b.add_argument("--judged", type=Path, default=JUDGED)
-    b.add_argument("--report", type=Path, default=None, help="also write the figures here (JSON)")
+    for name, seed in (("sheets", 11), ("ots-sheets", 12)):
+        a = sub.add_parser(name)
+        a.add_argument("--out", type=Path, required=True)
+        a.add_argument("-n", type=int, default=144)
+        a.add_argument("--seed", type=int, default=seed)
+    for name, judged in (("score", JUDGED), ("ots-score", JUDGED_OTS)):
+        b = sub.add_parser(name)
+        b.add_argument("--judged", type=Path, default=judged)
+        b.add_argument("--report", type=Path, default=None, help="also write the figures here (JSON)")
     args = ap.parse_args()
     if args.cmd == "sheets":
         sheets(args.data, args.out, args.n, args.seed)
+    elif args.cmd == "ots-sheets":
+        ots_sheets(args.data, args.out, args.n, args.seed)
     else:
-        rep = score(args.data, args.judged)
+        d = json.loads(args.judged.read_text())
+        rep = score(args.data, d) if args.cmd == "score" else score_ots(args.data, d)
         if args.report:
             args.report.write_text(json.dumps(rep, indent=2) + "\n")
 
