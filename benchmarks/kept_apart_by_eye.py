@@ -14,10 +14,10 @@ labels the model emits (precision and coverage), exact and within one step. ``ot
 ``benchmarks/results/ots_by_eye.json``): precision, recall and F1 of the labels, of the model's
 score at 0.5 and of the label it emits.
 
-    .venv/bin/python benchmarks/framing_by_eye.py --data ../shared/data sheets --out /tmp/framing
-    .venv/bin/python benchmarks/framing_by_eye.py --data ../shared/data score
-    .venv/bin/python benchmarks/framing_by_eye.py --data ../shared/data ots-sheets --out /tmp/ots
-    .venv/bin/python benchmarks/framing_by_eye.py --data ../shared/data ots-score
+    .venv/bin/python benchmarks/kept_apart_by_eye.py --data ../shared/data sheets --out /tmp/framing
+    .venv/bin/python benchmarks/kept_apart_by_eye.py --data ../shared/data score
+    .venv/bin/python benchmarks/kept_apart_by_eye.py --data ../shared/data ots-sheets --out /tmp/ots
+    .venv/bin/python benchmarks/kept_apart_by_eye.py --data ../shared/data ots-score
 """
 
 from __future__ import annotations
