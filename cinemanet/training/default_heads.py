@@ -45,7 +45,7 @@ from .backbone_cache import backbone_features
 from .calibrate import emitted, label_thresholds, softmax
 from .joint import fit_softmax, grouped_folds, source_balanced_weights, standardiser
 from .metrics import accuracy, confusion, expected_calibration_error, fit_temperature, macro_f1, per_class, within_one
-from .sources import Labelled, data_hash, shared_items, train_ids
+from .sources import Labelled, data_hash, judged_labels, shared_items, train_ids
 from .split import bounded_clusters, holdout_mask
 
 ARCH = "lite0"
@@ -157,7 +157,8 @@ def _side(key: str) -> str | None:
     return None
 
 
-def build_tasks(images: dict[str, Image]) -> dict[str, Task]:
+def build_tasks(images: dict[str, Image], judged: bool = True) -> dict[str, Task]:
+    """The six tasks' rows; ``judged``: with the labels corrected by inspection (``datasets/judged_labels.yaml``)."""
     tax = get_taxonomy()
     fr = list(tax.group("shot.framing").order)
     tasks = {
@@ -182,6 +183,7 @@ def build_tasks(images: dict[str, Image]) -> dict[str, Task]:
     tasks["texture"].outputs = textures + [NONE]
     if any(im.labels.get("shot.timeofday") == "shot.timeofday.night" for im in images.values()):
         tasks["timeofday"].outputs.append("shot.timeofday.night")
+    not_ots = judged_labels()["not_overtheshoulder"] if judged else frozenset()
     for sha, im in sorted(images.items()):
         src = im.sources[0]
         L = im.labels
@@ -196,7 +198,9 @@ def build_tasks(images: dict[str, Image]) -> dict[str, Task]:
             ):
                 tasks["ots"].rows.append((sha, 0, "single-person negatives (framing stills)"))
         if "shot.type" in L:
-            tasks["ots"].rows.append((sha, int(L["shot.type"] == "shot.type.overtheshoulder"), src))
+            # a still filed as over the shoulder that shows no foreground shoulder (judged by eye) is a negative
+            ots = L["shot.type"] == "shot.type.overtheshoulder" and sha not in not_ots
+            tasks["ots"].rows.append((sha, int(ots), src))
         if "shot.location" in L:
             k = L["shot.location"]
             s = _side(k)

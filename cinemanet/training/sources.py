@@ -105,6 +105,13 @@ def source_map() -> dict[str, dict[str, dict]]:
     return table
 
 
+def judged_labels() -> dict[str, frozenset[str]]:
+    """Labels corrected by inspection (``datasets/judged_labels.yaml``): correction name -> the
+    SHA-256 of every file it applies to."""
+    text = resources.files("cinemanet.datasets").joinpath("judged_labels.yaml").read_text(encoding="utf-8")
+    return {name: frozenset(e["sha256"] for e in entries) for name, entries in yaml.safe_load(text).items()}
+
+
 def shared_items(data: Path, log=print) -> list[Labelled]:
     """Every image of the mapped sources under ``data``; a class folder missing from the table,
     or an empty one, is reported by name and skipped."""
