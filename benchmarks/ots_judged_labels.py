@@ -61,8 +61,8 @@ def main() -> None:
     wd = metrics["ots"]["cv"]["wd"]
     prep = dh.prepare(a.data, None, log, day_for_night=False)
     imgs = prep.images
-    b = prep.tasks["ots"]
-    filed = dh.build_tasks(imgs, judged=False)["ots"]
+    filed = prep.tasks["ots"]
+    b = dh.build_tasks(imgs, judged=True)["ots"]
     arms = {"A: filed labels": filed, "B: judged labels": b}
     tr = dh.Trainer(prep, 0, log)
     report = json.loads(OUT.read_text()) if OUT.exists() else {}
@@ -71,6 +71,7 @@ def main() -> None:
     if a.stage == "oof":
         rows_b = [r for r in b.rows if not imgs[r[0]].test]
         truth = np.array([r[1] for r in rows_b])
+        filed_y = np.array([r[1] for r in filed.rows if not imgs[r[0]].test])
         changed = int(sum(x[1] != y[1] for x, y in zip(sorted(filed.rows), sorted(b.rows))))
         folds = dh.grouped_folds(np.array([imgs[r[0]].cluster for r in rows_b]), dh.FOLDS, tr.seed)
         print(f"80% part: {len(rows_b)} rows, {int(truth.sum())} over the shoulder after {changed} corrections")
@@ -82,10 +83,7 @@ def main() -> None:
             for f in range(dh.FOLDS):
                 fit = tr.fit(task, [r for r, ff in zip(rows, folds) if ff != f], wd)
                 pred[folds == f] = tr.predict(fit, [r for r, ff in zip(rows, folds) if ff == f]).argmax(1)
-            out[name] = {
-                "vs_judged_labels": f1(truth, pred),
-                "vs_filed_labels": f1(np.array([r[1] for r in rows]), pred),
-            }
+            out[name] = {"vs_judged_labels": f1(truth, pred), "vs_filed_labels": f1(filed_y, pred)}
             print(f"{name}, out of fold:")
             print(_line("against the judged labels", out[name]["vs_judged_labels"]))
             print(_line("against the filed labels", out[name]["vs_filed_labels"]))

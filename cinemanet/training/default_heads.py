@@ -157,8 +157,9 @@ def _side(key: str) -> str | None:
     return None
 
 
-def build_tasks(images: dict[str, Image], judged: bool = True) -> dict[str, Task]:
-    """The six tasks' rows; ``judged``: with the labels corrected by inspection (``datasets/judged_labels.yaml``)."""
+def build_tasks(images: dict[str, Image], judged: bool = False) -> dict[str, Task]:
+    """The six tasks' rows; ``judged``: with the labels corrected by inspection
+    (``datasets/judged_labels.yaml``; measured by ``benchmarks/ots_judged_labels.py``, not shipped)."""
     tax = get_taxonomy()
     fr = list(tax.group("shot.framing").order)
     tasks = {
