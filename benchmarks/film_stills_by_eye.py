@@ -12,9 +12,12 @@ fitted, calibrated or thresholded on. A person judges them on contact sheets:
 
 ``score`` prints the precision of the judged places (static: what 0.3.1 said), and tags the
 blind sample with the current model to print, per half, the precision of its interior/exterior,
-time of day and person tag (half 0 chose the 0.3.2 weights; half 1 is the report), and the
-shot-type confusion. "Strict" counts a
-label on a still nobody can judge as not right; "decidable" leaves those stills out.
+time of day and person tag (half 0 chose the 0.3.2 weights; half 1 is the report). Then the
+shot type per half: the confusion of judged against said, the precision of each said type and
+coverage (stills with people given a type), first for the versions kept in the judgments file
+(``shot_type_said``: 0.3.2), then for the current model (half 0 chose the 0.3.3 rules).
+"Strict" counts a label on a still nobody can judge as not right; "decidable" leaves those
+stills out.
 
     .venv/bin/python benchmarks/film_stills_by_eye.py places-sheets --out /tmp/sheets
     .venv/bin/python benchmarks/film_stills_by_eye.py blind-sheets --out /tmp/sheets
@@ -41,7 +44,7 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
 
     if n == 0:
         return 0.0, 1.0
-    return float(wilson_lower(k, n, z)), 1.0 - float(wilson_lower(n - k, n, z))
+    return max(0.0, float(wilson_lower(k, n, z))), min(1.0, 1.0 - float(wilson_lower(n - k, n, z)))
 
 
 def draw(stills: Path, items: list[tuple[str, str]], out: Path, stem: str) -> None:
@@ -124,7 +127,7 @@ def score_blind(d: dict, stills: Path) -> None:
     net = CinemaNet()
     side_of = {"shot.location.interior": "interior", "shot.location.exterior": "exterior"}
     print(f"blind sample, {net.spec.name} {net.spec.version}:")
-    types = Counter()
+    said_type: dict[int, str] = {}
     for half in (0, 1):
         tally = {"side": Counter(), "time": Counter(), "person": Counter()}
         for i, r in enumerate(d["blind"]):
@@ -144,7 +147,7 @@ def score_blind(d: dict, stills: Path) -> None:
                 tagged = "shot.subject.person" in res.tags
                 tally["person"][("right" if r["people"] != "none" else "wrong") if tagged else "abstained"] += 1
                 tally["person"]["missed"] += tagged is False and r["people"] != "none"
-                types[(r["people"], (res.groups["shot.type"].label or ".na").rsplit(".", 1)[1])] += 1
+            said_type[i] = (res.groups["shot.type"].label or ".na").rsplit(".", 1)[1]
         for g, t in tally.items():
             n = t["right"] + t["wrong"] + t["undecidable"]
             if g == "person":
@@ -162,10 +165,31 @@ def score_blind(d: dict, stills: Path) -> None:
                 + "; "
                 + _line("decidable", t["right"], t["right"] + t["wrong"])
             )
-    said = ("na", "portrait", "twoshot", "master", "overtheshoulder")
-    print("  shot type, both halves (rows: judged; columns: said)   " + " ".join(f"{x[:9]:>9s}" for x in said))
-    for truth in ("none", "portrait", "twoshot", "master", "overtheshoulder"):
-        print(f"    {truth:15s}" + " " * 38 + " ".join(f"{types[(truth, x)]:9d}" for x in said))
+    for version, labels in d.get("shot_type_said", {}).items():
+        if version != net.spec.version:
+            score_shot_type(d["blind"], dict(enumerate(labels)), version)
+    score_shot_type(d["blind"], said_type, net.spec.version)
+
+
+TYPES = ("portrait", "twoshot", "master", "overtheshoulder")
+
+
+def score_shot_type(blind: list[dict], said: dict[int, str], version: str) -> None:
+    """Per half: the confusion of judged against said shot type, the precision of each said
+    type, and coverage (stills with people given a type other than na)."""
+    cols = ("na", *TYPES)
+    for half in (0, 1):
+        t = Counter((r["people"], said[i]) for i, r in enumerate(blind) if i % 2 == half and r["people"] != "?")
+        head = " ".join(f"{x[:9]:>9s}" for x in cols)
+        print(f"  half {half} shot type, {version} (rows: judged; columns: said)\n    {'':15s}   n {head}")
+        for truth in ("none", *TYPES):
+            row = " ".join(f"{t[(truth, x)]:9d}" for x in cols)
+            print(f"    {truth:15s} {sum(t[(truth, x)] for x in cols):3d} {row}")
+        for x in TYPES:
+            print(f"    {x:15s} " + _line("said, right", t[(x, x)], sum(t[(y, x)] for y in ("none", *TYPES))))
+        people = sum(t[(y, x)] for y in TYPES for x in cols)
+        typed = people - sum(t[(y, "na")] for y in TYPES)
+        print("    " + _line("coverage: stills with people given a type", typed, people))
 
 
 def main() -> None:

@@ -228,3 +228,65 @@ def test_person_mask_alone_is_no_person_in_a_wide_frame():
     wide = SubjectFromDetectors().predict(ev, {"shot.framing": {"shot.framing.extremelong": 1.0}})
     medium = SubjectFromDetectors().predict(ev, {"shot.framing": {"shot.framing.medium": 1.0}})
     assert wide["shot.subject.person"] < 0.5 <= medium["shot.subject.person"]
+
+
+class _Ots:
+    """A stand-in over-the-shoulder head: a fixed score, emitted from 0.8."""
+
+    meta = {"thresholds": {"shot.type.overtheshoulder": 0.8}}
+
+    def __init__(self, p):
+        self.p = p
+
+    def __call__(self, ev):
+        return {"shot.type.overtheshoulder": self.p}
+
+
+def _shot_type(faces=(), mask=None, framing="medium", ots=0.1, **params):
+    from cinemanet.concepts.model import choose
+    from cinemanet.concepts.predictors.shot_type import TypeFromPeopleAndHead
+    from cinemanet.perception.evidence import Evidence
+
+    pred = TypeFromPeopleAndHead(heads={"ots": _Ots(ots)}, **params)
+    ev = Evidence(width=640, height=360, faces=list(faces), person_mask=mask)
+    done = {"shot.subject": {"shot.subject.person": 1.0}, "shot.framing": {f"shot.framing.{framing}": 1.0}}
+    scores = pred.predict(ev, done)
+    assert sum(scores.values()) == pytest.approx(1.0)
+    return choose(pred.taxonomy_group, scores, {k: 0.5 for k in scores} | {"shot.type.overtheshoulder": 0.8})[0]
+
+
+def test_shot_type_counts_people():
+    from cinemanet.perception.evidence import Face
+
+    def face(x):
+        return Face(x, 0.2, 0.08, 0.14, score=0.9)
+
+    assert _shot_type([face(0.4)]) == "shot.type.portrait"
+    assert _shot_type([face(0.2), face(0.6)], framing="extremelong") == "shot.type.twoshot"
+    assert _shot_type([face(0.1), face(0.4), face(0.7)], framing="long") == "shot.type.master"
+    # one face in a wide frame: others may be too small to see, so no count is claimed
+    assert _shot_type([face(0.4)], framing="long") == "shot.type.na"
+
+
+def test_shot_type_counts_person_mask_blobs_outside_close_ups():
+    """Two people in profile show no face the detector trusts, but two separate mask blobs."""
+    mask = np.zeros((120, 213), np.float32)
+    mask[20:120, 20:70] = mask[20:120, 140:190] = 1.0  # two bodies, 20% of the frame each
+    assert _shot_type(mask=mask, mask_blob=0.02) == "shot.type.twoshot"
+    assert _shot_type(mask=mask) == "shot.type.portrait"  # mask_blob unset: faces only
+    assert _shot_type(mask=mask, mask_blob=0.02, framing="closeup") == "shot.type.portrait"
+    speck = mask.copy()
+    speck[20:120, 140:190] = 0.0
+    speck[0:4, 200:204] = 1.0  # a speck is no second person
+    assert _shot_type(mask=speck, mask_blob=0.02) == "shot.type.portrait"
+
+
+def test_an_unsure_over_the_shoulder_head_weighs_less():
+    from cinemanet.concepts.predictors.shot_type import TypeFromPeopleAndHead
+
+    assert _shot_type(ots=0.5) == "shot.type.na"  # the unsure head's whole score wins no label
+    assert _shot_type(ots=0.5, ots_below=0.5) == "shot.type.portrait"
+    # where the head is sure it is emitted as before
+    assert _shot_type(ots=0.85, ots_below=0.5) == "shot.type.overtheshoulder"
+    with pytest.raises(ValueError, match="ots_below"):
+        TypeFromPeopleAndHead(heads={"ots": _Ots(0.1)}, ots_below=2.0)
