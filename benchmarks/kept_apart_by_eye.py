@@ -11,8 +11,8 @@ the figure small in its surroundings), into ``benchmarks/results/framing_by_eye.
 ``score`` then prints, against the judge: the data set's labels, the head's best class, and the
 labels the model emits (precision and coverage), exact and within one step. ``ots-sheets`` and
 ``ots-score`` do the same for the kept-apart over-the-shoulder rows (ots / not / ?, into
-``benchmarks/results/ots_by_eye.json``): precision, recall and F1 of the labels, of the model's
-score at 0.5 and of the label it emits.
+``benchmarks/results/ots_by_eye.json``): precision, recall and F1 of the labels, of the head's
+own probability at 0.5 and of the label the model emits.
 
     .venv/bin/python benchmarks/kept_apart_by_eye.py --data ../shared/data sheets --out /tmp/framing
     .venv/bin/python benchmarks/kept_apart_by_eye.py --data ../shared/data score
@@ -100,14 +100,16 @@ def score_ots(data: Path, d: dict) -> dict:
     net = CinemaNet()
     labels = dict(kept_apart_ots(data))
     rows = []
+    head = net.concepts.predictors["shot.type"].heads["ots"]
     for r in d["items"]:
-        g = net.tag(data / r["file"]).groups["shot.type"]
-        score = g.scores.get("shot.type.overtheshoulder", 0.0)
-        rows.append((r["judged"], labels[r["file"]], score >= 0.5, g.label == "shot.type.overtheshoulder"))
+        ev = net.evidence(data / r["file"])
+        g = net.result(ev).groups["shot.type"]
+        p = head(ev)["shot.type.overtheshoulder"]  # the head's own answer, before the shot-type rules
+        rows.append((r["judged"], labels[r["file"]], p >= 0.5, g.label == "shot.type.overtheshoulder"))
     sure = [r for r in rows if r[0] != "?"]
     print(f"{net.spec.name} {net.spec.version}: {len(rows)} kept-apart over-the-shoulder rows, {len(sure)} judged")
     report = {"model": f"{net.spec.name} {net.spec.version}", "n": len(rows), "judged": len(sure)}
-    for name, col in (("data set label", 1), ("head (score >= 0.5)", 2), ("emitted label", 3)):
+    for name, col in (("data set label", 1), ("head (P >= 0.5)", 2), ("emitted label", 3)):
         pick = (lambda r, c=col: r[c] == "ots") if col == 1 else (lambda r, c=col: r[c])
         v = _f1([(r[0] == "ots", pick(r)) for r in sure])
         report[name] = v
