@@ -10,9 +10,7 @@
    seconds of the command (both processes); the load average before each round.
    With --baseline DIR (a checkout, e.g. `git archive main cinemanet | tar -x -C DIR`), that
    checkout's `cinemanet analyze` runs in the same rounds (same interpreter and packages), so
-   before and after are measured under the same load. ``-D KEY=VALUE`` (repeatable) sets a
-   detector option of this checkout's runs, ``--baseline-option KEY=VALUE`` of the baseline's:
-   one checkout with two settings side by side (``--baseline .`` and ``-D cuts=deep``).
+   before and after are measured under the same load.
 3. Peak memory on a 2-hour film (synthetic 320x180 footage with one-minute shots, cached):
    streaming means it stays flat.
 Prints Markdown and writes benchmarks/results/analyze.json.
@@ -98,11 +96,6 @@ def analyze_run(cmd: list[str], **popen) -> tuple[float, int, float]:
     return wall, peak, children_cpu() - c0
 
 
-def starts(doc: dict) -> list:
-    """The boundaries of a sidecar (every shot's start but the first), for ``videos.f1``."""
-    return [type("B", (), {"frame": s["start_frame"], "kind": s["transition"]["kind"]})() for s in doc["shots"][1:]]
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=3)
@@ -111,8 +104,6 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "analyze.json")
     ap.add_argument("--baseline", type=Path, help="a checkout (folder holding cinemanet/) to run side by side")
     ap.add_argument("--baseline-label", default="baseline", help="what --baseline is (recorded)")
-    ap.add_argument("-D", "--detector-option", action="append", default=[], help="KEY=VALUE for this checkout's runs")
-    ap.add_argument("--baseline-option", action="append", default=[], help="KEY=VALUE for the baseline's runs")
     a = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     import videogen
@@ -136,8 +127,6 @@ def main() -> None:
     base_walls, base_cpus = [], []
     psd_shots = 0
     base_cli = [sys.executable, "-m", "cinemanet"] + cli[1 if script.exists() else 3 :]
-    base_cli += [x for o in a.baseline_option for x in ("-D", o)]
-    cli += [x for o in a.detector_option for x in ("-D", o)]
     base_env = dict(os.environ, PYTHONPATH=str(a.baseline.resolve())) if a.baseline else None
     with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryDirectory() as btmp:
         for r in range(a.runs):  # interleaved, so drifting machine load hits all alike
@@ -168,7 +157,8 @@ def main() -> None:
     frames = doc["video"]["frame_count"]
     duration = doc["video"]["duration"]
     wall = statistics.median(ours)
-    score = f1(starts(doc), truth)
+    detected = [type("B", (), {"frame": s["start_frame"], "kind": s["transition"]["kind"]})() for s in doc["shots"][1:]]
+    score = f1(detected, truth)
     res = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
         "file": "1920x1080 24 fps H.264, made from the three CC-BY clips (benchmarks/videogen.py concat_1080p)",
@@ -176,7 +166,6 @@ def main() -> None:
         "duration_s": duration,
         "shots": len(doc["shots"]),
         "detector": doc["model"]["detector"],
-        "detector_options_set": a.detector_option,
         "decode_only_fps": statistics.median(dec),
         "pyscenedetect_content_fps": statistics.median(psd),
         "pyscenedetect_shots": psd_shots,
@@ -203,8 +192,6 @@ def main() -> None:
             "paired_wall_diff_s": statistics.median(o - b for o, b in zip(ours, base_walls)),
             "paired_rounds_faster": sum(o < b for o, b in zip(ours, base_walls)),
             "same_sidecar": same,
-            "detector_options_set": a.baseline_option,
-            "shot_f1": f1(starts(base_doc), truth),
             "runs": {"analyze_wall_s": base_walls, "analyze_cpu_s": base_cpus},
         }
     if not a.skip_long:
@@ -232,8 +219,6 @@ def main() -> None:
     print(f"| analyze / decode-only | **{res['analyze_vs_decode']:.2f}** | >= 0.70 |")
     print(f"| analyze / PySceneDetect | **{res['analyze_vs_pyscenedetect']:.2f}** | >= 1.0 |")
     print(f"| shots found; F1 against the known cuts | {res['shots']}; {score['f1']:.3f} | |")
-    if a.detector_option:
-        print(f"| detector options of these runs | {', '.join(a.detector_option)} | |")
     print(f"| peak memory, this file | {res['analyze_peak_rss_mb']:.0f} MB | |")
     print(f"| CPU of `cinemanet analyze` (both processes) | {res['analyze_cpu_s']:.1f} s | |")
     if "baseline" in res:
@@ -241,8 +226,7 @@ def main() -> None:
         print(
             f"| {b['what']}, same rounds: analyze / decode-only; / PySceneDetect; CPU | "
             f"{b['analyze_vs_decode']:.2f}; {b['analyze_vs_pyscenedetect']:.2f}; {b['analyze_cpu_s']:.1f} s "
-            f"(sidecar {'identical' if b['same_sidecar'] else 'DIFFERENT'}; shot F1 {b['shot_f1']['f1']:.3f}"
-            f"{'; options ' + ', '.join(b['detector_options_set']) if b['detector_options_set'] else ''}) | |"
+            f"(sidecar {'identical' if b['same_sidecar'] else 'DIFFERENT'}) | |"
         )
         print(
             f"| this run minus {b['what']}, per round: median wall | {b['paired_wall_diff_s']:+.2f} s "
