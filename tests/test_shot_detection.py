@@ -142,6 +142,60 @@ def test_every_cut_mode_finds_the_hard_cuts_frame_exact(hard_video, cuts):
     assert r["f1"] == 1.0 and r["exact"] == 1.0, (cuts, r, out)
 
 
+def _two_scenes(k: int, dissolve: int | None) -> list:
+    """Two textured scenes, slowly panning, joined at frame 40 by a cross-dissolve of
+    ``dissolve`` frames (None: a hard cut), every frame held ``k`` times (animation on twos)."""
+    import cv2
+
+    rng = np.random.default_rng(3)
+    tex = [videos._texture(rng, 360, 640) for _ in range(2)]
+    out = []
+    for t0 in range(140):
+        t = t0 - t0 % k
+        w = float(t >= 40) if dissolve is None else min(max((t - 39) / dissolve, 0.0), 1.0)
+        m = cv2.getRotationMatrix2D((300.0 + 1.5 * t, 170.0), 0.0, 1.1)
+        m[0, 2] += 160 - (300 + 1.5 * t)
+        m[1, 2] += 90 - 170
+        fa, fb = (cv2.warpAffine(x, m, (320, 180), borderMode=cv2.BORDER_REFLECT).astype(np.float32) for x in tex)
+        f = (1 - w) * fa + w * fb + np.random.default_rng(t).normal(0, 2.0, fa.shape)
+        out.append(np.clip(f, 0, 255).astype(np.uint8))
+    return out
+
+
+class _TurnsDown:
+    """A learned score that calls nothing a cut."""
+
+    def score(self, x):
+        return 0.0
+
+
+def test_learned_keeps_a_dissolve_the_rules_would_keep_as_a_cut(tmp_path):
+    """cuts=learned: a short dissolve held on twos makes the rules fire cuts inside it, which
+    the learned score turns down; a dissolve cluster too weak to stand alone (here every one:
+    ``dissolve_support`` 100) is kept when it holds such a jump. Without one it is still motion,
+    and a hard cut stays a cut."""
+    from cinemanet.video.detectors.fast import FastDetector
+
+    weak = {"dissolve_support": 100, "dissolve_sure_linearity": 0.0}  # no cluster stands alone
+    held = tmp_path / "held.mp4"
+    videos.write_video(held, _two_scenes(2, 12))  # the dissolve spans frames 40-51
+    rules = videos.detect(held, FastDetector(cuts="rules", **weak))
+    assert rules and all(b.kind == "cut" and 40 <= b.frame <= 51 for b in rules), rules
+    for cuts in ("learned", "deep"):  # (deep without the pictures: the learned score decides)
+        out = videos.detect(held, FastDetector(cuts=cuts, **weak))
+        assert [b.kind for b in out] == ["dissolve"] and 38 <= out[0].frame <= 53, (cuts, out)
+    plain = tmp_path / "plain.mp4"
+    videos.write_video(plain, _two_scenes(1, 12))  # no rules cut inside: the weak cluster is dropped
+    assert videos.detect(plain, FastDetector(cuts="learned", **weak)) == []
+    cut = tmp_path / "cut.mp4"
+    videos.write_video(cut, _two_scenes(2, None))
+    out = videos.detect(cut, FastDetector(cuts="learned", **weak))
+    assert [(b.kind, b.frame) for b in out] == [("cut", 40)], out
+    det = FastDetector(cuts="learned", **weak)
+    det.model = _TurnsDown()  # a cut the score turns down is not made a dissolve
+    assert videos.detect(cut, det) == []
+
+
 def test_the_learned_cut_model_file_says_what_it_was_trained_on():
     """The weights are data: the features they expect, the tune-split files they were trained
     on (with hashes), the command that re-trains them, and the threshold chosen on validation."""

@@ -41,7 +41,9 @@ compared with the difference between the ends, and the luma variance dips in the
 camera motion and action break the linearity and keep the variance. The change must also be
 spread over the window (no single frame carries most of it). Overlapping candidates form one
 transition, reported at its most linear candidate, if it has ``dissolve_support`` candidates or
-one clearly linear (``dissolve_sure_linearity``); lone marginal candidates are motion.
+one clearly linear (``dissolve_sure_linearity``); lone marginal candidates are motion, unless
+(``cuts="learned"``/``"deep"``) the window holds a jump the rules call a cut and the learned
+score turned down: the rules would keep that transition as a cut (docs/SHOTS.md, 7th look).
 
 Priorities: a fade absorbs the cuts and dissolves within its span (cuts within ``min_gap``
 frames of it too); a cut absorbs a dissolve whose span contains it. Boundaries come out in
@@ -107,6 +109,7 @@ CUT_FEATURES = (
 
 _MOTION = CUT_FEATURES.index("log_motion")
 _RETURN, _BEFORE = CUT_FEATURES.index("return_cross"), CUT_FEATURES.index("before_cross")
+_RULES = CUT_FEATURES.index("rules_cut")
 
 
 def _mad(a: np.ndarray, b: np.ndarray) -> float:
@@ -377,6 +380,8 @@ class FastDetector(ShotDetector):
         self._cut_next = self._first + 1  # next candidate cut to evaluate (internal frame number)
         self._cut_pending: tuple[int, float, int] | None = None  # (frame, strength, index) awaiting min_gap
         self._rules_memo: tuple[int, float | None] | None = None
+        # cuts=learned/deep: candidates the rules call a cut and the score (or the CNN) turned down
+        self._doubt: list[int] = []
         self._diss: list[tuple] = []  # cluster of (c, h, linearity, change, index c-h, index c, index c+h)
         self._diss_hi = 0
         self._fade_state = "idle"
@@ -421,6 +426,7 @@ class FastDetector(ShotDetector):
             *(a.tobytes() for a in (self._frames, self._blocks, self._coarse, self._d1, self._d1b, self._stat)),
             self._index.tobytes(),
             self._learned,
+            [t for t in self._doubt if t > self._n - self._R],
             *(a.tobytes() for a in (self._hist, self._hd1, self._edges, self._edil, self._ecr1) if self._learned),
         )
         return hashlib.blake2b(pickle.dumps(state, protocol=4), digest_size=16).digest()
@@ -733,15 +739,15 @@ class FastDetector(ShotDetector):
                 if self.stats_sink is not None:
                     self.stats_sink(idx, "cut_deep", q)
                 if q < self._deep_prob:
-                    return False
+                    return self._turned_down(c, x)
                 p = max(p, q, self.cut_prob)  # confirmed: a cut, whatever the learned score
         if p < self.cut_prob:
-            return False
+            return self._turned_down(c, x)
         # a hard veto on top of the score: a later frame that looks like the old shot again
         # (a flash, a strobe) is no cut, however strong the jump (on the tune data every true
         # cut's return stays over 0.47 of its jump)
         if math.exp(float(x[_RETURN] - x[_BEFORE])) < self.cut_return_veto:
-            return False
+            return self._turned_down(c, x)
         pend = self._cut_pending
         if pend is not None and c - pend[0] < self.min_gap:
             if p > pend[1]:
@@ -750,6 +756,14 @@ class FastDetector(ShotDetector):
         self._emit_cut()
         self._cut_pending = (c, p, idx)
         return True
+
+    def _turned_down(self, c: int, x: np.ndarray) -> bool:
+        """Remember a candidate the rules call a cut and the score turned down: inside a weak
+        dissolve cluster it is the second sign of a gradual change (``_close_dissolves``)."""
+        if x[_RULES] > 0 and self.cuts in ("learned", "deep"):
+            self._doubt = [t for t in self._doubt if t > c - self._R]
+            self._doubt.append(c)
+        return False
 
     def _embedding(self, t: int):
         idx = int(self._index[t % self._R])
@@ -927,7 +941,11 @@ class FastDetector(ShotDetector):
         # a real dissolve passes the tests at several centres and half-widths; a lone
         # candidate must be clearly linear
         if support < self.dissolve_support and lin > self.dissolve_sure_linearity:
-            return
+            # ... or have a second sign of a change across it: with cuts=learned/deep, a jump
+            # inside it that the rules call a cut and the learned score does not (the rules
+            # would report that jump as a cut, which keeps the transition for them)
+            if not any(c - h <= t <= c + h for t in self._doubt):
+                return
         f, a, b = int(f), int(a), int(b)
         if flat:  # reported as a fade, but resolved against the others as a dissolve
             self._flat.add((f, a, b))
