@@ -85,8 +85,9 @@ def ots_sheets(data: Path, out: Path, n: int, seed: int) -> None:
     print(f"{len(pick)} of {len(items)} kept-apart over-the-shoulder rows drawn onto {out}/ots*.png")
 
 
-def _f1(pairs: list[tuple[bool, bool]]) -> dict:
+def prf(pairs) -> dict:
     """Precision, recall and F1 of (truth, said) pairs."""
+    pairs = [(bool(t), bool(s)) for t, s in pairs]
     tp = sum(t and s for t, s in pairs)
     fp = sum(s and not t for t, s in pairs)
     fn = sum(t and not s for t, s in pairs)
@@ -111,13 +112,13 @@ def score_ots(data: Path, d: dict) -> dict:
     report = {"model": f"{net.spec.name} {net.spec.version}", "n": len(rows), "judged": len(sure)}
     for name, col in (("data set label", 1), ("head (P >= 0.5)", 2), ("emitted label", 3)):
         pick = (lambda r, c=col: r[c] == "ots") if col == 1 else (lambda r, c=col: r[c])
-        v = _f1([(r[0] == "ots", pick(r)) for r in sure])
+        v = prf([(r[0] == "ots", pick(r)) for r in sure])
         report[name] = v
         print(
             f"  {name:20s} vs judge: OTS precision {v['precision']:.2f} recall {v['recall']:.2f} F1 {v['f1']:.2f} "
             f"(tp {v['tp']}, fp {v['fp']}, fn {v['fn']})"
         )
-    v = _f1([(r[1] == "ots", r[2]) for r in sure])
+    v = prf([(r[1] == "ots", r[2]) for r in sure])
     report["head vs data set label"] = v
     print(f"  head vs data set label, judged rows: F1 {v['f1']:.2f} (P {v['precision']:.2f}, R {v['recall']:.2f})")
     return report

@@ -34,7 +34,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
 from cinemanet.training import default_heads as dh  # noqa: E402
+from kept_apart_by_eye import prf  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "results" / "ots_judged_labels.json"
@@ -42,9 +45,7 @@ JUDGED = HERE / "results" / "ots_by_eye.json"
 
 
 def f1(y: np.ndarray, p: np.ndarray) -> dict:
-    tp, fp, fn = int(((y == 1) & (p == 1)).sum()), int(((y == 0) & (p == 1)).sum()), int(((y == 1) & (p == 0)).sum())
-    pr, rc = tp / max(1, tp + fp), tp / max(1, tp + fn)
-    return {"tp": tp, "fp": fp, "fn": fn, "precision": pr, "recall": rc, "f1": 2 * pr * rc / max(1e-9, pr + rc)}
+    return prf(zip((y == 1).tolist(), (p == 1).tolist()))
 
 
 def _line(name: str, v: dict) -> str:
