@@ -21,7 +21,9 @@ def dominant_colors(frames: list[np.ndarray], k: int = 5) -> list[dict]:
     """The k main colours of the sampled frames (k-means in Lab on a pixel sample)."""
     px = np.concatenate([cv2.resize(f, (48, 27), interpolation=cv2.INTER_AREA).reshape(-1, 3) for f in frames])
     lab = cv2.cvtColor(px.reshape(-1, 1, 3), cv2.COLOR_RGB2Lab).reshape(-1, 3).astype(np.float32)
-    k = min(k, len(np.unique(px, axis=0)))
+    # distinct colours counted as packed 24-bit ints: np.unique(px, axis=0) sorts rows, 6x slower
+    packed = (px[:, 0].astype(np.int32) << 16) | (px[:, 1].astype(np.int32) << 8) | px[:, 2]
+    k = min(k, len(np.unique(packed)))
     if k <= 1:
         c = px[0]
         return [{"hex": "#%02x%02x%02x" % tuple(int(v) for v in c), "fraction": 1.0}]
@@ -72,7 +74,7 @@ def tag_shot(net, frames: list, embeddings: bool = True) -> dict:
         "groups": {g: p.to_dict() for g, p in res.groups.items()},
         "tags": res.tags,
         "description": res.description,
-        "embedding": [round(float(x), 6) for x in emb] if emb is not None else None,
+        "embedding": [round(x, 6) for x in emb.tolist()] if emb is not None else None,  # tolist: no numpy scalars
         "dominant_colors": dominant_colors(rgbs),
     }
 
