@@ -56,7 +56,8 @@ class ModelSpec:
     def load(cls, path: Path) -> "ModelSpec":
         path = Path(path)
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            # libyaml's parser where built, as for the taxonomy: the same data, 9x faster
+            data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         except yaml.YAMLError as e:
             raise ModelSpecError(f"{path}: not valid YAML: {str(e).splitlines()[0]}") from None
         _check_spec(path, data)

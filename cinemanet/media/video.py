@@ -275,7 +275,9 @@ class DecodedFrame:
             tw, th = th, tw  # scale in stored orientation, then turn
         else:
             tw, th = _fit(w, h, long_side)
-        a = _reformatter().reformat(f, width=tw, height=th, format="rgb24").to_ndarray()
+        # one thread: the same pixels, and swscale's helper threads (spinning in sched_yield
+        # between frames) cost more CPU than they save
+        a = _reformatter().reformat(f, width=tw, height=th, format="rgb24", threads=1).to_ndarray()
         if rot:
             a = np.ascontiguousarray(np.rot90(a, k=rot // 90))  # counter-clockwise, as the matrix says
         return a

@@ -28,6 +28,7 @@ from ..results import _r
 from ..util.files import file_sha256
 from .detectors import Boundary, create_detector, resolved_options
 from .records import TRANSITION_KINDS, FileFacts, Shot, Transition, Video
+from .tagging import dominant_colors, tag_shot
 from .tagworker import _ProcessTagger, claim
 from .timecode import Timecode
 
@@ -36,11 +37,6 @@ CANDIDATE_STEP = 3  # keep a reference to every 3rd decoded frame as a sampling 
 DENSE_WINDOW = 96  # frames: detectors report a boundary up to about this late (fast: ~64)
 MAX_OLD_CANDIDATES = 24  # older candidates of a long take are thinned to at most this many
 RECENT_FRAMES = 8  # every one of the last few frames, for a clip shorter than CANDIDATE_STEP
-# Evidence looked for once per shot, on its middle sample, and shared by its other samples:
-# people (faces, mask, body, hands) and on-screen text change little within a shot and cost
-# most of the time; colour, light, focus and the backbone are measured on every sample.
-ONCE_PER_SHOT = ("faces", "person_mask", "pose", "hands", "text")
-
 Progress = Callable[[int, int], None]  # (frames done, frames expected)
 
 
@@ -96,66 +92,6 @@ def _pick(cands: list[DecodedFrame], k: int) -> list[DecodedFrame]:
     pos = np.linspace(0, n - 1, k + 2)[1:-1] if n >= k + 2 else np.linspace(0, n - 1, k)
     idx = sorted(set(int(round(p)) for p in pos))
     return [cands[i] for i in idx]
-
-
-def dominant_colors(frames: list[np.ndarray], k: int = 5) -> list[dict]:
-    """The k main colours of the sampled frames (k-means in Lab on a pixel sample)."""
-    px = np.concatenate([cv2.resize(f, (48, 27), interpolation=cv2.INTER_AREA).reshape(-1, 3) for f in frames])
-    lab = cv2.cvtColor(px.reshape(-1, 1, 3), cv2.COLOR_RGB2Lab).reshape(-1, 3).astype(np.float32)
-    k = min(k, len(np.unique(px, axis=0)))
-    if k <= 1:
-        c = px[0]
-        return [{"hex": "#%02x%02x%02x" % tuple(int(v) for v in c), "fraction": 1.0}]
-    crit = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 1.0)
-    cv2.setRNGSeed(0)
-    _, labels, _ = cv2.kmeans(lab, k, None, crit, 2, cv2.KMEANS_PP_CENTERS)
-    labels = labels.ravel()
-    out = []
-    for i in np.argsort(-np.bincount(labels, minlength=k)):
-        sel = labels == i
-        if not sel.any():
-            continue
-        c = px[sel].mean(0)
-        out.append({"hex": "#%02x%02x%02x" % tuple(int(round(v)) for v in c), "fraction": _r(sel.mean())})
-    return out
-
-
-def tag_shot(net, frames: list, embeddings: bool = True) -> dict:
-    """Tag a shot's sampled frames (``media.Frame``, middle sample first) and average them.
-
-    People (faces, mask, body, hands) and text are looked for on the first (middle) sample only
-    and shared with the others."""
-    group_keys = net.taxonomy.group_keys
-    total = None
-    embs, rgbs = [], []
-    primary = None
-    for frame in frames:
-        ev = net.perception.perceive(frame, reuse=primary, reuse_names=ONCE_PER_SHOT)
-        primary = primary or ev
-        scores = net.concepts.scores(ev)
-        if total is None:
-            total = {g: dict(scores[g]) for g in group_keys}
-        else:
-            for g in group_keys:
-                for k, v in scores[g].items():
-                    total[g][k] += v
-        if ev.embedding is not None:
-            embs.append(ev.embedding)
-        rgbs.append(frame.rgb)
-    n = len(frames)
-    mean = {g: {k: v / n for k, v in total[g].items()} for g in group_keys}
-    emb = None
-    if embs and embeddings:
-        e = np.mean(embs, axis=0)
-        emb = e / max(float(np.linalg.norm(e)), 1e-6)
-    res = net.result_from_scores(mean, frames[0].width, frames[0].height, path=frames[0].path)
-    return {
-        "groups": {g: p.to_dict() for g, p in res.groups.items()},
-        "tags": res.tags,
-        "description": res.description,
-        "embedding": [round(float(x), 6) for x in emb] if emb is not None else None,
-        "dominant_colors": dominant_colors(rgbs),
-    }
 
 
 class _ThreadTagger:
@@ -406,7 +342,8 @@ class VideoAnalyzer:
                 if writer is not None:
                     writer.frame(f.index, f.time)
                 y = f.small[..., 0]
-                motion.append(float(cv2.absdiff(y, prev_y).mean()) / 255.0 if prev_y is not None else 0.0)
+                # the L1 norm is the exact integer sum: the same value as absdiff().mean(), cheaper
+                motion.append(cv2.norm(y, prev_y, cv2.NORM_L1) / y.size / 255.0 if prev_y is not None else 0.0)
                 prev_y = y
                 shots.frame(f)
                 shots.boundaries(detector.process_decoded(f), f.index)

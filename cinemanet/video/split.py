@@ -258,7 +258,7 @@ def analyze_range(
             y = f.small[..., 0]
             if i >= spec.own_start and (i > first_decoded or i == 0):
                 times.append(f.time)
-                motion.append(float(cv2.absdiff(y, prev_y).mean()) / 255.0 if prev_y is not None else 0.0)
+                motion.append(cv2.norm(y, prev_y, cv2.NORM_L1) / y.size / 255.0 if prev_y is not None else 0.0)
             prev_y = y
             if i < spec.feed_from:
                 continue

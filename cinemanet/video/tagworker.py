@@ -36,7 +36,7 @@ def _tag_process(model: str, embeddings: bool, jobs, results) -> None:
     configure_worker()
     try:
         from ..api import CinemaNet
-        from .analyze import tag_shot
+        from .tagging import tag_shot
 
         net = CinemaNet(model, threads=1)
         while (job := jobs.get()) is not None:
