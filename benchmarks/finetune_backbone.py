@@ -11,7 +11,8 @@ fine-tuned (:mod:`cinemanet.training.finetune`) on data the judged rows never sa
 Stages (the first two only read the 80% part; the choice is made on them):
 
 - ``val``: one fixed grouped validation third V of the 80% part (whole near-duplicate clusters,
-  :func:`.joint.grouped_folds` over all 80% images, fold 0). Fine-tune on the other two thirds,
+  :func:`.joint.grouped_folds` over all 80% images, fold ``--fold``, default 0). Fine-tune on the
+  other two thirds (batch order and view draws seeded by ``--seed``, default 0),
   early stopping on V; heads of both arms fitted on those two thirds, judged on V. Paired
   bootstrap 95% intervals of the difference (rows of V resampled).
 - ``loso``: fine-tune on the 80% part without the indoor-outdoor and 15-Scene images (and the
@@ -105,9 +106,10 @@ def _finetune(prep, tr, acts, rows, wd, val=None, epochs=3, log=print, **kw):
 def stage_val(prep, acts, wd, args, log) -> dict:
     train80 = sorted(s for s, im in prep.images.items() if not im.test)
     fold = dict(zip(train80, dh.grouped_folds(np.array([prep.images[s].cluster for s in train80]), 3, 0)))
-    T = {t: [r for r in task.rows if fold.get(r[0], -1) > 0] for t, task in prep.tasks.items()}
+    k = args.fold
+    T = {t: [r for r in task.rows if fold.get(r[0], k) != k] for t, task in prep.tasks.items()}
     V = {
-        t: [r for r in task.rows if fold.get(r[0], -1) == 0 and r[2] not in dh.TRAIN_ONLY]
+        t: [r for r in task.rows if fold.get(r[0], -1) == k and r[2] not in dh.TRAIN_ONLY]
         for t, task in prep.tasks.items()
     }
     T = {t: r for t, r in T.items() if r and t in wd}
@@ -127,11 +129,14 @@ def stage_val(prep, acts, wd, args, log) -> dict:
         head_lr=args.head_lr,
         max_seconds=args.max_seconds,
         at=args.at,
+        seed=args.seed,
     )
     ft_seconds = time.perf_counter() - t0
     feats = _ft_features(upper, acts, sorted(base.images))
     tr1 = dh.Trainer(_sub(prep, lambda s, im: not im.test, feats), log=log)
     out = {
+        "fold": k,
+        "seed": args.seed,
         "n_train_images": len({s for r in T.values() for s, _, _ in r}),
         "fine_tune": hist,
         "fine_tune_seconds": ft_seconds,
@@ -255,6 +260,8 @@ def main() -> None:
     ap.add_argument("--head-lr", type=float, default=3e-4)
     ap.add_argument("--max-seconds", type=float, default=900.0, help="time budget of one fine-tune")
     ap.add_argument("--at", type=int, default=ft.AT, help="cache the input of this block; tune it and above")
+    ap.add_argument("--fold", type=int, default=0, choices=(0, 1, 2), help="val: which grouped third V is")
+    ap.add_argument("--seed", type=int, default=0, help="val: fine-tuning seed (batch order, view draws)")
     ap.add_argument("--jobs", "-j", type=int, default=2)
     ap.add_argument("--save-upper", default=None, help="kept stage: save the tuned block's state_dict here")
     ap.add_argument("--out", default=str(OUT))
