@@ -17,10 +17,10 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 def main() -> None:
     from cinemanet import CinemaNet
-    from cinemanet.training.evaluate import _trained_on
+    from cinemanet.training.evaluate import trained_on
     from cinemanet.training.sources import ID_CHARS, shared_items
 
-    seen = _trained_on("default").get("shot.type", set())
+    seen = trained_on("default").get("shot.type", set())
     items = {it.sha256: it for it in shared_items(DATA, log=lambda *a: None) if it.label("shot.type")}
     unseen = [it for it in items.values() if it.sha256[:ID_CHARS] not in seen]
     net = CinemaNet()

@@ -98,7 +98,8 @@ def labels(idx: np.ndarray, truth: list) -> tuple[np.ndarray, np.ndarray]:
     return y, keep
 
 
-def export(kind: str, clf, mean: np.ndarray, scale: np.ndarray) -> dict:
+def export(kind: str, clf, mean: np.ndarray, scale: np.ndarray, features=CUT_FEATURES, **extra) -> dict:
+    """The ``Mlp`` weights file of a fitted scikit-learn model (``extra``: more keys, e.g. the deep band)."""
     if kind == "logistic":
         layers = [(clf.coef_.T.tolist(), clf.intercept_.tolist())]
     else:
@@ -106,7 +107,8 @@ def export(kind: str, clf, mean: np.ndarray, scale: np.ndarray) -> dict:
     return {
         "format": 1,
         "kind": kind,
-        "features": list(CUT_FEATURES),
+        "features": list(features),
+        **extra,
         "mean": mean.tolist(),
         "scale": scale.tolist(),
         "layers": layers,

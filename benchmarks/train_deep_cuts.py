@@ -157,22 +157,17 @@ COLUMNS = {
 
 
 def export(kind: str, clf, mean, scale, band, threshold, size, columns=None) -> dict:
-    if kind == "logistic":
-        layers = [(clf.coef_.T.tolist(), clf.intercept_.tolist())]
-    else:
-        layers = [(w.tolist(), b.tolist()) for w, b in zip(clf.coefs_, clf.intercepts_)]
-    return {
-        "format": 1,
-        "kind": kind,
-        "features": [*CUT_FEATURES, "learned_logit", *DEEP_FEATURES],
-        "size": size,
-        "band": list(band),
-        "threshold": threshold,
-        "columns": columns,
-        "mean": mean.tolist(),
-        "scale": scale.tolist(),
-        "layers": layers,
-    }
+    return train_cuts.export(
+        kind,
+        clf,
+        mean,
+        scale,
+        features=[*CUT_FEATURES, "learned_logit", *DEEP_FEATURES],
+        size=size,
+        band=list(band),
+        threshold=threshold,
+        columns=columns,
+    )
 
 
 def end_to_end(doc, videos, band, threshold, cuts="deep", kind="cut", stats=None):

@@ -261,12 +261,12 @@ def disagreement(rows: list[dict], cols: list[str]) -> dict:
 
 def _model_part(rows: list[dict], cols: list[str], model: str, jobs, log) -> dict:
     """Accuracy and calibration per slice on unseen images; detector coverage per slice."""
-    from ..training.evaluate import Case, _trained_on, score_cases
+    from ..training.evaluate import Case, trained_on, score_cases
     from ..training.metrics import expected_calibration_error
     from ..training.sources import ID_CHARS
 
     tax = get_taxonomy()
-    seen = _trained_on(model)
+    seen = trained_on(model)
     cases = []
     for r in rows:
         for g, lab in r["labels"].items():

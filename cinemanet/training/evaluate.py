@@ -204,7 +204,7 @@ def evaluate(
     cs = cases(datasets, split, groups, concepts, seed, deep_focus)
     if not cs:
         raise ValueError(f"nothing to evaluate: no labelled images in split {split!r}")
-    seen = _trained_on(model)
+    seen = trained_on(model)
     dropped: dict[str, int] = defaultdict(int)
     for c in cs:
         if c.sha256[:ID_CHARS] in seen.get(c.group, ()):
@@ -242,7 +242,7 @@ def evaluate(
     return report
 
 
-def _trained_on(model: str | Path) -> dict[str, set[str]]:
+def trained_on(model: str | Path) -> dict[str, set[str]]:
     """Per group, the hash prefixes of the images the model's heads were fitted on."""
     from ..concepts.heads import LinearHead
     from ..concepts.model import model_spec
