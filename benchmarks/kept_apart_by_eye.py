@@ -1,4 +1,4 @@
-"""Framing and over-the-shoulder once the stills' own labels are checked: a blind judgment by
+"""Framing, over-the-shoulder and interior/exterior once the data sets' own labels are checked: a blind judgment by
 eye of kept-apart stills, scored against both the data set's label and the model.
 
 The framing stills' labels are noisy (``../shared/data/README.md``: roughly 80-85% right on a
@@ -12,12 +12,17 @@ the figure small in its surroundings), into ``benchmarks/results/framing_by_eye.
 labels the model emits (precision and coverage), exact and within one step. ``ots-sheets`` and
 ``ots-score`` do the same for the kept-apart over-the-shoulder rows (ots / not / ?, into
 ``benchmarks/results/ots_by_eye.json``): precision, recall and F1 of the labels, of the head's
-own probability at 0.5 and of the label the model emits.
+own probability at 0.5 and of the label the model emits. ``side-sheets`` and ``side-score`` do it
+for the kept-apart indoor-outdoor web photos (interior / exterior / ?, into
+``benchmarks/results/side_by_eye.json``): the labels, the side head's own answer and the side the
+model emits, against the judge.
 
     .venv/bin/python benchmarks/kept_apart_by_eye.py --data ../shared/data sheets --out /tmp/framing
     .venv/bin/python benchmarks/kept_apart_by_eye.py --data ../shared/data score
     .venv/bin/python benchmarks/kept_apart_by_eye.py --data ../shared/data ots-sheets --out /tmp/ots
     .venv/bin/python benchmarks/kept_apart_by_eye.py --data ../shared/data ots-score
+    .venv/bin/python benchmarks/kept_apart_by_eye.py --data ../shared/data side-sheets --out /tmp/side -n 134
+    .venv/bin/python benchmarks/kept_apart_by_eye.py --data ../shared/data side-score
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from film_stills_by_eye import _line, draw  # noqa: E402
 HERE = Path(__file__).resolve().parent
 JUDGED = HERE / "results" / "framing_by_eye.json"
 JUDGED_OTS = HERE / "results" / "ots_by_eye.json"
+JUDGED_SIDE = HERE / "results" / "side_by_eye.json"
 ORDER = ("extremecloseup", "closeup", "medium", "long", "extremelong")
 GROUP = "shot.framing"
 
@@ -83,6 +89,59 @@ def ots_sheets(data: Path, out: Path, n: int, seed: int) -> None:
     draw(data, [(f, "") for f in pick], out, "ots")
     (out / "ots.json").write_text(json.dumps(pick, indent=1))
     print(f"{len(pick)} of {len(items)} kept-apart over-the-shoulder rows drawn onto {out}/ots*.png")
+
+
+def kept_apart_side(data: Path) -> list[tuple[str, str]]:
+    """(path under the data folder, "interior" or "exterior") of every kept-apart indoor-outdoor
+    web photo, in hash order."""
+    from cinemanet.training import default_heads as dh
+
+    prep = dh.prepare(data, None, lambda m: print(m, file=sys.stderr, flush=True), day_for_night=False)
+    task, root = prep.tasks["side"], data.resolve()
+    return [
+        (Path(prep.images[sha].path).resolve().relative_to(root).as_posix(), task.outputs[y].rsplit(".", 1)[1])
+        for sha, y, src in task.rows
+        if prep.images[sha].test and src == "indoor-outdoor"
+    ]
+
+
+def side_sheets(data: Path, out: Path, n: int, seed: int) -> None:
+    items = kept_apart_side(data)
+    random.Random(seed).shuffle(items)
+    pick = [f for f, _ in items[:n]]
+    draw(data, [(f, "") for f in pick], out, "side")
+    (out / "side.json").write_text(json.dumps(pick, indent=1))
+    print(f"{len(pick)} of {len(items)} kept-apart indoor-outdoor photos drawn onto {out}/side*.png")
+
+
+def score_side(data: Path, d: dict) -> dict:
+    from cinemanet import CinemaNet
+
+    net = CinemaNet()
+    labels = dict(kept_apart_side(data))
+    head = net.concepts.predictors["shot.location"].heads["side"]
+    rows = []
+    for r in d["items"]:
+        ev = net.evidence(data / r["file"])
+        tags = net.result(ev).tags
+        emitted = next((k.split(".")[2] for k in tags if k.count(".") >= 2 and k.startswith("shot.location.")), None)
+        p = head(ev)["shot.location.interior"]  # the head's own answer, before close-ups turn it to na
+        rows.append((r["judged"], labels[r["file"]], "interior" if p >= 0.5 else "exterior", emitted))
+    sure = [r for r in rows if r[0] != "?"]
+    print(f"{net.spec.name} {net.spec.version}: {len(rows)} kept-apart indoor-outdoor photos, {len(sure)} judged")
+    report = {"model": f"{net.spec.name} {net.spec.version}", "n": len(rows), "judged": len(sure)}
+    for name, col in (("data set label", 1), ("head (P >= 0.5)", 2)):
+        right = sum(r[0] == r[col] for r in sure)
+        report[name] = {"right": right, "accuracy": right / max(1, len(sure))}
+        print(f"  {name:20s} vs judge: {right} of {len(sure)} ({right / max(1, len(sure)):.3f})")
+    said = [r for r in sure if r[3]]
+    right = sum(r[0] == r[3] for r in said)
+    report["emitted"] = {"n": len(said), "right": right, "precision": right / max(1, len(said))}
+    print(f"  emitted side          vs judge: {right} of {len(said)} (coverage {len(said)} of {len(sure)})")
+    agree = sum(r[1] == r[2] for r in sure)
+    report["head vs data set label"] = {"right": agree, "accuracy": agree / max(1, len(sure))}
+    print(f"  head vs data set label, judged photos: {agree} of {len(sure)}")
+    return report
 
 
 def prf(pairs) -> dict:
@@ -192,12 +251,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=HERE.parent.parent / "shared" / "data")
     sub = ap.add_subparsers(dest="cmd", required=True)
-    for name, seed in (("sheets", 11), ("ots-sheets", 12)):
+    for name, seed in (("sheets", 11), ("ots-sheets", 12), ("side-sheets", 13)):
         a = sub.add_parser(name)
         a.add_argument("--out", type=Path, required=True)
         a.add_argument("-n", type=int, default=144)
         a.add_argument("--seed", type=int, default=seed)
-    for name, judged in (("score", JUDGED), ("ots-score", JUDGED_OTS)):
+    for name, judged in (("score", JUDGED), ("ots-score", JUDGED_OTS), ("side-score", JUDGED_SIDE)):
         b = sub.add_parser(name)
         b.add_argument("--judged", type=Path, default=judged)
         b.add_argument("--report", type=Path, default=None, help="also write the figures here (JSON)")
@@ -206,9 +265,11 @@ def main() -> None:
         sheets(args.data, args.out, args.n, args.seed)
     elif args.cmd == "ots-sheets":
         ots_sheets(args.data, args.out, args.n, args.seed)
+    elif args.cmd == "side-sheets":
+        side_sheets(args.data, args.out, args.n, args.seed)
     else:
         d = json.loads(args.judged.read_text())
-        rep = score(args.data, d) if args.cmd == "score" else score_ots(args.data, d)
+        rep = {"score": score, "ots-score": score_ots, "side-score": score_side}[args.cmd](args.data, d)
         if args.report:
             args.report.write_text(json.dumps(rep, indent=2) + "\n")
 
