@@ -1,0 +1,110 @@
+"""The backbone's view of a frame: squashed to a square (shipped) or letterboxed (aspect kept,
+padded with mid-gray), judged out of fold on the default model's protocol.
+
+    python benchmarks/letterbox_view.py --data ../shared/data [--out FILE]
+
+Squashing a 16:9 or 2.39:1 frame into 224x224 distorts every shape; letterboxing keeps shapes
+but gives the picture fewer pixels. Both arms compute the three training views (colour,
+grayscale, mirrored) the same way and are fitted by ``default_heads.Trainer`` with the shipped L2
+strengths; the figures are 3-fold grouped out-of-fold accuracy on the 80% part (as
+``heads_variants.py --cv``), per source, plus OTS F1 and framing within one step. The kept-apart
+part is not read. Rule fixed before the run: letterbox would replace squash if framing and OTS
+F1 both rose by at least 0.01 and no task or source fell by more than 0.005.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from cinemanet.training import backbone_cache as bc  # noqa: E402
+from cinemanet.training import default_heads as dh  # noqa: E402
+
+_view = bc._view
+TASKS = ("framing", "ots", "side", "place", "texture", "timeofday")
+
+
+def letterbox(rgb: np.ndarray) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    n = max(h, w)
+    out = np.full((n, n, 3), 128, np.uint8)
+    y0, x0 = (n - h) // 2, (n - w) // 2
+    out[y0 : y0 + h, x0 : x0 + w] = rgb
+    return out
+
+
+def _views(rgb: np.ndarray, view: str, size: int) -> np.ndarray:
+    """``lb-rgb`` / ``lb-gray`` / ``lb-flip``: the shipped views of the letterboxed frame."""
+    if view.startswith("lb-"):
+        return _view(letterbox(rgb), view[3:], size)
+    return _view(rgb, view, size)
+
+
+bc._view = _views  # module level: the feature workers (spawned) import this file too
+
+
+def out_of_fold(tr: dh.Trainer, task: dh.Task, wd: float) -> dict:
+    imgs = tr.prep.images
+    train = [r for r in task.rows if not imgs[r[0]].test]
+    folds = dh.grouped_folds(np.array([imgs[r[0]].cluster for r in train]), dh.FOLDS, tr.seed)
+    pred = np.zeros(len(train), int)
+    for f in range(dh.FOLDS):
+        fit_rows = [r for r, ff in zip(train, folds) if ff != f]
+        pred[folds == f] = tr.predict(tr.fit(task, fit_rows, wd), [r for r, ff in zip(train, folds) if ff == f]).argmax(
+            1
+        )
+    keep = np.array([r[2] not in dh.TRAIN_ONLY for r in train], bool)
+    y, p = np.array([r[1] for r in train])[keep], pred[keep]
+    src = np.array([r[2] for r in train])[keep]
+    out = {
+        "accuracy": float(np.mean(p == y)),
+        "by_source": {s: float(np.mean(p[src == s] == y[src == s])) for s in sorted(set(src.tolist()))},
+    }
+    if task.binary_output:
+        tp, fp, fn = np.sum((p == 1) & (y == 1)), np.sum((p == 1) & (y == 0)), np.sum((p == 0) & (y == 1))
+        out["f1_positive"] = float(2 * tp / max(1, 2 * tp + fp + fn))
+    if task.ordered:
+        out["within_one"] = float(np.mean(np.abs(p - y) <= 1))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "letterbox_view.json")
+    a = ap.parse_args()
+    log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    metrics = json.loads((Path(dh.__file__).parents[1] / "models" / "default" / "metrics.json").read_text())["tasks"]
+    prep = dh.prepare(a.data, None, log)
+    shas = sorted(prep.images)
+    lb = bc.backbone_features(
+        [(str(prep.images[s].path), s) for s in shas], dh.ARCH, ("lb-rgb", "lb-gray", "lb-flip"), log=log
+    )
+    arms = {
+        "squash (shipped)": prep,
+        "letterbox": dh.Prepared(prep.images, prep.tasks, {v: lb[f"lb-{v}"] for v in dh.TRAIN_VIEWS}),
+    }
+    report = {"protocol": __doc__.split("\n\n")[2], "cores": os.cpu_count(), "results": {}}
+    for arm, p in arms.items():
+        tr = dh.Trainer(p, 0, log)
+        for name in TASKS:
+            res = out_of_fold(tr, p.tasks[name], metrics[name]["cv"]["wd"])
+            report["results"].setdefault(name, {})[arm] = res
+            extra = " ".join(f"{k} {res[k]:.3f}" for k in ("f1_positive", "within_one") if k in res)
+            by = ", ".join(f"{s} {x:.3f}" for s, x in res["by_source"].items())
+            print(f"{name:9s} {arm:17s} {res['accuracy']:.3f} {extra} [{by}]", flush=True)
+    report["load_average_end"] = os.getloadavg()
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    a.out.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+
+
+if __name__ == "__main__":
+    main()
