@@ -24,9 +24,11 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from heads_variants import out_of_fold  # noqa: E402
 
 from cinemanet.training import default_heads as dh  # noqa: E402
-from cinemanet.training.metrics import accuracy, macro_f1, per_class  # noqa: E402
 
 # (hidden units, weight decay, epochs, dropout): fixed before the run
 SETTINGS = ((512, 0.05, 40, 0.5), (1024, 0.05, 40, 0.3))
@@ -69,31 +71,6 @@ def fit_mlp(Z: np.ndarray, y: np.ndarray, k: int, hidden: int, wd: float, epochs
     return predict
 
 
-def out_of_fold(tr: dh.Trainer, task: dh.Task, wd: float, setting=None) -> dict:
-    imgs = tr.prep.images
-    train = [r for r in task.rows if not imgs[r[0]].test]
-    scored = np.array([r[2] not in dh.TRAIN_ONLY for r in train], bool)
-    folds = dh.grouped_folds(np.array([imgs[r[0]].cluster for r in train]), dh.FOLDS, tr.seed)
-    pred = np.zeros(len(train), int)
-    for f in range(dh.FOLDS):
-        fit_rows = [r for r, ff in zip(train, folds) if ff != f]
-        val = [r for r, ff in zip(train, folds) if ff == f]
-        if setting is None:
-            z = tr.predict(tr.fit(task, fit_rows, wd), val)
-        else:
-            Z, y = tr.design(fit_rows)
-            z = fit_mlp(Z, y, len(task.outputs), *setting)(tr.Z([r[0] for r in val]))
-        pred[folds == f] = z.argmax(1)
-    y = np.array([r[1] for r in train])[scored]
-    p = pred[scored]
-    out = {"accuracy": accuracy(y, p), "macro_f1": macro_f1(y, p, len(task.outputs)), "n": int(scored.sum())}
-    if task.binary_output:
-        out["f1_positive"] = per_class(y, p, 2)["f1"][1]
-    if task.ordered:
-        out["within_one"] = float(np.mean(np.abs(p - y) <= 1))
-    return out
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
@@ -109,13 +86,20 @@ def main() -> None:
         task, wd = prep.tasks[name], metrics[name]["cv"]["wd"]
         for setting in (None, *SETTINGS):
             t0 = time.perf_counter()
-            res = out_of_fold(tr, task, wd, setting)
+            mlp = None
+            if setting is not None:
+
+                def mlp(fit_rows, rows, task=task, setting=setting):
+                    Z, y = tr.design(fit_rows)
+                    return fit_mlp(Z, y, len(task.outputs), *setting)(tr.Z([r[0] for r in rows]))
+
+            res = out_of_fold(tr, task, wd, mlp)
             res["seconds"] = time.perf_counter() - t0
             label = "linear (shipped)" if setting is None else "mlp hidden=%d wd=%g epochs=%d dropout=%g" % setting
             report["results"].setdefault(name, {})[label] = res
             print(
                 f"{name:9s} {label:40s} "
-                + " ".join(f"{k} {v:.3f}" for k, v in res.items() if k not in ("n", "seconds")),
+                + " ".join(f"{k} {v:.3f}" for k, v in res.items() if k not in ("by_source", "seconds")),
                 flush=True,
             )
     report["load_average_end"] = os.getloadavg()

@@ -55,25 +55,31 @@ def _global_only(prep: dh.Prepared) -> dh.Prepared:
     return dh.Prepared(prep.images, prep.tasks, feats)
 
 
-def cross_validated(tr: dh.Trainer, task: dh.Task, train: list, wd: float) -> dict:
-    """Out-of-fold accuracy per source on the 80% part (3-fold grouped CV, the folds the
-    shipped run chooses its L2 strength with): a choice between variants made here never
-    looks at the kept-apart images."""
+def out_of_fold(tr: dh.Trainer, task: dh.Task, wd: float, fit_predict=None) -> dict:
+    """Out-of-fold figures on the 80% part (3-fold grouped CV, the folds the shipped run chooses
+    its L2 strength with): a choice between variants made here never looks at the kept-apart
+    images. ``fit_predict(fit_rows, rows) -> logits`` replaces the shipped linear fit."""
     imgs = tr.prep.images
+    train = [r for r in task.rows if not imgs[r[0]].test]
     folds = dh.grouped_folds(np.array([imgs[r[0]].cluster for r in train]), dh.FOLDS, tr.seed)
+    fit_predict = fit_predict or (lambda fit_rows, rows: tr.predict(tr.fit(task, fit_rows, wd), rows))
     pred = np.zeros(len(train), int)
     for f in range(dh.FOLDS):
-        tr_rows = [r for r, ff in zip(train, folds) if ff != f]
-        va = [r for r, ff in zip(train, folds) if ff == f]
-        pred[folds == f] = tr.predict(tr.fit(task, tr_rows, wd), va).argmax(1)
-    y = np.array([r[1] for r in train])
-    src = np.array([r[2] for r in train])
-    keep = np.array([s not in dh.TRAIN_ONLY for s in src.tolist()], bool)
-    y, pred, src = y[keep], pred[keep], src[keep]
-    return {
-        "accuracy": accuracy(y, pred),
-        "by_source": {s: accuracy(y[src == s], pred[src == s]) for s in sorted(set(src.tolist()))},
+        fit_rows = [r for r, ff in zip(train, folds) if ff != f]
+        pred[folds == f] = fit_predict(fit_rows, [r for r, ff in zip(train, folds) if ff == f]).argmax(1)
+    keep = np.array([r[2] not in dh.TRAIN_ONLY for r in train], bool)
+    y, p = np.array([r[1] for r in train])[keep], pred[keep]
+    src = np.array([r[2] for r in train])[keep]
+    out = {
+        "accuracy": accuracy(y, p),
+        "macro_f1": macro_f1(y, p, len(task.outputs)),
+        "by_source": {s: accuracy(y[src == s], p[src == s]) for s in sorted(set(src.tolist()))},
     }
+    if task.binary_output:
+        out["f1_positive"] = per_class(y, p, 2)["f1"][1]
+    if task.ordered:
+        out["within_one"] = float(np.mean(np.abs(p - y) <= 1))
+    return out
 
 
 def judge(tr: dh.Trainer, task: dh.Task, wd: float, cv: bool = False) -> dict:
@@ -81,7 +87,7 @@ def judge(tr: dh.Trainer, task: dh.Task, wd: float, cv: bool = False) -> dict:
     train = [r for r in task.rows if not imgs[r[0]].test]
     test = [r for r in task.rows if imgs[r[0]].test]
     t0 = time.perf_counter()
-    cvres = cross_validated(tr, task, train, wd) if cv else None
+    cvres = out_of_fold(tr, task, wd) if cv else None
     loso, _, _ = tr.loso(task, train, wd)
     fit = tr.fit(task, train, wd)
     z = tr.predict(fit, test)

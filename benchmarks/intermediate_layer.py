@@ -37,8 +37,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from heads_variants import judge  # noqa: E402
-from letterbox_view import TASKS, out_of_fold  # noqa: E402
+from heads_variants import judge, out_of_fold  # noqa: E402
+from letterbox_view import TASKS  # noqa: E402
 
 from cinemanet.training import backbone_cache as bc  # noqa: E402
 from cinemanet.training import default_heads as dh  # noqa: E402

@@ -25,6 +25,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from heads_variants import out_of_fold  # noqa: E402
+
 from cinemanet.training import backbone_cache as bc  # noqa: E402
 from cinemanet.training import default_heads as dh  # noqa: E402
 
@@ -49,31 +51,6 @@ def _views(rgb: np.ndarray, view: str, size: int) -> np.ndarray:
 
 
 bc._view = _views  # module level: the feature workers (spawned) import this file too
-
-
-def out_of_fold(tr: dh.Trainer, task: dh.Task, wd: float) -> dict:
-    imgs = tr.prep.images
-    train = [r for r in task.rows if not imgs[r[0]].test]
-    folds = dh.grouped_folds(np.array([imgs[r[0]].cluster for r in train]), dh.FOLDS, tr.seed)
-    pred = np.zeros(len(train), int)
-    for f in range(dh.FOLDS):
-        fit_rows = [r for r, ff in zip(train, folds) if ff != f]
-        pred[folds == f] = tr.predict(tr.fit(task, fit_rows, wd), [r for r, ff in zip(train, folds) if ff == f]).argmax(
-            1
-        )
-    keep = np.array([r[2] not in dh.TRAIN_ONLY for r in train], bool)
-    y, p = np.array([r[1] for r in train])[keep], pred[keep]
-    src = np.array([r[2] for r in train])[keep]
-    out = {
-        "accuracy": float(np.mean(p == y)),
-        "by_source": {s: float(np.mean(p[src == s] == y[src == s])) for s in sorted(set(src.tolist()))},
-    }
-    if task.binary_output:
-        tp, fp, fn = np.sum((p == 1) & (y == 1)), np.sum((p == 1) & (y == 0)), np.sum((p == 0) & (y == 1))
-        out["f1_positive"] = float(2 * tp / max(1, 2 * tp + fp + fn))
-    if task.ordered:
-        out["within_one"] = float(np.mean(np.abs(p - y) <= 1))
-    return out
 
 
 def main() -> None:
