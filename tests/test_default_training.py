@@ -114,3 +114,28 @@ def test_kill_9_while_fitting_leaves_the_previous_model(tiny, tmp_path):
     assert p.returncode == -signal.SIGKILL
     after = {q.relative_to(target): q.read_bytes() for q in target.rglob("*") if q.is_file()}
     assert after == before
+
+
+def test_place_figures_per_set_among_its_own_classes():
+    """Each scene set is also scored on its own benchmark's terms: top-1 among the classes that
+    set defines (hand-computed here), beside the head's answer over every place."""
+    from cinemanet.training.default_heads import Task, _report
+
+    outputs = ["city", "road", "desert", "bed"]
+    # set A defines city/road, set B desert/bed; rows: (sha, class, source)
+    rows = [("a1", 0, "A"), ("a2", 1, "A"), ("a3", 0, "A"), ("b1", 2, "B"), ("b2", 3, "B")]
+    task = Task("place", "shot.location", outputs, rows)
+    P = np.array(
+        [
+            [0.30, 0.20, 0.50, 0.00],  # city; best overall desert (wrong), best of A's: city (right)
+            [0.10, 0.40, 0.00, 0.50],  # road; overall bed (wrong), of A's: road (right)
+            [0.20, 0.60, 0.10, 0.10],  # city; road either way (wrong)
+            [0.00, 0.00, 0.90, 0.10],  # desert: right either way
+            [0.60, 0.00, 0.30, 0.10],  # bed; overall city (wrong), of B's: desert (wrong)
+        ]
+    )
+    y = np.array([r[1] for r in rows])
+    rep = _report(P, y, task, np.full(4, 1.01), [r[2] for r in rows])
+    a, b = rep["by_source"]["A"], rep["by_source"]["B"]
+    assert a["accuracy"] == 0.0 and a["in_set_accuracy"] == pytest.approx(2 / 3) and a["in_set_classes"] == 2
+    assert b["accuracy"] == 0.5 and b["in_set_accuracy"] == 0.5 and b["in_set_classes"] == 2

@@ -66,6 +66,8 @@ def test_issue_targets_that_are_met(kept_apart):
     assert tod.get("real_accuracy", tod["accuracy"]) >= 0.90  # day vs twilight on the real photos
     assert tod.get("real_called_night", 0.0) == 0.0  # no labelled day or twilight photo is called night
     assert kept_apart["place"]["accuracy"] >= 0.85
+    for src, v in kept_apart["place"]["by_source"].items():  # each scene set among its own classes
+        assert v["in_set_accuracy"] >= 0.85, src
     assert kept_apart["framing"]["within_one"] >= 0.97
 
 

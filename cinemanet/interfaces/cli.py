@@ -792,6 +792,20 @@ def model_evaluate_default(
             f"{name}: kept-apart accuracy {m['accuracy']:.3f} (n={m['n']}), macro-F1 {m['macro_f1']:.3f}, "
             f"ECE {m['ece']:.3f}, emitted precision {e['precision']:.3f} at coverage {e['coverage']:.3f}"
         )
+        if len(m["by_source"]) > 1:
+            typer.echo(
+                f"  {name} kept apart by source: "
+                + ", ".join(
+                    f"{s} {v['accuracy']:.3f} (n={v['n']}"
+                    + (
+                        f"; among its own {v['in_set_classes']} classes {v['in_set_accuracy']:.3f}"
+                        if "in_set_accuracy" in v
+                        else ""
+                    )
+                    + ")"
+                    for s, v in m["by_source"].items()
+                )
+            )
     if loso:
         tr = Trainer(prep, 0, log)
         for name in LOSO_TASKS:
