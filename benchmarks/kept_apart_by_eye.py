@@ -59,13 +59,19 @@ def kept_apart_stills(data: Path) -> list[tuple[str, str]]:
     return out
 
 
-def sheets(data: Path, out: Path, n: int, seed: int) -> None:
-    items = kept_apart_stills(data)
+def _sample_sheets(
+    root: Path, items: list[tuple[str, str]], out: Path, stem: str, n: int, seed: int, what: str
+) -> None:
+    """Contact sheets of a seeded random sample, only an index under each (the judge is blind)."""
     random.Random(seed).shuffle(items)
     pick = [f for f, _ in items[:n]]
-    draw(data / "cinemanet-stills", [(f, "") for f in pick], out, "framing")
-    (out / "framing.json").write_text(json.dumps(pick, indent=1))
-    print(f"{len(pick)} of {len(items)} kept-apart framing stills drawn onto {out}/framing*.png")
+    draw(root, [(f, "") for f in pick], out, stem)
+    (out / f"{stem}.json").write_text(json.dumps(pick, indent=1))
+    print(f"{len(pick)} of {len(items)} kept-apart {what} drawn onto {out}/{stem}*.png")
+
+
+def sheets(data: Path, out: Path, n: int, seed: int) -> None:
+    _sample_sheets(data / "cinemanet-stills", kept_apart_stills(data), out, "framing", n, seed, "framing stills")
 
 
 def kept_apart_ots(data: Path) -> list[tuple[str, str]]:
@@ -83,12 +89,7 @@ def kept_apart_ots(data: Path) -> list[tuple[str, str]]:
 
 
 def ots_sheets(data: Path, out: Path, n: int, seed: int) -> None:
-    items = kept_apart_ots(data)
-    random.Random(seed).shuffle(items)
-    pick = [f for f, _ in items[:n]]
-    draw(data, [(f, "") for f in pick], out, "ots")
-    (out / "ots.json").write_text(json.dumps(pick, indent=1))
-    print(f"{len(pick)} of {len(items)} kept-apart over-the-shoulder rows drawn onto {out}/ots*.png")
+    _sample_sheets(data, kept_apart_ots(data), out, "ots", n, seed, "over-the-shoulder rows")
 
 
 def kept_apart_side(data: Path) -> list[tuple[str, str]]:
@@ -106,12 +107,7 @@ def kept_apart_side(data: Path) -> list[tuple[str, str]]:
 
 
 def side_sheets(data: Path, out: Path, n: int, seed: int) -> None:
-    items = kept_apart_side(data)
-    random.Random(seed).shuffle(items)
-    pick = [f for f, _ in items[:n]]
-    draw(data, [(f, "") for f in pick], out, "side")
-    (out / "side.json").write_text(json.dumps(pick, indent=1))
-    print(f"{len(pick)} of {len(items)} kept-apart indoor-outdoor photos drawn onto {out}/side*.png")
+    _sample_sheets(data, kept_apart_side(data), out, "side", n, seed, "indoor-outdoor photos")
 
 
 def score_side(data: Path, d: dict) -> dict:
