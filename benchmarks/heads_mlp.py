@@ -14,7 +14,6 @@ the export path if it beat the linear head out of fold.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -26,7 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from heads_variants import out_of_fold  # noqa: E402
+from heads_variants import bench_args, log, out_of_fold, shipped_metrics  # noqa: E402
 
 from cinemanet.training import default_heads as dh  # noqa: E402
 
@@ -72,13 +71,11 @@ def fit_mlp(Z: np.ndarray, y: np.ndarray, k: int, hidden: int, wd: float, epochs
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
-    ap.add_argument("--tasks", default="framing,ots")
-    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "heads_mlp.json")
-    a = ap.parse_args()
-    log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
-    metrics = json.loads((Path(dh.__file__).parents[1] / "models" / "default" / "metrics.json").read_text())["tasks"]
+    def extra(ap):
+        ap.add_argument("--tasks", default="framing,ots")
+
+    a = bench_args(__doc__, "heads_mlp.json", extra)
+    metrics = shipped_metrics()
     prep = dh.prepare(a.data, None, log)
     tr = dh.Trainer(prep, 0, log)
     report = {"protocol": __doc__.split("\n\n")[2], "cores": os.cpu_count(), "results": {}}

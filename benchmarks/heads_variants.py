@@ -55,6 +55,28 @@ def _global_only(prep: dh.Prepared) -> dh.Prepared:
     return dh.Prepared(prep.images, prep.tasks, feats)
 
 
+TASKS = ("framing", "ots", "side", "place", "texture", "timeofday")  # every task of the default model
+
+
+def shipped_metrics() -> dict:
+    """The shipped run's figures per task (``metrics.json``): its L2 strengths are reused here."""
+    return json.loads((Path(dh.__file__).parents[1] / "models" / "default" / "metrics.json").read_text())["tasks"]
+
+
+def log(m: str) -> None:
+    print(m, file=sys.stderr, flush=True)
+
+
+def bench_args(doc: str, result: str, extra=None) -> argparse.Namespace:
+    """--data (../shared/data by default) and --out (benchmarks/results/RESULT), plus ``extra(ap)``."""
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    ap.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / result)
+    if extra:
+        extra(ap)
+    return ap.parse_args()
+
+
 def out_of_fold(tr: dh.Trainer, task: dh.Task, wd: float, fit_predict=None) -> dict:
     """Out-of-fold figures on the 80% part (3-fold grouped CV, the folds the shipped run chooses
     its L2 strength with): a choice between variants made here never looks at the kept-apart
@@ -133,17 +155,15 @@ def judge(tr: dh.Trainer, task: dh.Task, wd: float, cv: bool = False) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
-    ap.add_argument("--tasks", default=",".join(DEFAULT_PLAN))
-    ap.add_argument("--variants", default="", help="comma list; default: the plan per task")
-    ap.add_argument("--cv", action="store_true", help="also out-of-fold accuracy per source on the 80%% part")
-    ap.add_argument("--framing-crops", action="store_true", help="add the framing crops (training only)")
-    ap.add_argument("--day-for-night", action="store_true", help="add the generated night examples")
-    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "heads_variants.json")
-    a = ap.parse_args()
-    log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
-    metrics = json.loads((Path(dh.__file__).parents[1] / "models" / "default" / "metrics.json").read_text())["tasks"]
+    def extra(ap):
+        ap.add_argument("--tasks", default=",".join(DEFAULT_PLAN))
+        ap.add_argument("--variants", default="", help="comma list; default: the plan per task")
+        ap.add_argument("--cv", action="store_true", help="also out-of-fold accuracy per source on the 80%% part")
+        ap.add_argument("--framing-crops", action="store_true", help="add the framing crops (training only)")
+        ap.add_argument("--day-for-night", action="store_true", help="add the generated night examples")
+
+    a = bench_args(__doc__, "heads_variants.json", extra)
+    metrics = shipped_metrics()
     prep = dh.prepare(a.data, None, log, day_for_night=a.day_for_night, framing_crops=a.framing_crops)
     trainers: dict[tuple, dh.Trainer] = {}
     report = {

@@ -26,7 +26,6 @@ twilight on real photos rise.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -37,8 +36,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from heads_variants import judge, out_of_fold  # noqa: E402
-from letterbox_view import TASKS  # noqa: E402
+from heads_variants import TASKS, bench_args, judge, log, out_of_fold, shipped_metrics  # noqa: E402
 
 from cinemanet.training import backbone_cache as bc  # noqa: E402
 from cinemanet.training import default_heads as dh  # noqa: E402
@@ -93,12 +91,8 @@ def export(out: Path) -> None:
 def main() -> None:
     from cinemanet.perception.backbone import cache_dir
 
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
-    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "intermediate_layer.json")
-    a = ap.parse_args()
-    log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
-    metrics = json.loads((Path(dh.__file__).parents[1] / "models" / "default" / "metrics.json").read_text())["tasks"]
+    a = bench_args(__doc__, "intermediate_layer.json")
+    metrics = shipped_metrics()
     onnx = cache_dir() / "onnx" / "probe-layers-b10x3-b15x5.onnx"
     if not onnx.exists():
         export(onnx)

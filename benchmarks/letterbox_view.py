@@ -14,7 +14,6 @@ F1 both rose by at least 0.01 and no task or source fell by more than 0.005.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -25,13 +24,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from heads_variants import out_of_fold  # noqa: E402
+from heads_variants import TASKS, bench_args, log, out_of_fold, shipped_metrics  # noqa: E402
 
 from cinemanet.training import backbone_cache as bc  # noqa: E402
 from cinemanet.training import default_heads as dh  # noqa: E402
 
 _view = bc._view
-TASKS = ("framing", "ots", "side", "place", "texture", "timeofday")
 
 
 def letterbox(rgb: np.ndarray) -> np.ndarray:
@@ -54,12 +52,8 @@ bc._view = _views  # module level: the feature workers (spawned) import this fil
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
-    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "letterbox_view.json")
-    a = ap.parse_args()
-    log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
-    metrics = json.loads((Path(dh.__file__).parents[1] / "models" / "default" / "metrics.json").read_text())["tasks"]
+    a = bench_args(__doc__, "letterbox_view.json")
+    metrics = shipped_metrics()
     prep = dh.prepare(a.data, None, log)
     shas = sorted(prep.images)
     lb = bc.backbone_features(

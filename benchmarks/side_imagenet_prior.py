@@ -32,7 +32,6 @@ kept-apart indoor-outdoor accuracy is below ``shipped``'s.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -42,6 +41,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from heads_variants import bench_args, log, shipped_metrics  # noqa: E402
 
 from cinemanet.concepts.imagenet_evidence import _table  # noqa: E402
 from cinemanet.training import default_heads as dh  # noqa: E402
@@ -91,13 +93,9 @@ def head_d(tr: dh.Trainer, task: dh.Task, fit_rows, pred_rows, wd: float, k_int:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
-    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "side_imagenet_prior.json")
-    a = ap.parse_args()
-    log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    a = bench_args(__doc__, "side_imagenet_prior.json")
     t0 = time.perf_counter()
-    metrics = json.loads((Path(dh.__file__).parents[1] / "models" / "default" / "metrics.json").read_text())["tasks"]
+    metrics = shipped_metrics()
     prep = dh.prepare(a.data, None, log)
     task = prep.tasks["side"]
     wd = metrics["side"]["cv"]["wd"]
@@ -121,9 +119,10 @@ def main() -> None:
 
     nested: dict[str, dict] = {}
     pooled = {"y": [], "p_prior": [], "p_control": []}
+    loso_d = {}  # the head fitted without S, on S: used nested below and for the kept-apart fit
     for s in sources:
         held = by[s]
-        d_held = head_d(tr, task, [r for r in train if r[2] != s], held, wd, k_int)
+        d_held = loso_d[s] = head_d(tr, task, [r for r in train if r[2] != s], held, wd, k_int)
         inner_rows, inner_d = [], []
         for t in sources:
             if t == s:
@@ -163,11 +162,8 @@ def main() -> None:
     )
 
     # kept apart, read once: head on the whole 80% part, combination on every source's LOSO predictions
-    loso_rows, loso_d = [], []
-    for s in sources:
-        loso_rows += by[s]
-        loso_d.append(head_d(tr, task, [r for r in train if r[2] != s], by[s], wd, k_int))
-    loso_d = np.concatenate(loso_d)
+    loso_rows = [r for s in sources for r in by[s]]
+    loso_d = np.concatenate([loso_d[s] for s in sources])
     src_l = np.array([r[2] for r in loso_rows])
     d_test = tr.predict(tr.fit(task, train, wd), test)
     d_test = d_test[:, k_int] - d_test[:, 1 - k_int]
