@@ -74,7 +74,7 @@ class _ShotJob:
     start: int
     end: int
     transition: Boundary | None
-    samples: list[DecodedFrame]
+    keyframes: list[int]  # indices only: a held frame pins its decoded picture (3 MB at 1080p)
 
 
 def samples_for(duration_s: float, n_frames: int) -> int:
@@ -188,7 +188,7 @@ class ShotBook:
         picked = _pick(clean, samples_for(dur, end - start + 1))
         mid = len(picked) // 2
         ordered = [picked[mid]] + picked[:mid] + picked[mid + 1 :]  # the middle one first
-        self.jobs[number] = _ShotJob(number, start, end, self.incoming, picked)
+        self.jobs[number] = _ShotJob(number, start, end, self.incoming, [c.index for c in picked])
         self.submit(number, ordered)
         self.number += 1
         if boundary is not None:
@@ -397,7 +397,7 @@ class VideoAnalyzer:
         t0 = times[0] if n_frames else 0.0  # times count from the first frame, as players show them
         shots = []
         for i, (t, job) in enumerate(zip(tagged, jobs)):
-            keyframes = [f.index for f in job.samples][:3]
+            keyframes = job.keyframes[:3]
             s, e = job.start, job.end
             end_time = times[e + 1] if e + 1 < n_frames else times[e] + frame_dur
             seg = motion[s + 1 : e + 1]
