@@ -79,7 +79,7 @@ def test_closed_shots_pin_no_decoded_frames():
     import gc
     import weakref
 
-    from cinemanet.video.analyze import ShotBook
+    from cinemanet.video.analyze import RECENT_FRAMES, ShotBook
     from cinemanet.video.detectors import Boundary
 
     class Pic:  # what ShotBook reads of a DecodedFrame
@@ -102,7 +102,7 @@ def test_closed_shots_pin_no_decoded_frames():
     assert len(submitted) == book.number == 6 and all(len(s) >= 2 for s in submitted)
     assert [book.jobs[n].keyframes for n in range(6)] == [sorted(s) for s in submitted]
     alive = [r() for r in refs if r() is not None]
-    assert len(alive) <= 8, [a.index for a in alive]  # only the last few frames, for a clip that short
+    assert len(alive) <= RECENT_FRAMES, [a.index for a in alive]  # only the ring of the last few frames
 
 
 def test_tagging_in_a_second_process_gives_the_same_shots(analyzer, cuts_video):
