@@ -12,9 +12,9 @@
    checkout's `cinemanet analyze` runs in the same rounds (same interpreter and packages), so
    before and after are measured under the same load.
 3. Peak memory on a 2-hour film (synthetic 320x180 footage with one-minute shots, cached):
-   streaming means it stays flat; and on the 1080p file three times over (remuxed,
-   cached), which stays flat only if finished shots hold no decoded pictures (with --baseline,
-   that checkout too).
+   streaming means it stays flat; on the 1080p file three times over (remuxed, cached), which
+   stays flat only if finished shots hold no decoded pictures; and on 20 s of 4K ProRes 422 HQ
+   (synthetic, cached), where each decoded picture is 33 MB (with --baseline, that checkout too).
 Prints Markdown and writes benchmarks/results/analyze.json.
 """
 
@@ -106,6 +106,29 @@ def repeated(src: Path, dst: Path, times: int) -> None:
                     end = max(end, pkt.pts + (pkt.duration or 0))
                     out.mux(pkt)
                 offset = end
+
+
+def uhd_prores(path: Path, seconds: int = 20, fps: int = 24, shot_s: int = 5) -> None:
+    """4K (3840x2160) ProRes 422 HQ, 10-bit 4:2:2, as cameras and finishing deliver it: a slowly
+    panning smooth random picture per shot (synthetic; 33 MB a decoded picture)."""
+    import av
+    import cv2
+
+    rng = np.random.default_rng(0)
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("prores_ks", rate=fps)
+        s.width, s.height, s.pix_fmt, s.options = 3840, 2160, "yuv422p10le", {"profile": "3"}
+        for i in range(seconds * fps):
+            j = i % (shot_s * fps)
+            if j == 0:
+                pic = cv2.resize(
+                    rng.integers(0, 255, (54, 101, 3), dtype=np.uint8), (4040, 2160), interpolation=cv2.INTER_CUBIC
+                )
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(pic[:, j : j + 3840]), format="rgb24")
+            for pkt in s.encode(frame):
+                out.mux(pkt)
+        for pkt in s.encode():
+            out.mux(pkt)
 
 
 def children_cpu() -> float:
@@ -233,19 +256,22 @@ def main() -> None:
         hd3 = OUT / "concat_1080p_360s.mp4"
         if not hd3.exists():
             repeated(hd, hd3, 3)
-        runs3 = [("long_1080p", cli, {})]
-        if a.baseline:
-            runs3.append(("long_1080p_baseline", base_cli, {"env": base_env, "cwd": str(a.baseline)}))
-        for key, cmd, popen in runs3:
-            with tempfile.TemporaryDirectory() as tmp:
-                lw, lpeak = timed_cli(cmd + [str(hd3), "--out", tmp, "-q", "--format", "jsonl"], **popen)
-                n = len(read_sidecar(sidecar_path(hd3, tmp))["shots"])
-            res[key] = {
-                "file": "the 1080p file three times over (6 min)",
-                "shots": n,
-                "wall_s": lw,
-                "peak_rss_mb": lpeak / 2**20,
-            }
+        uhd = OUT / "uhd_prores422hq_20s.mov"
+        if not uhd.exists():
+            print("generating 20 s of 4K ProRes (once, a few minutes)...", file=sys.stderr)
+            uhd_prores(uhd)
+        for key, f, what in (
+            ("long_1080p", hd3, "the 1080p file three times over (6 min)"),
+            ("uhd_prores", uhd, "20 s of 3840x2160 ProRes 422 HQ 10-bit (synthetic, 5 s shots)"),
+        ):
+            runs3 = [(key, cli, {})]
+            if a.baseline:
+                runs3.append((key + "_baseline", base_cli, {"env": base_env, "cwd": str(a.baseline)}))
+            for k, cmd, popen in runs3:
+                with tempfile.TemporaryDirectory() as tmp:
+                    lw, lpeak = timed_cli(cmd + [str(f), "--out", tmp, "-q", "--format", "jsonl"], **popen)
+                    n = len(read_sidecar(sidecar_path(f, tmp))["shots"])
+                res[k] = {"file": what, "shots": n, "wall_s": lw, "peak_rss_mb": lpeak / 2**20}
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(res, indent=2) + "\n")
     print(f"## cinemanet analyze: {duration:.0f} s of 1920x1080 24 fps H.264 ({res['machine']})\n")
@@ -276,12 +302,14 @@ def main() -> None:
     if "long_film" in res:
         lf = res["long_film"]
         print(f"| peak memory, 2-hour film | {lf['peak_rss_mb']:.0f} MB ({lf['wall_s']:.0f} s) | < 2048 |")
-    for key, what in (("long_1080p", "this version"), ("long_1080p_baseline", res.get("baseline", {}).get("what"))):
-        if key in res:
-            r = res[key]
-            print(
-                f"| peak memory, 6 min of 1080p ({r['shots']} shots), {what} | {r['peak_rss_mb']:.0f} MB ({r['wall_s']:.0f} s) | flat |"
-            )
+    for key, size in (("long_1080p", "6 min of 1080p"), ("uhd_prores", "20 s of 4K ProRes 10-bit")):
+        for k, what in ((key, "this version"), (key + "_baseline", res.get("baseline", {}).get("what"))):
+            if k in res:
+                r = res[k]
+                print(
+                    f"| peak memory, {size} ({r['shots']} shots), {what} | {r['peak_rss_mb']:.0f} MB "
+                    f"({r['wall_s']:.0f} s) | flat |"
+                )
 
 
 if __name__ == "__main__":

@@ -105,6 +105,29 @@ def test_closed_shots_pin_no_decoded_frames():
     assert len(alive) <= RECENT_FRAMES, [a.index for a in alive]  # only the ring of the last few frames
 
 
+def test_big_pictures_are_kept_as_working_copies_with_the_same_result(analyzer, cuts_video, monkeypatch):
+    """Above PIN_LIMIT_BYTES (4K) a candidate keeps its working copy instead of the decoded
+    picture; the copy is made from the same picture the same way, so the sidecar is the same."""
+    import cinemanet.video.analyze as A
+    from cinemanet.media.video import KeptFrame, VideoSource
+
+    path, _ = cuts_video
+    with VideoSource(path, fast=True) as src:
+        f = next(iter(src.frames()))
+        k = f.kept()
+        assert isinstance(k, KeptFrame) and f.picture_bytes() > 320 * 180
+        a, b = f.working_frame(320, 180, "x"), k.working_frame(320, 180, "x")
+        assert np.array_equal(a.rgb, b.rgb) and a.bars == b.bars
+    normal = analyzer.analyze(path)
+    monkeypatch.setattr(A, "PIN_LIMIT_BYTES", 0)  # every candidate is a working copy
+    kept = []
+    orig = KeptFrame.__init__
+    monkeypatch.setattr(KeptFrame, "__init__", lambda self, *a: (kept.append(a[0]), orig(self, *a))[1])
+    copied = analyzer.analyze(path)
+    assert len(kept) > len(copied["shots"]) * 2
+    assert {k: v for k, v in copied.items() if k != "created"} == {k: v for k, v in normal.items() if k != "created"}
+
+
 def test_tagging_in_a_second_process_gives_the_same_shots(analyzer, cuts_video):
     path, _ = cuts_video
     a = analyzer.analyze(path)

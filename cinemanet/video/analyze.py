@@ -3,8 +3,9 @@ aggregate them into the per-shot contract (``cinemanet.shot/1``), and build the 
 
 Decoding runs in FFmpeg's threads; detection and bookkeeping in this thread; tagging of the
 sampled frames in a separate process (or a thread, inside batch workers), so they overlap.
-Memory is bounded: only references to a few dozen decoded frames are kept, plus two numbers
-per frame.
+Memory is bounded: only references to a few dozen decoded frames of the open shot are kept
+(4K and larger: their working copies), plus two numbers per frame; a closed shot keeps its
+samples' indices, not the frames.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import cv2
 import numpy as np
 
 from .._version import __version__
-from ..media.video import DecodedFrame, VideoInfo, VideoReadError, VideoSource
+from ..media.video import DecodedFrame, KeptFrame, VideoInfo, VideoReadError, VideoSource
 from ..results import _r
 from ..util.files import file_sha256
 from .detectors import Boundary, create_detector, resolved_options
@@ -37,6 +38,10 @@ CANDIDATE_STEP = 3  # keep a reference to every 3rd decoded frame as a sampling 
 DENSE_WINDOW = 96  # frames: detectors report a boundary up to about this late (fast: ~64)
 MAX_OLD_CANDIDATES = 24  # older candidates of a long take are thinned to at most this many
 RECENT_FRAMES = 8  # every one of the last few frames, for a clip shorter than CANDIDATE_STEP
+# a candidate whose decoded picture is bigger than this keeps only its working copy (made when
+# kept, the same pixels): a window of ~56 1080p pictures is 175 MB (8-bit 4:2:0) to 470 MB
+# (10-bit 4:2:2) and stays as it is, 4K ProRes 422 would be 1.9 GB
+PIN_LIMIT_BYTES = 10 * 2**20
 Progress = Callable[[int, int], None]  # (frames done, frames expected)
 
 
@@ -49,11 +54,13 @@ class _Candidates:
     """
 
     def __init__(self) -> None:
-        self.frames: deque[DecodedFrame] = deque()
+        self.frames: deque[DecodedFrame | KeptFrame] = deque()
 
     def add(self, f: DecodedFrame) -> None:
         if f.index % CANDIDATE_STEP:
             return
+        if hasattr(f, "picture_bytes") and f.picture_bytes() > PIN_LIMIT_BYTES:
+            f = f.kept()
         self.frames.append(f)
         old = [c for c in self.frames if c.index < f.index - DENSE_WINDOW]
         if len(old) > MAX_OLD_CANDIDATES:
