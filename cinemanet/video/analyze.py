@@ -59,6 +59,7 @@ class _Candidates:
     def add(self, f: DecodedFrame) -> None:
         if f.index % CANDIDATE_STEP:
             return
+        # (the split replay's stubs carry an index only)
         if hasattr(f, "picture_bytes") and f.picture_bytes() > PIN_LIMIT_BYTES:
             f = f.kept()
         self.frames.append(f)
